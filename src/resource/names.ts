@@ -1,0 +1,45 @@
+// Well-known names this product puts on objects. One place, so the webhook,
+// the reconciler, deploy/ and the README cannot disagree.
+
+/** Finalizer on each TopologyConfig (kept until its backends left the Secret) and on each managed Secret. */
+export const FINALIZER = 'harikube.info/finalizer';
+
+/** Label on every Secret the reconciler manages; a Secret without it is never overwritten. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'topology-webhook';
+
+/** Label the mutating webhook sets on each config: its target Secret as `namespace.name`, for `kubectl get -l`. */
+export const TARGET_SECRET_LABEL = 'harikube.info/target-secret';
+
+/** Label a Secret of AES-GCM keys must carry to be usable as an endpointDecryptSecret. */
+export const ENDPOINT_KEYS_LABEL = 'harikube.info/endpoint-keys';
+export const ENDPOINT_KEYS_VALUE = 'true';
+
+/**
+ * Override of the append-only safety rule: with this annotation set to "true",
+ * an Active config may be changed in ways that can strand data already written
+ * through its routes (rename or endpoint change or removal of a backend, a new
+ * position, deletion), and a config may be inserted before an Active one.
+ */
+export const ALLOW_ROUTING_CHANGE_ANNOTATION = 'harikube.info/allow-unsafe-routing-change';
+
+export interface NamespacedName {
+  namespace: string;
+  name: string;
+}
+
+export function formatNamespacedName(ref: NamespacedName): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+/** Splits `namespace/name`; undefined unless exactly two non-empty parts. Format rules live in rules/. */
+export function parseNamespacedName(value: string): NamespacedName | undefined {
+  const parts = value.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
+  return { namespace: parts[0], name: parts[1] };
+}
+
+/** The label value naming a target Secret (`/` is not allowed in label values). */
+export function targetSecretLabelValue(targetSecret: string): string {
+  return targetSecret.replace('/', '.');
+}

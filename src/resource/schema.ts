@@ -1,0 +1,226 @@
+// The one definition of the TopologyConfig API. The CRD in deploy/, the Ajv
+// validator and the TypeScript types are all derived from this module, so
+// they cannot drift (test/unit/resource/crd.test.ts fails if deploy/ does).
+// Field names, types, minimums, defaults and required lists are the seed
+// operator's (kubebuilder v0.18.0 output); descriptions are tidied.
+
+export const GROUP = 'harikube.info';
+export const VERSION = 'v1';
+export const KIND = 'TopologyConfig';
+export const PLURAL = 'topologyconfigs';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+export const DEFAULT_TARGET_SECRET = 'harikube/topology-config';
+
+const goDuration = {
+  allOf: [{ format: 'int64' }, { format: 'duration' }],
+  description:
+    'A Go time.Duration: an int64 nanosecond count (for example 300000000000 is 5m0s).',
+  type: 'integer',
+} as const;
+
+const backend = {
+  type: 'object',
+  required: ['endpoint', 'name'],
+  properties: {
+    backendTLS: {
+      description: 'BackendTLS defines TLS configuration for connection.',
+      type: 'object',
+      properties: {
+        caFile: { description: 'CAFile is the CA file for the secure connection.', type: 'string' },
+        certFile: {
+          description: 'CertFile is the certificate file for the secure connection.',
+          type: 'string',
+        },
+        keyFile: { description: 'KeyFile is the key file for the secure connection.', type: 'string' },
+        skipVerify: { description: 'SkipVerify skips TLS verification.', type: 'boolean' },
+      },
+    },
+    connectionPool: {
+      description: 'ConnectionPool defines connection pool configuration for connection.',
+      type: 'object',
+      properties: {
+        maxIdle: { minimum: 0, type: 'integer' },
+        maxIdleLifeTime: goDuration,
+        maxLifeTime: goDuration,
+        maxOpen: { minimum: 0, type: 'integer' },
+      },
+    },
+    customresource: {
+      description: 'CustomResource defines custom resource based routing.',
+      type: 'object',
+      properties: {
+        group: { description: 'Group is the API group to match.', type: 'string' },
+        kind: { description: 'Kind is the API kind to match.', type: 'string' },
+      },
+    },
+    endpoint: { description: 'Endpoint is database specific connection string.', type: 'string' },
+    name: { description: 'Name is the global unique name of the config.', type: 'string' },
+    namespace: {
+      description: 'Namespace defines namespace routing.',
+      type: 'object',
+      properties: {
+        kinds: { description: 'Kinds is list of kind to match.', type: 'array', items: { type: 'string' } },
+        namespace: { description: 'Namespace is the name of namespace to match.', type: 'string' },
+      },
+    },
+    prefix: {
+      description: 'Prefix defines prefix based routing.',
+      type: 'object',
+      properties: {
+        prefix: { description: 'Prefix is the ETCD key prefix to match.', type: 'string' },
+      },
+    },
+    regexp: {
+      description: 'RegExp defines regexp based routing.',
+      type: 'object',
+      properties: {
+        key: {
+          description: 'Key is the regexp to match if individual operation needs different match.',
+          type: 'string',
+        },
+        prefix: { description: 'Prefix is the regexp to match.', type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const specSchema = {
+  description: 'TopologyConfigSpec defines the desired state of TopologyConfig.',
+  type: 'object',
+  required: ['backends', 'position', 'targetSecret'],
+  properties: {
+    backends: {
+      description: 'Backends represents the group of topology configs.',
+      type: 'array',
+      minItems: 1,
+      items: backend,
+    },
+    endpointDecryptSecret: {
+      description:
+        'EndpointDecryptSecret specifies the secret containing the decryption key for sensitive BackendConfig data.\n' +
+        'AES-GCM encryption is supported, and multiple keys can be defined for key rotation or compatibility.\n' +
+        'The encrypted endpoint has to be encoded with Base64.',
+      type: 'string',
+    },
+    position: {
+      description: 'Position represents the position of the config in the merged config.',
+      minimum: 1,
+      type: 'integer',
+    },
+    targetSecret: {
+      default: DEFAULT_TARGET_SECRET,
+      description: 'TargetSecret defines the namespaced name of the generated topology config.',
+      type: 'string',
+    },
+  },
+} as const;
+
+export const statusSchema = {
+  description: 'TopologyConfigStatus defines the observed state of TopologyConfig.',
+  type: 'object',
+  properties: {
+    deployStatus: {
+      default: 'Pending',
+      description: 'DeployStatus defines the in cluster state of config.',
+      type: 'string',
+    },
+    deployStatusReason: {
+      description: 'DeployStatusReason stores the reason of DeployStatus.',
+      type: 'string',
+    },
+    // Added beside the seed's fields (the CRD may add, never drop): which
+    // generation the status describes, so `Active` is never read as stale.
+    observedGeneration: {
+      description: 'ObservedGeneration is the metadata.generation the status was computed for.',
+      format: 'int64',
+      type: 'integer',
+    },
+  },
+} as const;
+
+export const topologyConfigSchema = {
+  description: 'TopologyConfig is the Schema for the topologyconfigs API.',
+  type: 'object',
+  properties: {
+    apiVersion: {
+      description:
+        'APIVersion defines the versioned schema of this representation of an object.\n' +
+        'Servers should convert recognized schemas to the latest internal value, and\n' +
+        'may reject unrecognized values.\n' +
+        'More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',
+      type: 'string',
+    },
+    kind: {
+      description:
+        'Kind is a string value representing the REST resource this object represents.\n' +
+        'Servers may infer this from the endpoint the client submits requests to.\n' +
+        'Cannot be updated.\n' +
+        'In CamelCase.\n' +
+        'More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
+      type: 'string',
+    },
+    metadata: { type: 'object' },
+    spec: specSchema,
+    status: statusSchema,
+  },
+} as const;
+
+/** The printer columns `kubectl get topologyconfigs` shows. */
+export const printerColumns = [
+  { jsonPath: '.status.deployStatus', name: 'DeployStatus', type: 'string' },
+  { jsonPath: '.spec.position', name: 'Position', type: 'integer' },
+  { jsonPath: '.spec.targetSecret', name: 'Target', type: 'string' },
+  { jsonPath: '.metadata.creationTimestamp', name: 'Age', type: 'date' },
+] as const;
+
+/** The CustomResourceDefinition object, as it is written to deploy/crd/. */
+export function customResourceDefinition() {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: CRD_NAME },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: 'topologyconfig',
+      },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          additionalPrinterColumns: printerColumns,
+          schema: { openAPIV3Schema: withImmutableTarget(topologyConfigSchema) },
+          subresources: { status: {} },
+        },
+      ],
+    },
+  };
+}
+
+// The API server itself keeps targetSecret immutable, so a move between
+// Secrets cannot happen even when the webhook is bypassed (see README).
+function withImmutableTarget(schema: typeof topologyConfigSchema) {
+  return {
+    ...schema,
+    properties: {
+      ...schema.properties,
+      spec: {
+        ...schema.properties.spec,
+        'x-kubernetes-validations': [
+          {
+            rule: 'self.targetSecret == oldSelf.targetSecret',
+            message:
+              'targetSecret is immutable: delete the TopologyConfig and create it again to move it',
+            fieldPath: '.targetSecret',
+          },
+        ],
+      },
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// Field errors in the style of Kubernetes' field.ErrorList: each names the
+// path of the offending field and says what is wrong, so that the message
+// kubectl prints is one a person can act on.
+
+export type FieldErrorType = 'Required' | 'Invalid' | 'Forbidden' | 'Duplicate' | 'NotSupported' | 'TooLong';
+
+export interface FieldError {
+  type: FieldErrorType;
+  /** Path of the field, e.g. `spec.backends[1].name`. */
+  field: string;
+  /** What is wrong, never containing an endpoint or a key. */
+  detail: string;
+}
+
+/** Result of judging one object: errors reject it, warnings are shown but admit it. */
+export interface Verdict {
+  errors: FieldError[];
+  warnings: string[];
+}
+
+export const required = (field: string, detail: string): FieldError => ({ type: 'Required', field, detail });
+export const invalid = (field: string, detail: string): FieldError => ({ type: 'Invalid', field, detail });
+export const forbidden = (field: string, detail: string): FieldError => ({ type: 'Forbidden', field, detail });
+export const duplicate = (field: string, detail: string): FieldError => ({ type: 'Duplicate', field, detail });
+export const tooLong = (field: string, detail: string): FieldError => ({ type: 'TooLong', field, detail });
+
+/** `field: detail`, the form kubectl users see. */
+export function formatFieldError(error: FieldError): string {
+  return `${error.field}: ${error.detail}`;
+}
+
+/** Builds child paths the way Kubernetes prints them: `spec.backends[1].name`. */
+export class FieldPath {
+  readonly path: string;
+  constructor(path: string) {
+    this.path = path;
+  }
+  child(name: string): FieldPath {
+    return new FieldPath(this.path ? `${this.path}.${name}` : name);
+  }
+  index(i: number): FieldPath {
+    return new FieldPath(`${this.path}[${i}]`);
+  }
+  toString(): string {
+    return this.path;
+  }
+}
+
+export const root = (name: string): FieldPath => new FieldPath(name);
