@@ -1,0 +1,136 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatGoDuration } from '../../../src/reconcile/duration.ts';
+import { runGo } from '../crypto/run-go.ts';
+
+const MAX = 2n ** 63n - 1n;
+const MIN = -(2n ** 63n);
+
+// [nanoseconds, Go's time.Duration(ns).String()]
+const TABLE: [bigint, string][] = [
+  [0n, '0s'],
+  [1n, '1ns'],
+  [-1n, '-1ns'],
+  [999n, '999ns'],
+  [1_000n, '1µs'],
+  [1_100n, '1.1µs'],
+  [1_500n, '1.5µs'],
+  [1_001n, '1.001µs'],
+  [-1_500n, '-1.5µs'],
+  [999_999n, '999.999µs'],
+  [1_000_000n, '1ms'],
+  [1_000_001n, '1.000001ms'],
+  [2_200_000n, '2.2ms'],
+  [999_999_999n, '999.999999ms'],
+  [1_000_000_000n, '1s'],
+  [1_000_000_001n, '1.000000001s'],
+  [1_500_000_000n, '1.5s'],
+  [-1_500_000_000n, '-1.5s'],
+  [59_999_999_999n, '59.999999999s'],
+  [60_000_000_000n, '1m0s'],
+  [61_000_000_000n, '1m1s'],
+  [90_500_000_000n, '1m30.5s'],
+  [300_000_000_000n, '5m0s'],
+  [-300_000_000_000n, '-5m0s'],
+  [3_599_999_999_999n, '59m59.999999999s'],
+  [3_600_000_000_000n, '1h0m0s'],
+  [3_600_000_000_001n, '1h0m0.000000001s'],
+  [3_660_000_000_000n, '1h1m0s'],
+  [3_601_000_000_000n, '1h0m1s'],
+  [86_400_000_000_000n, '24h0m0s'],
+  [-86_400_000_000_000n, '-24h0m0s'],
+  [BigInt(Number.MAX_SAFE_INTEGER), '2501h59m59.254740991s'],
+  [BigInt(Number.MIN_SAFE_INTEGER), '-2501h59m59.254740991s'],
+  [2n ** 53n, '2501h59m59.254740992s'],
+  [2n ** 62n, '1281023h53m38.427387904s'],
+  [MAX, '2562047h47m16.854775807s'],
+  [MAX - 1n, '2562047h47m16.854775806s'],
+  [MIN, '-2562047h47m16.854775808s'],
+  [MIN + 1n, '-2562047h47m16.854775807s'],
+  [10n, '10ns'],
+  [100_000n, '100µs'],
+  [123_456_789_012n, '2m3.456789012s'],
+];
+
+describe('formatGoDuration', () => {
+  for (const [ns, expected] of TABLE) {
+    test(`${ns} → ${expected}`, () => {
+      assert.equal(formatGoDuration(ns), expected);
+      if (ns >= BigInt(Number.MIN_SAFE_INTEGER) && ns <= BigInt(Number.MAX_SAFE_INTEGER)) {
+        assert.equal(formatGoDuration(Number(ns)), expected, 'number and bigint agree');
+      }
+    });
+  }
+
+  test('the micro sign is U+00B5, as Go writes it (not U+03BC)', () => {
+    assert.equal(formatGoDuration(1_500), '1.5\u00b5s');
+  });
+
+  const badNumbers = [2 ** 53, -(2 ** 53), 1.5, Number.NaN, Number.POSITIVE_INFINITY, 300e18];
+  for (const n of badNumbers) {
+    test(`number ${n} is refused with a RangeError, never rounded`, () => {
+      assert.throws(() => formatGoDuration(n), RangeError);
+    });
+  }
+
+  for (const n of [MAX + 1n, MIN - 1n, 2n ** 64n]) {
+    test(`bigint ${n} outside int64 is refused with a RangeError`, () => {
+      assert.throws(() => formatGoDuration(n), RangeError);
+    });
+  }
+});
+
+/** splitmix64 with a fixed seed: the same "random" int64s in every run. */
+function randomInt64s(count: number, seed: bigint): bigint[] {
+  const mask = 2n ** 64n - 1n;
+  let state = seed;
+  const next = (): bigint => {
+    state = (state + 0x9e3779b97f4a7c15n) & mask;
+    let z = state;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & mask;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & mask;
+    return z ^ (z >> 31n);
+  };
+  const values: bigint[] = [];
+  for (let i = 0; i < count; i++) {
+    // Spread over every magnitude (a uniform int64 is almost always hours).
+    const shift = next() % 64n;
+    values.push(BigInt.asIntN(64, next()) >> shift);
+  }
+  return values;
+}
+
+const GO_PROGRAM = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for in.Scan() {
+		n, err := strconv.ParseInt(in.Text(), 10, 64)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintln(out, time.Duration(n).String())
+	}
+}
+`;
+
+test('Go agrees on the table and on 200 random int64 values', () => {
+  const values = [...TABLE.map(([ns]) => ns), ...randomInt64s(200, 20240601n)];
+  const lines = runGo(GO_PROGRAM, values.map(String).join('\n') + '\n').split('\n');
+  assert.equal(lines.pop(), '', 'output ends with a newline');
+  assert.equal(lines.length, values.length);
+  const mismatches = values
+    .map((ns, i) => ({ ns, go: lines[i], ours: formatGoDuration(ns) }))
+    .filter((m) => m.go !== m.ours);
+  assert.deepEqual(mismatches, []);
+});
