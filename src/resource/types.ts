@@ -4,7 +4,12 @@ import type { FromSchema } from 'json-schema-to-ts';
 import type { specSchema, statusSchema } from './schema.ts';
 
 export type TopologyConfigSpec = FromSchema<typeof specSchema>;
-export type TopologyConfigStatus = FromSchema<typeof statusSchema>;
+// A status that has not been written yet has no deployStatus: the default is
+// the API server's to apply, so the type keeps defaulted fields optional.
+export type TopologyConfigStatus = FromSchema<
+  typeof statusSchema,
+  { keepDefaultedPropertiesOptional: true }
+>;
 export type Backend = TopologyConfigSpec['backends'][number];
 
 export type DeployStatus = 'Pending' | 'Active' | 'Error';

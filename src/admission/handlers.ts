@@ -1,0 +1,100 @@
+// Admission decisions for TopologyConfigs: plain functions from an
+// AdmissionRequest to an AdmissionResponse, independent of HTTP.
+import { isDeepStrictEqual } from 'node:util';
+import fastJsonPatch from 'fast-json-patch';
+import { GROUP, KIND, PLURAL, VERSION } from '../resource/schema.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import { defaultConfig } from '../rules/defaults.ts';
+import { validateCreate, validateDelete, validateUpdate } from '../rules/index.ts';
+import type { Policy } from '../rules/policy.ts';
+import type { ConfigView } from '../rules/view.ts';
+import type { Verdict } from '../rules/field-errors.ts';
+import type { AdmissionRequest, AdmissionResponse } from './review.ts';
+import { allowed, denied, invalid, patched } from './response.ts';
+
+export interface AdmissionContext {
+  view: ConfigView;
+  policy: Policy;
+}
+
+export type AdmissionHandler = (
+  request: AdmissionRequest,
+  context: AdmissionContext,
+) => AdmissionResponse;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The webhook configurations route only this resource here; anything else is a misconfiguration. */
+function wrongResource(request: AdmissionRequest): AdmissionResponse | undefined {
+  const { group, version, resource } = request.resource;
+  if (group === GROUP && version === VERSION && resource === PLURAL) return undefined;
+  return denied(
+    request.uid,
+    400,
+    `this webhook only judges ${PLURAL}.${GROUP}/${VERSION}, not ${resource}.${group}/${version}: fix the webhook configuration's rules`,
+  );
+}
+
+function subjectOf(request: AdmissionRequest): string {
+  const name = request.name || '(generated name)';
+  return `${KIND} "${request.namespace ?? ''}/${name}"`;
+}
+
+function decide(request: AdmissionRequest, verdict: Verdict): AdmissionResponse {
+  return verdict.errors.length === 0
+    ? allowed(request.uid, verdict.warnings)
+    : invalid(request.uid, subjectOf(request), verdict.errors, verdict.warnings);
+}
+
+export const validateTopologyConfig: AdmissionHandler = (request, { view, policy }) => {
+  const misrouted = wrongResource(request);
+  if (misrouted) return misrouted;
+  // Status and other subresources carry no routing: they are the reconciler's.
+  if (request.subResource) return allowed(request.uid);
+  switch (request.operation) {
+    case 'CREATE':
+      return decide(request, validateCreate(request.object, view, policy));
+    case 'UPDATE': {
+      if (!isObject(request.oldObject))
+        return denied(request.uid, 400, 'request.oldObject is missing');
+      const old = request.oldObject as unknown as TopologyConfig;
+      // Housekeeping (finalizers, labels, annotations) leaves the spec as it
+      // was; judging an unchanged spec again could only block that.
+      if (isObject(request.object) && isDeepStrictEqual(request.object.spec, old.spec))
+        return allowed(request.uid);
+      return decide(request, validateUpdate(request.object, old, view, policy));
+    }
+    case 'DELETE': {
+      if (!isObject(request.oldObject)) return allowed(request.uid);
+      return decide(
+        request,
+        validateDelete(request.oldObject as unknown as TopologyConfig, view, policy),
+      );
+    }
+    default:
+      return allowed(request.uid);
+  }
+};
+
+export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }) => {
+  const misrouted = wrongResource(request);
+  if (misrouted) return misrouted;
+  if (request.subResource || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
+    return allowed(request.uid);
+  }
+  // A shape the defaulter cannot read is left alone: validation rejects it with reasons.
+  if (
+    !isObject(request.object) ||
+    !isObject(request.object.spec) ||
+    !isObject(request.object.metadata)
+  ) {
+    return allowed(request.uid);
+  }
+  const object = request.object as unknown as TopologyConfig;
+  const old = isObject(request.oldObject)
+    ? (request.oldObject as unknown as TopologyConfig)
+    : undefined;
+  const defaulted = defaultConfig(object, view, policy, old);
+  return patched(request.uid, fastJsonPatch.compare(object, defaulted));
+};

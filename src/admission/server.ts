@@ -1,0 +1,179 @@
+// The webhook's HTTPS transport: a fastify instance that decodes
+// AdmissionReviews, hands them to the handlers and logs one line per review.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AdmissionContext, AdmissionHandler } from './handlers.ts';
+import { mutateTopologyConfig, validateTopologyConfig } from './handlers.ts';
+import { BadReviewError, decodeReview, encodeReview } from './review.ts';
+
+/** The API server sends an object and its old self, each up to 3 MiB; this leaves room for the envelope. */
+export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
+
+export interface ReviewObservation {
+  webhook: 'validate' | 'mutate';
+  operation: string;
+  allowed: boolean;
+  seconds: number;
+}
+
+export interface WebhookServerOptions {
+  tls: { certPem: string; keyPem: string };
+  /** Read on every review, so policy and view can be swapped without a restart. */
+  context: () => AdmissionContext;
+  logger: Logger;
+  observe?: (observation: ReviewObservation) => void;
+  /** Requests in flight are answered before close() resolves. */
+  connectionTimeoutMs?: number;
+}
+
+// Serialising with a schema is faster than JSON.stringify and never leaks
+// a field that is not part of the AdmissionReview response.
+const reviewResponseSchema = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    response: {
+      type: 'object',
+      properties: {
+        uid: { type: 'string' },
+        allowed: { type: 'boolean' },
+        status: {
+          type: 'object',
+          properties: {
+            code: { type: 'integer' },
+            reason: { type: 'string' },
+            message: { type: 'string' },
+            details: {
+              type: 'object',
+              properties: {
+                causes: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      reason: { type: 'string' },
+                      message: { type: 'string' },
+                      field: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        warnings: { type: 'array', items: { type: 'string' } },
+        patchType: { type: 'string' },
+        patch: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+const ROUTES: ReadonlyArray<{
+  paths: string[];
+  webhook: 'validate' | 'mutate';
+  handler: AdmissionHandler;
+}> = [
+  {
+    paths: ['/validate', '/validate-harikube-info-v1-topologyconfig'],
+    webhook: 'validate',
+    handler: validateTopologyConfig,
+  },
+  {
+    paths: ['/mutate', '/mutate-harikube-info-v1-topologyconfig'],
+    webhook: 'mutate',
+    handler: mutateTopologyConfig,
+  },
+];
+
+export function buildWebhookServer(options: WebhookServerOptions): FastifyInstance {
+  const { logger } = options;
+  const app = Fastify({
+    https: { cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' },
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    // The API server's own timeout is at most 30 s; a request slower than
+    // that is abandoned anyway.
+    requestTimeout: 30_000,
+    connectionTimeout: options.connectionTimeoutMs ?? 30_000,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (statusCode >= 500)
+      logger.error({ err: error, url: request.url }, 'admission request failed');
+    else
+      logger.warn(
+        { statusCode, url: request.url, reason: error.message },
+        'admission request refused',
+      );
+    void reply.code(statusCode).send({
+      statusCode,
+      error:
+        statusCode === 413
+          ? 'Payload Too Large'
+          : statusCode >= 500
+            ? 'Internal Server Error'
+            : 'Bad Request',
+      message: statusCode >= 500 ? 'internal error' : error.message,
+    });
+  });
+
+  for (const route of ROUTES) {
+    for (const url of route.paths) {
+      app.post(url, {
+        schema: { response: { 200: reviewResponseSchema, '4xx': errorSchema, '5xx': errorSchema } },
+        handler: async (request, reply) => {
+          const started = process.hrtime.bigint();
+          let review;
+          try {
+            review = decodeReview(request.body);
+          } catch (error) {
+            if (error instanceof BadReviewError) {
+              return reply
+                .code(400)
+                .send({ statusCode: 400, error: 'Bad Request', message: error.message });
+            }
+            throw error;
+          }
+          const response = route.handler(review, options.context());
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          options.observe?.({
+            webhook: route.webhook,
+            operation: review.operation,
+            allowed: response.allowed,
+            seconds,
+          });
+          logger.info(
+            {
+              uid: review.uid,
+              webhook: route.webhook,
+              operation: review.operation,
+              object: `${review.namespace ?? ''}/${review.name ?? ''}`,
+              dryRun: review.dryRun === true,
+              allowed: response.allowed,
+              reason: response.status?.message,
+              warnings: response.warnings?.length ?? 0,
+              patched: response.patch !== undefined,
+              latencyMs: Math.round(seconds * 1e6) / 1e3,
+            },
+            'admission review',
+          );
+          return encodeReview(response);
+        },
+      });
+    }
+  }
+  return app;
+}

@@ -1,0 +1,114 @@
+// The informer caches both halves of the product read from: TopologyConfigs
+// (fed into the ConfigIndex the rules query), the Secrets holding endpoint
+// keys, and the target Secrets this product manages. Secrets are watched
+// through label selectors only, so the process never holds every Secret of
+// the cluster in memory.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { keysFromSecretData } from '../crypto/aes-gcm.ts';
+import {
+  ENDPOINT_KEYS_LABEL,
+  ENDPOINT_KEYS_VALUE,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  type NamespacedName,
+} from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import type { ConfigIndex } from '../rules/config-index.ts';
+import { startInformer, type RunningInformer } from './informer.ts';
+import { paths, type RestClient } from './rest.ts';
+
+interface SecretObject {
+  metadata: { name?: string; namespace?: string };
+  data?: Record<string, string>;
+}
+
+export interface CacheListeners {
+  /** A config was added, changed or removed (old and new target are both reported on a move). */
+  configChanged(config: TopologyConfig): void;
+  keySecretChanged(ref: NamespacedName): void;
+  managedSecretChanged(ref: NamespacedName): void;
+}
+
+export interface Caches {
+  synced(): boolean;
+  configs(): ReadonlyArray<TopologyConfig>;
+  stop(): Promise<void>;
+}
+
+const refOf = (object: { metadata: { name?: string; namespace?: string } }): NamespacedName => ({
+  namespace: object.metadata.namespace ?? '',
+  name: object.metadata.name ?? '',
+});
+
+export async function startCaches(options: {
+  kubeConfig: KubeConfig;
+  rest: RestClient;
+  index: ConfigIndex;
+  listeners: CacheListeners;
+  logger: Logger;
+}): Promise<Caches> {
+  const { kubeConfig, rest, index, listeners, logger } = options;
+  const started: RunningInformer<object>[] = [];
+
+  // Keys first, so that encrypted endpoints are indexed decrypted from the start.
+  const keySecrets = await startInformer<SecretObject>({
+    kubeConfig,
+    rest,
+    logger,
+    name: 'endpoint-key-secrets',
+    path: paths.secrets(),
+    labelSelector: `${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}`,
+    handlers: {
+      onUpsert: (secret) => {
+        index.setKeys(refOf(secret), keysFromSecretData(secret.data));
+        listeners.keySecretChanged(refOf(secret));
+      },
+      onDelete: (secret) => {
+        index.setKeys(refOf(secret), undefined);
+        listeners.keySecretChanged(refOf(secret));
+      },
+    },
+  });
+  const managedSecrets = await startInformer<SecretObject>({
+    kubeConfig,
+    rest,
+    logger,
+    name: 'managed-secrets',
+    path: paths.secrets(),
+    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    handlers: {
+      onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
+      onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
+    },
+  });
+  const configs = await startInformer<TopologyConfig>({
+    kubeConfig,
+    rest,
+    logger,
+    name: 'topologyconfigs',
+    path: paths.topologyConfigs(),
+    handlers: {
+      onUpsert: (config) => {
+        const previous = index.get(config.metadata.namespace ?? '', config.metadata.name ?? '');
+        index.upsert(config);
+        if (previous && previous.spec?.targetSecret !== config.spec?.targetSecret)
+          listeners.configChanged(previous);
+        listeners.configChanged(config);
+      },
+      onDelete: (config) => {
+        index.remove(config.metadata.namespace ?? '', config.metadata.name ?? '');
+        listeners.configChanged(config);
+      },
+    },
+  });
+  started.push(keySecrets, managedSecrets, configs);
+
+  return {
+    synced: () => started.every((informer) => informer.synced()),
+    configs: () => configs.list(),
+    stop: async () => {
+      await Promise.all(started.map((informer) => informer.stop()));
+    },
+  };
+}

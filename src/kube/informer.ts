@@ -1,0 +1,103 @@
+// A list+watch cache that keeps itself alive. @kubernetes/client-node's
+// informer stops for good on a watch error that is not a 410 or a timeout;
+// a controller must instead back off and list again, and must be able to
+// say whether its cache has synced (for /readyz).
+import { makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { RestClient } from './rest.ts';
+
+export interface InformerHandlers<T> {
+  onUpsert(object: T): void;
+  onDelete(object: T): void;
+}
+
+export interface RunningInformer<T> {
+  synced(): boolean;
+  list(): ReadonlyArray<T>;
+  get(name: string, namespace?: string): T | undefined;
+  stop(): Promise<void>;
+}
+
+export interface InformerOptions<T> {
+  kubeConfig: KubeConfig;
+  rest: RestClient;
+  path: string;
+  labelSelector?: string;
+  handlers: InformerHandlers<T>;
+  logger: Logger;
+  name: string;
+  maxBackoffMs?: number;
+}
+
+export async function startInformer<T extends object>(
+  options: InformerOptions<T>,
+): Promise<RunningInformer<T>> {
+  const { logger, name } = options;
+  let listedOnce = false;
+  const query = options.labelSelector
+    ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
+    : '';
+  const informer = makeInformer<KubernetesObject>(
+    options.kubeConfig,
+    options.path,
+    async () => {
+      const list = await options.rest.get<{ items: T[]; metadata?: { resourceVersion?: string } }>(
+        options.path + query,
+      );
+      listedOnce = true;
+      return list;
+    },
+    options.labelSelector,
+  );
+  let stopped = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  informer.on('add', (object) => options.handlers.onUpsert(object as T));
+  informer.on('update', (object) => options.handlers.onUpsert(object as T));
+  informer.on('delete', (object) => options.handlers.onDelete(object as T));
+  informer.on('connect', () => {
+    failures = 0;
+  });
+  informer.on('error', (error: unknown) => {
+    if (stopped) return;
+    failures++;
+    const delay = Math.min(200 * 2 ** Math.min(failures, 10), options.maxBackoffMs ?? 30_000);
+    logger.warn(
+      { informer: name, attempt: failures, retryInMs: delay, err: describe(error) },
+      'watch failed; listing again',
+    );
+    retryTimer = setTimeout(() => {
+      informer
+        .start()
+        .catch((startError: unknown) =>
+          logger.warn({ informer: name, err: describe(startError) }, 'restart failed'),
+        );
+    }, delay);
+  });
+
+  // start() resolves even when its list failed (the error handler above
+  // retries), so the cache is trusted only once a list has succeeded.
+  await informer.start();
+  while (!listedOnce && !stopped) await new Promise((resolve) => setTimeout(resolve, 50));
+  logger.info({ informer: name, objects: informer.list().length }, 'cache synced');
+
+  return {
+    synced: () => listedOnce,
+    list: () => informer.list() as unknown as ReadonlyArray<T>,
+    get: (objectName, namespace) => informer.get(objectName, namespace) as T | undefined,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(retryTimer);
+      await informer.stop();
+    },
+  };
+}
+
+/** An error's message without request bodies or headers (they could hold secrets). */
+export function describe(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 300);
+  if (typeof error === 'object' && error !== null && 'message' in error)
+    return String((error as { message: unknown }).message).slice(0, 300);
+  return String(error).slice(0, 300);
+}

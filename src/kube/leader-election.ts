@@ -1,0 +1,162 @@
+// Leader election on a coordination.k8s.io/v1 Lease, with client-go's
+// semantics: a lease is taken over only when its holder has not renewed it
+// within leaseDuration as observed on OUR clock (no cross-node clock
+// comparison), the leader steps down when it cannot renew within
+// renewDeadline, and a leader that stops releases the lease so that a
+// standby takes over at its next retry instead of after a full lease.
+import type { Logger } from 'pino';
+import { isConflict, isNotFound, paths, type RestClient } from './rest.ts';
+import { describe } from './informer.ts';
+
+export interface LeaderElectionOptions {
+  rest: RestClient;
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  logger: Logger;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+  now?: () => number;
+}
+
+interface Lease {
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
+export const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
+
+export interface LeaderElector {
+  isLeader(): boolean;
+  /** Stops campaigning; releases the lease if held. */
+  stop(): Promise<void>;
+}
+
+export function startLeaderElection(options: LeaderElectionOptions): LeaderElector {
+  const { rest, namespace, name, identity, logger } = options;
+  const now = options.now ?? Date.now;
+  let leader = false;
+  let stopped = false;
+  let lastRenew = 0;
+  let observed: { holder: string; renewTime: string; at: number } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+
+  const setLeader = (value: boolean) => {
+    if (value === leader) return;
+    leader = value;
+    logger.info(
+      { lease: `${namespace}/${name}`, identity, leader },
+      value ? 'became leader' : 'stopped leading',
+    );
+    if (value) options.onStartedLeading();
+    else options.onStoppedLeading();
+  };
+
+  async function tryAcquireOrRenew(): Promise<boolean> {
+    const t = now();
+    const desired = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(options.leaseDurationMs / 1000),
+      renewTime: microTime(t),
+    };
+    let lease: Lease;
+    try {
+      lease = await rest.get<Lease>(paths.lease(namespace, name));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await rest.create(paths.leases(namespace), {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name, namespace },
+        spec: { ...desired, acquireTime: microTime(t), leaseTransitions: 0 },
+      });
+      observed = { holder: identity, renewTime: desired.renewTime, at: t };
+      return true;
+    }
+    const holder = lease.spec.holderIdentity ?? '';
+    const renewTime = lease.spec.renewTime ?? '';
+    if (!observed || observed.holder !== holder || observed.renewTime !== renewTime) {
+      observed = { holder, renewTime, at: t };
+    }
+    const durationMs = (lease.spec.leaseDurationSeconds ?? 0) * 1000;
+    const heldByOther = holder !== '' && holder !== identity;
+    if (heldByOther && observed.at + durationMs > t) return false;
+    const transitions = (lease.spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+    await rest.replace(paths.lease(namespace, name), {
+      ...lease,
+      spec: {
+        ...lease.spec,
+        ...desired,
+        acquireTime: holder === identity ? lease.spec.acquireTime : microTime(t),
+        leaseTransitions: transitions,
+      },
+    });
+    observed = { holder: identity, renewTime: desired.renewTime, at: t };
+    return true;
+  }
+
+  async function tick(): Promise<void> {
+    try {
+      const held = await tryAcquireOrRenew();
+      if (held) lastRenew = now();
+      if (stopped) return;
+      if (held) setLeader(true);
+      else if (leader) setLeader(false);
+    } catch (error) {
+      if (!isConflict(error))
+        logger.warn({ lease: `${namespace}/${name}`, err: describe(error) }, 'lease update failed');
+    }
+    // A leader that could not renew for renewDeadline must assume another
+    // replica may take over soon, and stop writing first.
+    if (leader && now() - lastRenew > options.renewDeadlineMs) setLeader(false);
+  }
+
+  const loop = () => {
+    if (stopped) return;
+    inFlight = tick().finally(() => {
+      if (!stopped) timer = setTimeout(loop, options.retryPeriodMs);
+    });
+  };
+  loop();
+
+  return {
+    isLeader: () => leader,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await inFlight;
+      if (!leader) return;
+      setLeader(false);
+      try {
+        const lease = await rest.get<Lease>(paths.lease(namespace, name));
+        if (lease.spec.holderIdentity !== identity) return;
+        await rest.replace(paths.lease(namespace, name), {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            renewTime: microTime(now()),
+          },
+        });
+        logger.info({ lease: `${namespace}/${name}` }, 'lease released');
+      } catch (error) {
+        logger.warn(
+          { lease: `${namespace}/${name}`, err: describe(error) },
+          'lease release failed',
+        );
+      }
+    },
+  };
+}

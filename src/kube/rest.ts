@@ -1,0 +1,128 @@
+// A small typed REST client over the API server: exact status codes (404,
+// 409, 422 drive the reconciler's decisions), conditional writes, and patch
+// content types, with the kubeconfig's TLS and credentials applied by
+// @kubernetes/client-node.
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export const isNotFound = (error: unknown): boolean =>
+  error instanceof ApiError && error.status === 404;
+export const isConflict = (error: unknown): boolean =>
+  error instanceof ApiError && error.status === 409;
+export const isAlreadyExists = (error: unknown): boolean =>
+  error instanceof ApiError && error.status === 409 && error.reason === 'AlreadyExists';
+
+export type PatchType = 'merge' | 'json';
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+};
+
+export interface RestClient {
+  get<T>(path: string): Promise<T>;
+  create<T>(path: string, body: unknown): Promise<T>;
+  replace<T>(path: string, body: unknown): Promise<T>;
+  patch<T>(path: string, type: PatchType, body: unknown): Promise<T>;
+  delete<T>(path: string): Promise<T>;
+}
+
+export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): RestClient {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const base = new URL(cluster.server);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+
+  async function request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
+    const options: https.RequestOptions = {
+      method,
+      protocol: base.protocol,
+      hostname: base.hostname,
+      port: base.port,
+      path: base.pathname.replace(/\/$/, '') + path,
+      headers: {
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': contentType }),
+      },
+      agent,
+      timeout: timeoutMs,
+    };
+    await kubeConfig.applyToHTTPSOptions(options);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = https.request(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          if (status >= 200 && status < 300) return resolve(parsed as T);
+          const statusObject = (parsed ?? {}) as { reason?: string; message?: string };
+          reject(
+            new ApiError(
+              status,
+              statusObject.reason ?? 'Unknown',
+              `${method} ${path}: ${status} ${statusObject.message ?? text.slice(0, 200)}`,
+            ),
+          );
+        });
+      });
+      req.on('timeout', () =>
+        req.destroy(
+          new ApiError(504, 'Timeout', `${method} ${path}: timed out after ${timeoutMs} ms`),
+        ),
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  return {
+    get: (path) => request('GET', path),
+    create: (path, body) => request('POST', path, body),
+    replace: (path, body) => request('PUT', path, body),
+    patch: (path, type, body) => request('PATCH', path, body, PATCH_CONTENT_TYPES[type]),
+    delete: (path) => request('DELETE', path),
+  };
+}
+
+/** REST paths of the objects this product reads and writes. */
+export const paths = {
+  topologyConfigs: () => '/apis/harikube.info/v1/topologyconfigs',
+  topologyConfig: (namespace: string, name: string) =>
+    `/apis/harikube.info/v1/namespaces/${encodeURIComponent(namespace)}/topologyconfigs/${encodeURIComponent(name)}`,
+  secrets: (namespace?: string) =>
+    namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets` : '/api/v1/secrets',
+  secret: (namespace: string, name: string) =>
+    `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+  events: (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+  lease: (namespace: string, name: string) =>
+    `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${encodeURIComponent(name)}`,
+  leases: (namespace: string) =>
+    `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
+  validatingWebhookConfiguration: (name: string) =>
+    `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${encodeURIComponent(name)}`,
+  mutatingWebhookConfiguration: (name: string) =>
+    `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
+};

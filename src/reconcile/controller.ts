@@ -1,0 +1,99 @@
+// Turns cache events into queued target Secrets and runs reconcileTarget on
+// them while this replica leads. Every replica keeps its caches warm (the
+// webhook needs them), so a new leader starts reconciling at once.
+import type { Logger } from 'pino';
+import { formatNamespacedName, type NamespacedName } from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import type { CacheListeners } from '../kube/caches.ts';
+import { describe } from '../kube/informer.ts';
+import type { ReconcilerDeps } from './reconciler.ts';
+import { reconcileTarget } from './reconciler.ts';
+import { WorkQueue } from './queue.ts';
+
+export interface ControllerObserver {
+  reconciled(result: 'success' | 'error' | 'conflict', seconds: number): void;
+  queueDepth(depth: number): void;
+}
+
+export interface ControllerOptions {
+  deps: Omit<ReconcilerDeps, 'mayWrite'>;
+  allConfigs: () => ReadonlyArray<TopologyConfig>;
+  logger: Logger;
+  observer?: ControllerObserver;
+  resyncMs?: number;
+  workers?: number;
+}
+
+export interface Controller {
+  listeners: CacheListeners;
+  startLeading(): void;
+  stopLeading(): void;
+  isLeading(): boolean;
+  /** Stops taking work and waits for the reconcile in progress. */
+  shutdown(): Promise<void>;
+}
+
+export function createController(options: ControllerOptions): Controller {
+  const { logger, deps } = options;
+  const observer = options.observer;
+  const queue = new WorkQueue({ onDepthChange: (depth) => observer?.queueDepth(depth) });
+  let leading = false;
+  let resync: NodeJS.Timeout | undefined;
+
+  const targetOf = (config: TopologyConfig): string =>
+    config.spec?.targetSecret ?? deps.policy().defaultTargetSecret;
+  const enqueue = (target: string) => {
+    if (leading) queue.add(target);
+  };
+  const enqueueAll = () => {
+    for (const target of new Set(options.allConfigs().map(targetOf))) enqueue(target);
+  };
+
+  const running = queue.run(async (target) => {
+    if (!leading) return 'done';
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    try {
+      const result = await reconcileTarget(target, { ...deps, mayWrite: () => leading });
+      observer?.reconciled(result === 'done' ? 'success' : 'conflict', seconds());
+      return result;
+    } catch (error) {
+      observer?.reconciled('error', seconds());
+      logger.warn(
+        { target, err: describe(error), retryInMs: queue.backoffFor(target) },
+        'reconcile failed; will retry',
+      );
+      return 'retry';
+    }
+  }, options.workers ?? 2);
+
+  return {
+    listeners: {
+      configChanged: (config) => enqueue(targetOf(config)),
+      keySecretChanged: (ref: NamespacedName) => {
+        const name = formatNamespacedName(ref);
+        for (const config of options.allConfigs()) {
+          if (config.spec?.endpointDecryptSecret === name) enqueue(targetOf(config));
+        }
+      },
+      managedSecretChanged: (ref) => enqueue(formatNamespacedName(ref)),
+    },
+    startLeading() {
+      leading = true;
+      enqueueAll();
+      // Level-triggered safety net: whatever an event missed, a resync finds.
+      resync = setInterval(enqueueAll, options.resyncMs ?? 5 * 60_000);
+    },
+    stopLeading() {
+      leading = false;
+      clearInterval(resync);
+    },
+    isLeading: () => leading,
+    async shutdown() {
+      leading = false;
+      clearInterval(resync);
+      queue.shutdown();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// Kubernetes Events on each status transition, so `kubectl describe` tells
+// the story. Best effort: an Event that cannot be written is logged, never
+// retried at the cost of reconciling.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { API_VERSION, KIND } from '../resource/schema.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import { paths, type RestClient } from '../kube/rest.ts';
+import { describe } from '../kube/informer.ts';
+
+export interface EventRecorder {
+  record(config: TopologyConfig, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+export function createEventRecorder(
+  rest: RestClient,
+  component: string,
+  logger: Logger,
+  now = Date.now,
+): EventRecorder {
+  return {
+    record(config, type, reason, message) {
+      const { namespace = 'default', name = '', uid, resourceVersion } = config.metadata;
+      const time = new Date(now()).toISOString();
+      const event = {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          namespace,
+          name,
+          uid,
+          resourceVersion,
+        },
+        reason,
+        message: message.slice(0, 1024),
+        type,
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: component,
+        firstTimestamp: time,
+        lastTimestamp: time,
+        count: 1,
+      };
+      rest.create(paths.events(namespace), event).catch((error: unknown) => {
+        logger.warn(
+          { object: `${namespace}/${name}`, reason, err: describe(error) },
+          'event not recorded',
+        );
+      });
+    },
+  };
+}

@@ -1,0 +1,242 @@
+// Level-triggered reconcile of one target Secret: read the world, compute
+// the deterministic merge, write the Secret only if its bytes differ, then
+// tell each config the truth. `Active` is written only after the Secret
+// write that contains the config at its current generation has succeeded,
+// and only if the config is still at the resourceVersion that was merged.
+import type { Logger } from 'pino';
+import {
+  FINALIZER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  formatNamespacedName,
+  parseNamespacedName,
+} from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import { targetAllowed, type Policy } from '../rules/policy.ts';
+import type { KeyLookup } from '../rules/view.ts';
+import { isAlreadyExists, isConflict, isNotFound, paths, type RestClient } from '../kube/rest.ts';
+import type { EventRecorder } from './events.ts';
+import { mergeTarget } from './merge.ts';
+import {
+  hasFinalizer,
+  setFinalizer,
+  statusChanged,
+  writeStatus,
+  type DesiredStatus,
+} from './status.ts';
+
+export interface ReconcilerDeps {
+  rest: RestClient;
+  configsOfTarget(target: string): readonly TopologyConfig[];
+  keys: KeyLookup;
+  policy: () => Policy;
+  events: EventRecorder;
+  logger: Logger;
+  /** Checked before every write: a replica that lost the lease must stop writing. */
+  mayWrite(): boolean;
+}
+
+interface Secret {
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export type ReconcileResult = 'done' | 'retry';
+
+const encode = (data: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [
+      key,
+      Buffer.from(value, 'utf8').toString('base64'),
+    ]),
+  );
+
+function sameData(a: Record<string, string> | undefined, b: Record<string, string>): boolean {
+  const aKeys = Object.keys(a ?? {});
+  if (aKeys.length !== Object.keys(b).length) return false;
+  return aKeys.every((key) => a![key] === b[key]);
+}
+
+const isManaged = (secret: Secret): boolean =>
+  secret.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+const keyOf = (config: TopologyConfig): string =>
+  `${config.metadata.namespace}/${config.metadata.name}`;
+
+export async function reconcileTarget(
+  target: string,
+  deps: ReconcilerDeps,
+): Promise<ReconcileResult> {
+  const { rest, logger } = deps;
+  const ref = parseNamespacedName(target);
+  const configs = deps.configsOfTarget(target);
+  const live = configs.filter((c) => !c.metadata.deletionTimestamp);
+  const deleting = configs.filter((c) => c.metadata.deletionTimestamp && hasFinalizer(c));
+  if (!deps.mayWrite()) return 'done';
+
+  // Every live config carries the finalizer before it can become Active, so
+  // that its deletion waits for its backends to leave the Secret.
+  const missing = live.filter((c) => !hasFinalizer(c));
+  if (missing.length > 0) {
+    await Promise.all(missing.map((c) => setFinalizer(rest, c, true)));
+    return 'done'; // the update events bring this target back with fresh objects
+  }
+
+  const result = mergeTarget(target, live, deps.keys, deps.policy());
+  const written: WriteOutcome = ref
+    ? await writeSecret(ref, result.data, live.length + deleting.length > 0, deps)
+    : {
+        state: 'blocked',
+        reason: `targetSecret ${JSON.stringify(target)} is not a namespace/name`,
+      };
+  if (written.state === 'conflict') return 'retry';
+
+  const statuses = new Map<string, DesiredStatus>();
+  for (const config of live) {
+    const outcome = result.outcomes.get(keyOf(config));
+    // A config the merge accepted is Active only if the Secret now holds it.
+    if (outcome?.state === 'Active' && written.state === 'blocked') {
+      statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: written.reason });
+    } else if (outcome) {
+      statuses.set(keyOf(config), {
+        deployStatus: outcome.state,
+        deployStatusReason: outcome.state === 'Active' ? '' : outcome.reason,
+      });
+    } else {
+      statuses.set(keyOf(config), {
+        deployStatus: 'Error',
+        deployStatusReason: 'left out of the merge (internal error; see the operator log)',
+      });
+    }
+  }
+
+  let retry = false;
+  for (const config of live) {
+    const desired = statuses.get(keyOf(config))!;
+    if (!statusChanged(config, desired)) continue;
+    if (!deps.mayWrite()) return 'done';
+    try {
+      await writeStatus(rest, config, desired);
+      if (config.status?.deployStatus !== desired.deployStatus) {
+        deps.events.record(
+          config,
+          desired.deployStatus === 'Error' ? 'Warning' : 'Normal',
+          desired.deployStatus,
+          desired.deployStatus === 'Active'
+            ? `routing is live in Secret ${target}`
+            : desired.deployStatusReason,
+        );
+      }
+    } catch (error) {
+      if (isConflict(error) || isNotFound(error)) retry = retry || isConflict(error);
+      else throw error;
+    }
+  }
+
+  // Deleting configs are out of the Secret now (or it was never ours to
+  // write): their finalizer can go.
+  {
+    for (const config of deleting) {
+      if (!deps.mayWrite()) return 'done';
+      try {
+        await setFinalizer(rest, config, false);
+        logger.info(
+          { object: keyOf(config), target },
+          'backends removed from the Secret; finalizer released',
+        );
+      } catch (error) {
+        if (isConflict(error)) retry = true;
+        else if (!isNotFound(error)) throw error;
+      }
+    }
+  }
+  return retry ? 'retry' : 'done';
+}
+
+/** blocked: the Secret cannot hold these configs (and never held them). */
+type WriteOutcome =
+  { state: 'written' | 'unchanged' | 'conflict' } | { state: 'blocked'; reason: string };
+
+async function writeSecret(
+  ref: { namespace: string; name: string },
+  data: Record<string, string>,
+  inUse: boolean,
+  deps: ReconcilerDeps,
+): Promise<WriteOutcome> {
+  const { rest, logger } = deps;
+  const target = formatNamespacedName(ref);
+  const desired = encode(data);
+  let secret: Secret | undefined;
+  try {
+    secret = await rest.get<Secret>(paths.secret(ref.namespace, ref.name));
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+
+  if (!secret) {
+    if (!inUse) return { state: 'unchanged' };
+    if (!deps.mayWrite()) return { state: 'conflict' };
+    try {
+      await rest.create(paths.secrets(ref.namespace), {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: {
+          name: ref.name,
+          namespace: ref.namespace,
+          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+          finalizers: [FINALIZER],
+        },
+        data: desired,
+      });
+    } catch (error) {
+      if (isAlreadyExists(error)) return { state: 'conflict' };
+      if (isNotFound(error)) {
+        return {
+          state: 'blocked',
+          reason: `namespace ${JSON.stringify(ref.namespace)} of targetSecret ${target} does not exist`,
+        };
+      }
+      throw error;
+    }
+    logger.info({ target, keys: Object.keys(data).length }, 'target Secret created');
+    return { state: 'written' };
+  }
+
+  if (!isManaged(secret)) {
+    return {
+      state: 'blocked',
+      reason: `Secret ${target} exists and is not managed by ${MANAGED_BY_VALUE} (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} is missing), so it is never overwritten: choose another targetSecret or remove that Secret`,
+    };
+  }
+  // The Secret's own finalizer is held while configs route through it.
+  const finalizers = secret.metadata.finalizers ?? [];
+  const wantFinalizer = inUse && !secret.metadata.deletionTimestamp;
+  const finalizersOk = finalizers.includes(FINALIZER) === wantFinalizer;
+  if (sameData(secret.data, desired) && finalizersOk) return { state: 'unchanged' };
+  if (!deps.mayWrite()) return { state: 'conflict' };
+  try {
+    await rest.replace(paths.secret(ref.namespace, ref.name), {
+      ...secret,
+      metadata: {
+        ...secret.metadata,
+        finalizers: wantFinalizer
+          ? [...finalizers.filter((f) => f !== FINALIZER), FINALIZER]
+          : finalizers.filter((f) => f !== FINALIZER),
+      },
+      data: desired,
+    });
+  } catch (error) {
+    if (isConflict(error) || isNotFound(error)) return { state: 'conflict' };
+    throw error;
+  }
+  logger.info({ target, keys: Object.keys(data).length }, 'target Secret updated');
+  return { state: 'written' };
+}

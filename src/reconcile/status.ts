@@ -1,0 +1,48 @@
+// Status and finalizer writes for TopologyConfigs. Every write carries the
+// resourceVersion the decision was made from, so a status can never claim
+// a generation the reconciler did not merge: if the object changed since,
+// the write fails with 409 and the target is reconciled again.
+import { FINALIZER } from '../resource/names.ts';
+import type { DeployStatus, TopologyConfig, TopologyConfigStatus } from '../resource/types.ts';
+import { paths, type RestClient } from '../kube/rest.ts';
+
+export interface DesiredStatus {
+  deployStatus: DeployStatus;
+  deployStatusReason: string;
+}
+
+export function statusChanged(config: TopologyConfig, desired: DesiredStatus): boolean {
+  const current: TopologyConfigStatus = config.status ?? {};
+  return (
+    current.deployStatus !== desired.deployStatus ||
+    (current.deployStatusReason ?? '') !== desired.deployStatusReason ||
+    current.observedGeneration !== config.metadata.generation
+  );
+}
+
+export async function writeStatus(
+  rest: RestClient,
+  config: TopologyConfig,
+  desired: DesiredStatus,
+): Promise<void> {
+  const { namespace = '', name = '', resourceVersion, generation } = config.metadata;
+  await rest.patch(`${paths.topologyConfig(namespace, name)}/status`, 'merge', {
+    metadata: { resourceVersion },
+    status: { ...desired, observedGeneration: generation },
+  });
+}
+
+export const hasFinalizer = (config: TopologyConfig): boolean =>
+  (config.metadata.finalizers ?? []).includes(FINALIZER);
+
+export async function setFinalizer(
+  rest: RestClient,
+  config: TopologyConfig,
+  present: boolean,
+): Promise<void> {
+  const { namespace = '', name = '', resourceVersion } = config.metadata;
+  const others = (config.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+  await rest.patch(paths.topologyConfig(namespace, name), 'merge', {
+    metadata: { resourceVersion, finalizers: present ? [...others, FINALIZER] : others },
+  });
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { WorkQueue } from '../../../src/reconcile/queue.ts';
+
+const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('WorkQueue', () => {
+  test('a key added many times while waiting is processed once', async () => {
+    const queue = new WorkQueue();
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) queue.add('ns/a');
+    queue.add('ns/b');
+    const running = queue.run(async (key) => {
+      seen.push(key);
+      return 'done';
+    });
+    await tick(20);
+    queue.shutdown();
+    await running;
+    assert.deepEqual(seen, ['ns/a', 'ns/b']);
+  });
+
+  test('a key is never processed by two workers at once, and an add during processing is not lost', async () => {
+    const queue = new WorkQueue();
+    let active = 0;
+    let maxActive = 0;
+    let runs = 0;
+    const running = queue.run(async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      runs++;
+      if (runs === 1) queue.add('ns/a'); // arrives while ns/a is being processed
+      await tick(10);
+      active--;
+      return 'done';
+    }, 4);
+    queue.add('ns/a');
+    await tick(60);
+    queue.shutdown();
+    await running;
+    assert.equal(maxActive, 1);
+    assert.equal(runs, 2);
+  });
+
+  test('failures are retried with growing back-off that resets after success', async () => {
+    const queue = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 40 });
+    const times: number[] = [];
+    const started = Date.now();
+    const running = queue.run(async () => {
+      times.push(Date.now() - started);
+      return times.length < 4 ? 'retry' : 'done';
+    });
+    queue.add('ns/a');
+    await tick(200);
+    queue.shutdown();
+    await running;
+    assert.equal(times.length, 4);
+    // 10, 20, 40 ms between attempts (timers may fire late, never early).
+    assert.ok(times[1]! - times[0]! >= 9);
+    assert.ok(times[2]! - times[1]! >= 19);
+    assert.ok(times[3]! - times[2]! >= 39);
+    assert.equal(queue.backoffFor('ns/a'), 10, 'back-off resets after success');
+  });
+
+  test('a worker that throws is retried, not crashed', async () => {
+    const queue = new WorkQueue({ baseDelayMs: 5 });
+    let calls = 0;
+    const running = queue.run(async () => {
+      calls++;
+      if (calls === 1) throw new Error('boom');
+      return 'done';
+    });
+    queue.add('ns/a');
+    await tick(50);
+    queue.shutdown();
+    await running;
+    assert.equal(calls, 2);
+  });
+
+  test('reports its depth', async () => {
+    const depths: number[] = [];
+    const queue = new WorkQueue({ onDepthChange: (d) => depths.push(d) });
+    queue.add('a');
+    queue.add('b');
+    assert.equal(queue.depth, 2);
+    const running = queue.run(async () => 'done');
+    await tick(10);
+    queue.shutdown();
+    await running;
+    assert.equal(queue.depth, 0);
+    assert.deepEqual(depths.slice(0, 2), [1, 2]);
+    assert.equal(depths.at(-1), 0);
+  });
+});
