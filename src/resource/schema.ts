@@ -14,8 +14,7 @@ export const DEFAULT_TARGET_SECRET = 'harikube/topology-config';
 
 const goDuration = {
   allOf: [{ format: 'int64' }, { format: 'duration' }],
-  description:
-    'A Go time.Duration: an int64 nanosecond count (for example 300000000000 is 5m0s).',
+  description: 'A Go time.Duration: an int64 nanosecond count (for example 300000000000 is 5m0s).',
   type: 'integer',
 } as const;
 
@@ -32,7 +31,10 @@ const backend = {
           description: 'CertFile is the certificate file for the secure connection.',
           type: 'string',
         },
-        keyFile: { description: 'KeyFile is the key file for the secure connection.', type: 'string' },
+        keyFile: {
+          description: 'KeyFile is the key file for the secure connection.',
+          type: 'string',
+        },
         skipVerify: { description: 'SkipVerify skips TLS verification.', type: 'boolean' },
       },
     },
@@ -60,7 +62,11 @@ const backend = {
       description: 'Namespace defines namespace routing.',
       type: 'object',
       properties: {
-        kinds: { description: 'Kinds is list of kind to match.', type: 'array', items: { type: 'string' } },
+        kinds: {
+          description: 'Kinds is list of kind to match.',
+          type: 'array',
+          items: { type: 'string' },
+        },
         namespace: { description: 'Namespace is the name of namespace to match.', type: 'string' },
       },
     },

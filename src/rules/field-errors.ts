@@ -2,7 +2,8 @@
 // path of the offending field and says what is wrong, so that the message
 // kubectl prints is one a person can act on.
 
-export type FieldErrorType = 'Required' | 'Invalid' | 'Forbidden' | 'Duplicate' | 'NotSupported' | 'TooLong';
+export type FieldErrorType =
+  'Required' | 'Invalid' | 'Forbidden' | 'Duplicate' | 'NotSupported' | 'TooLong';
 
 export interface FieldError {
   type: FieldErrorType;
@@ -18,11 +19,31 @@ export interface Verdict {
   warnings: string[];
 }
 
-export const required = (field: string, detail: string): FieldError => ({ type: 'Required', field, detail });
-export const invalid = (field: string, detail: string): FieldError => ({ type: 'Invalid', field, detail });
-export const forbidden = (field: string, detail: string): FieldError => ({ type: 'Forbidden', field, detail });
-export const duplicate = (field: string, detail: string): FieldError => ({ type: 'Duplicate', field, detail });
-export const tooLong = (field: string, detail: string): FieldError => ({ type: 'TooLong', field, detail });
+export const required = (field: string, detail: string): FieldError => ({
+  type: 'Required',
+  field,
+  detail,
+});
+export const invalid = (field: string, detail: string): FieldError => ({
+  type: 'Invalid',
+  field,
+  detail,
+});
+export const forbidden = (field: string, detail: string): FieldError => ({
+  type: 'Forbidden',
+  field,
+  detail,
+});
+export const duplicate = (field: string, detail: string): FieldError => ({
+  type: 'Duplicate',
+  field,
+  detail,
+});
+export const tooLong = (field: string, detail: string): FieldError => ({
+  type: 'TooLong',
+  field,
+  detail,
+});
 
 /** `field: detail`, the form kubectl users see. */
 export function formatFieldError(error: FieldError): string {
