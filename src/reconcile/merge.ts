@@ -1,0 +1,188 @@
+// The deterministic merge: from the set of configs to the data of each target
+// Secret and the outcome of every config. The webhook is the fast path, this
+// is the truth: a config that bypassed the webhook is judged here by the same
+// rules (validateStatic, decryption, the shared conflict maps, the size limit).
+//
+// Determinism: configs are visited in one total order (lower position, then
+// older creationTimestamp, then namespace/name), so the same set of configs in
+// any order gives byte-identical data and the same outcomes.
+import type { TopologyConfig } from '../resource/types.ts';
+import { parseNamespacedName } from '../resource/names.ts';
+import type { ConfigFacts } from '../rules/conflicts.ts';
+import { ConflictMaps, compareFacts, conflictError } from '../rules/conflicts.ts';
+import { formatFieldError } from '../rules/field-errors.ts';
+import { namespacedNameProblem } from '../rules/formats.ts';
+import type { FieldError } from '../rules/field-errors.ts';
+import { resolveConfig, validateStatic } from '../rules/index.ts';
+import type { Policy } from '../rules/policy.ts';
+import { targetAllowed } from '../rules/policy.ts';
+import { sizeError } from '../rules/size.ts';
+import type { KeyLookup } from '../rules/view.ts';
+import { entrySize, renderEntry, secretKeyFor } from './render.ts';
+
+export interface MergeOutcome {
+  state: 'Active' | 'Error';
+  /** Why it is in Error, or where it was merged; never an endpoint or a key. */
+  reason: string;
+  /** Its data key in the Secret (Active only). */
+  key?: string;
+}
+
+export interface MergeResult {
+  /** Data key → YAML of the accepted configs only, keys sorted. */
+  data: Record<string, string>;
+  /** Per config (`namespace/name`) of this target; configs being deleted have none. */
+  outcomes: Map<string, MergeOutcome>;
+  /** Whether the target is a well-formed namespace/name that the policy allows; if not, nothing may be written. */
+  targetAllowed: boolean;
+}
+
+interface Candidate {
+  config: TopologyConfig;
+  facts: ConfigFacts;
+  target: string;
+  endpoints: string[];
+}
+
+const keyOf = (config: TopologyConfig) =>
+  `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
+const joined = (errors: readonly FieldError[]) => errors.map(formatFieldError).join('; ');
+
+/** The group a config belongs to: an omitted targetSecret is the CRD's default, as the API server would set it. */
+function targetOf(config: TopologyConfig, policy: Policy): string {
+  const target: unknown = config.spec?.targetSecret;
+  if (target === undefined) return policy.defaultTargetSecret;
+  return typeof target === 'string' ? target : '';
+}
+
+/** One object per namespace/name; should the caller pass two, the choice must not depend on their order. */
+function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
+  const chosen = new Map<string, { config: TopologyConfig; json: string }>();
+  for (const config of configs) {
+    const json = JSON.stringify(config);
+    const seen = chosen.get(keyOf(config));
+    if (!seen || json > seen.json) chosen.set(keyOf(config), { config, json });
+  }
+  return [...chosen.values()].map((c) => c.config);
+}
+
+class Merger {
+  readonly results = new Map<string, MergeResult>();
+  readonly #policy: Policy;
+  readonly #maps = new ConflictMaps();
+  readonly #totals = new Map<string, number>();
+
+  constructor(policy: Policy) {
+    this.#policy = policy;
+  }
+
+  result(target: string): MergeResult {
+    let result = this.results.get(target);
+    if (!result) {
+      const ref = namespacedNameProblem(target) ? undefined : parseNamespacedName(target);
+      const allowed = ref !== undefined && targetAllowed(ref, this.#policy);
+      this.results.set(
+        target,
+        (result = { data: {}, outcomes: new Map(), targetAllowed: allowed }),
+      );
+    }
+    return result;
+  }
+
+  fail(target: string, key: string, reason: string): void {
+    this.result(target).outcomes.set(key, { state: 'Error', reason });
+  }
+
+  /** Static rules and decryption; a candidate for the merge, or an Error outcome. */
+  prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | undefined {
+    const target = targetOf(raw, this.#policy);
+    this.result(target);
+    const { config, verdict } = validateStatic(raw, this.#policy);
+    if (!config || verdict.errors.length > 0)
+      return void this.fail(target, keyOf(raw), joined(verdict.errors));
+    const resolved = resolveConfig(config, keys, this.#policy);
+    if (resolved.errors.length > 0)
+      return void this.fail(target, keyOf(raw), joined(resolved.errors));
+    return { config, facts: resolved.facts, target, endpoints: resolved.endpoints as string[] };
+  }
+
+  /** Conflicts with the configs accepted before it, then the size limit. */
+  admit(candidate: Candidate): void {
+    const { config, facts, target } = candidate;
+    const conflicts = this.#maps.conflicts(facts);
+    if (conflicts.length > 0) {
+      const winner = conflicts[0]!.other.key;
+      const reasons = joined(conflicts.map((c) => conflictError(c, facts)));
+      return this.fail(
+        target,
+        facts.key,
+        `conflicts with ${winner}, which comes first (lower position, then older, then namespace/name): ${reasons}`,
+      );
+    }
+    const key = secretKeyFor(config);
+    const value = renderEntry(config, candidate.endpoints);
+    const size = entrySize(key, value);
+    const total = (this.#totals.get(target) ?? 0) + size;
+    if (total > this.#policy.maxSecretBytes) {
+      return this.fail(
+        target,
+        facts.key,
+        formatFieldError(sizeError(target, total, size, this.#policy)),
+      );
+    }
+    this.#maps.add(facts);
+    this.#totals.set(target, total);
+    const result = this.result(target);
+    result.data[key] = value;
+    result.outcomes.set(facts.key, {
+      state: 'Active',
+      reason: `merged into ${target} as ${key}`,
+      key,
+    });
+  }
+}
+
+function sortedData(data: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.keys(data)
+      .sort()
+      .map((key) => [key, data[key]!]),
+  );
+}
+
+/**
+ * Every target's Secret data and every config's outcome. Backend names are
+ * unique cluster-wide, so their conflicts are resolved across targets, in the
+ * same order.
+ */
+export function mergeAll(
+  configs: readonly TopologyConfig[],
+  keys: KeyLookup,
+  policy: Policy,
+): Map<string, MergeResult> {
+  const merger = new Merger(policy);
+  const candidates: Candidate[] = [];
+  for (const config of distinct(configs)) {
+    if (config.metadata?.deletionTimestamp) continue;
+    const candidate = merger.prepare(config, keys);
+    if (candidate) candidates.push(candidate);
+  }
+  candidates.sort((a, b) => compareFacts(a.facts, b.facts));
+  for (const candidate of candidates) merger.admit(candidate);
+  for (const result of merger.results.values()) result.data = sortedData(result.data);
+  return merger.results;
+}
+
+/**
+ * One target's Secret data and its configs' outcomes. Configs of other
+ * targets may be passed too: they only take part in the cluster-wide
+ * backend-name resolution.
+ */
+export function mergeTarget(
+  target: string,
+  configs: readonly TopologyConfig[],
+  keys: KeyLookup,
+  policy: Policy,
+): MergeResult {
+  return mergeAll(configs, keys, policy).get(target) ?? new Merger(policy).result(target);
+}

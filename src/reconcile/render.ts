@@ -1,0 +1,76 @@
+// One config's entry in the merged Secret: the data key and its YAML value,
+// in the format the HariKube middleware reads (see SPEC "The merged Secret").
+import { stringify } from 'yaml';
+import type { Backend, TopologyConfig } from '../resource/types.ts';
+import { formatGoDuration } from './duration.ts';
+
+/** Positions are padded so that lexical key order equals numeric order (2 before 10). */
+export const POSITION_DIGITS = 10;
+
+/**
+ * `<position, 10 digits>-<namespace>.<name>.yaml`. A namespace cannot contain
+ * `.`, so two configs with the same name in different namespaces, or any
+ * namespace/name pair, can never produce the same key.
+ */
+export function secretKeyFor(config: TopologyConfig): string {
+  const position = String(config.spec.position).padStart(POSITION_DIGITS, '0');
+  return `${position}-${config.metadata.namespace ?? ''}.${config.metadata.name ?? ''}.yaml`;
+}
+
+type Entry = [string, unknown];
+
+/** The fields of `source` named in `keys`, in that order, skipping absent ones. */
+function pick(source: object | undefined, keys: readonly string[]): Entry[] {
+  if (!source) return [];
+  const record = source as Record<string, unknown>;
+  return keys.filter((key) => record[key] !== undefined).map((key) => [key, record[key]]);
+}
+
+function section(source: object | undefined, keys: readonly string[]): object | undefined {
+  return source === undefined ? undefined : Object.fromEntries(pick(source, keys));
+}
+
+function connectionPool(pool: Backend['connectionPool']): object | undefined {
+  if (pool === undefined) return undefined;
+  const durations = (['maxLifeTime', 'maxIdleLifeTime'] as const)
+    .filter((key) => pool[key] !== undefined)
+    .map((key): Entry => [key, formatGoDuration(pool[key]!)]);
+  return Object.fromEntries([...pick(pool, ['maxIdle', 'maxOpen']), ...durations]);
+}
+
+function namespaceSelector(selector: Backend['namespace']): object | undefined {
+  if (selector === undefined) return undefined;
+  // kinds is always written: an empty list reads as `[]`, as the middleware expects.
+  return { ...section(selector, ['namespace']), kinds: selector.kinds ?? [] };
+}
+
+function renderBackend(backend: Backend, endpoint: string): object {
+  const parts: Entry[] = [
+    ['name', backend.name],
+    ['endpoint', endpoint],
+    ['backendTLS', section(backend.backendTLS, ['caFile', 'certFile', 'keyFile', 'skipVerify'])],
+    ['connectionPool', connectionPool(backend.connectionPool)],
+    ['customresource', section(backend.customresource, ['group', 'kind'])],
+    ['namespace', namespaceSelector(backend.namespace)],
+    ['prefix', section(backend.prefix, ['prefix'])],
+    ['regexp', section(backend.regexp, ['prefix', 'key'])],
+  ];
+  return Object.fromEntries(parts.filter(([, value]) => value !== undefined));
+}
+
+/**
+ * The YAML value of a config's entry. `endpoints[i]` is backend i's effective
+ * (decrypted) endpoint. YAML 1.1 quoting, so that values such as `yes` or
+ * `on` stay strings for Go's YAML parsers; no line folding.
+ */
+export function renderEntry(config: TopologyConfig, endpoints: readonly string[]): string {
+  const backends = config.spec.backends.map((backend, i) =>
+    renderBackend(backend, endpoints[i] ?? backend.endpoint),
+  );
+  return stringify({ backends }, { version: '1.1', indentSeq: false, lineWidth: 0 });
+}
+
+/** The bytes an entry adds to the Secret's data, as the API server counts them (key + value). */
+export function entrySize(key: string, value: string): number {
+  return Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+}

@@ -1,0 +1,115 @@
+// Routing is first-match and only appending is safe. Once a config is Active,
+// data has been written through its routes; renaming, re-pointing, removing
+// or reordering its backends, changing their selectors or its position,
+// deleting it, or inserting a config before it can strand that data. Such
+// changes need the explicit override annotation.
+import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import type { ConfigFacts } from './conflicts.ts';
+import type { FieldError } from './field-errors.ts';
+import { forbidden } from './field-errors.ts';
+import type { ConfigView } from './view.ts';
+
+const OVERRIDE = `set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" to do it anyway`;
+const STRANDED = `this TopologyConfig is Active, and data already written through its routes would become unreachable; ${OVERRIDE}`;
+
+export function isActive(config: TopologyConfig | undefined): boolean {
+  return config?.status?.deployStatus === 'Active';
+}
+
+export function allowsRoutingChange(config: TopologyConfig | undefined): boolean {
+  return config?.metadata?.annotations?.[ALLOW_ROUTING_CHANGE_ANNOTATION] === 'true';
+}
+
+/** Deleting an Active config strands its data; a config that is not Active may always go. */
+export function validateActiveDelete(old: TopologyConfig): FieldError[] {
+  if (!isActive(old) || allowsRoutingChange(old) || old.metadata?.deletionTimestamp) return [];
+  return [
+    forbidden(
+      'metadata.annotations',
+      `this TopologyConfig is Active: deleting it would make data already written through its routes unreachable; to delete it anyway, first set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true"`,
+    ),
+  ];
+}
+
+/** The backend changes of an UPDATE that an Active config must not make. Facts carry effective endpoints. */
+export function validateActiveUpdate(
+  config: TopologyConfig,
+  old: TopologyConfig,
+  facts: ConfigFacts,
+  oldFacts: ConfigFacts,
+): FieldError[] {
+  if (!isActive(old) || allowsRoutingChange(config)) return [];
+  const errors: FieldError[] = [];
+  if (facts.position !== oldFacts.position) {
+    errors.push(
+      forbidden(
+        'spec.position',
+        `changed from ${oldFacts.position} to ${facts.position}; ${STRANDED}`,
+      ),
+    );
+  }
+  const newIndex = new Map(facts.backends.map((b) => [b.name, b.index]));
+  const oldNames = new Set(oldFacts.backends.map((b) => b.name));
+  for (const before of oldFacts.backends) {
+    const path = `spec.backends[${before.index}]`;
+    const now = facts.backends[before.index];
+    const j = newIndex.get(before.name);
+    if (j === undefined) {
+      if (now && !oldNames.has(now.name)) {
+        errors.push(
+          forbidden(
+            `${path}.name`,
+            `renamed from ${JSON.stringify(before.name)} to ${JSON.stringify(now.name)}; ${STRANDED}`,
+          ),
+        );
+      } else {
+        errors.push(
+          forbidden(
+            'spec.backends',
+            `backend ${JSON.stringify(before.name)} (${path}) was removed; ${STRANDED}`,
+          ),
+        );
+      }
+      continue;
+    }
+    if (j !== before.index) {
+      errors.push(
+        forbidden(
+          `spec.backends[${j}]`,
+          `backend ${JSON.stringify(before.name)} moved from ${path} (new backends may only be added at the end); ${STRANDED}`,
+        ),
+      );
+      continue;
+    }
+    const after = facts.backends[j]!;
+    if (before.endpointHash !== after.endpointHash)
+      errors.push(forbidden(`${path}.endpoint`, `changed; ${STRANDED}`));
+    for (const field of ['customresource', 'namespace', 'prefix', 'regexp'] as const) {
+      const a = before.selectors.find((s) => s.field === field)?.canonical;
+      const b = after.selectors.find((s) => s.field === field)?.canonical;
+      if (a !== b)
+        errors.push(forbidden(`${path}.${field}`, `routing selector changed; ${STRANDED}`));
+    }
+  }
+  return errors;
+}
+
+/** A config placed before an Active one of its target (lower position) would take over part of its keys. */
+export function validateInsertBefore(
+  config: TopologyConfig,
+  facts: ConfigFacts,
+  view: ConfigView,
+): FieldError[] {
+  if (allowsRoutingChange(config) || facts.target === undefined || facts.position === undefined)
+    return [];
+  const active = view.activeAfter(facts.target, facts.position, facts.ref);
+  if (!active) return [];
+  const last = view.maxPosition(facts.target);
+  return [
+    forbidden(
+      'spec.position',
+      `${facts.position} is before ${active.ref.namespace}/${active.ref.name} (position ${active.position}), which is Active: a config inserted before it could take over keys whose data is already stored through its routes, making that data unreachable; use a position after ${last} (omit spec.position to get the next free one), or ${OVERRIDE}`,
+    ),
+  ];
+}

@@ -1,0 +1,237 @@
+// In-memory index of the TopologyConfigs (and of the endpoint-key Secrets),
+// fed by informer events in the webhook and by files in the offline command.
+// Every question the rules ask is answered by map lookups, so admission stays
+// fast with tens of thousands of configs.
+//
+// Configs being deleted (deletionTimestamp set) are kept for get() and
+// configsOfTarget() but take no part in conflicts, sizes or positions: the
+// merge leaves them out too.
+import type { EndpointKey } from '../crypto/aes-gcm.ts';
+import type { NamespacedName } from '../resource/names.ts';
+import { formatNamespacedName, parseNamespacedName } from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import { isActive } from './append-only.ts';
+import type { ConfigFacts, Conflict, Overlap } from './conflicts.ts';
+import { ConflictMaps, factsOf } from './conflicts.ts';
+import { resolveEndpoints } from './encryption.ts';
+import { renderedSize } from './size.ts';
+import type { ConfigSummary, ConfigView, KeySet } from './view.ts';
+
+interface Indexed {
+  config: TopologyConfig;
+  facts: ConfigFacts;
+  bytes: number;
+  live: boolean;
+  active: boolean;
+  /** `namespace/name` of its endpointDecryptSecret, if any. */
+  keySecret: string | undefined;
+}
+
+const NOT_FOUND: KeySet = Object.freeze({ found: false, keys: [] });
+
+/** Positions of one target: a count per position and the cached maximum. */
+class PositionCounts {
+  #counts = new Map<number, number>();
+  #max = 0;
+  add(p: number): void {
+    this.#counts.set(p, (this.#counts.get(p) ?? 0) + 1);
+    if (p > this.#max) this.#max = p;
+  }
+  remove(p: number): void {
+    const n = (this.#counts.get(p) ?? 0) - 1;
+    if (n > 0) return void this.#counts.set(p, n);
+    this.#counts.delete(p);
+    // Only removing the last holder of the maximum costs a pass over the distinct positions.
+    if (p === this.#max) this.#max = Math.max(0, ...this.#counts.keys());
+  }
+  get max(): number {
+    return this.#max;
+  }
+  get empty(): boolean {
+    return this.#counts.size === 0;
+  }
+}
+
+/** Active configs of one target, by position (sorted distinct positions, highest last). */
+class ActivePositions {
+  #sorted: number[] = [];
+  #at = new Map<number, Set<string>>();
+  add(p: number, key: string): void {
+    const keys = this.#at.get(p);
+    if (keys) return void keys.add(key);
+    this.#at.set(p, new Set([key]));
+    this.#sorted.splice(lowerBound(this.#sorted, p), 0, p);
+  }
+  remove(p: number, key: string): void {
+    const keys = this.#at.get(p);
+    if (!keys?.delete(key) || keys.size > 0) return;
+    this.#at.delete(p);
+    this.#sorted.splice(lowerBound(this.#sorted, p), 1);
+  }
+  /** A key at a position above `p`, other than `self`: the highest such position first. */
+  above(p: number, self: string): [number, string] | undefined {
+    for (let i = this.#sorted.length - 1; i >= 0 && this.#sorted[i]! > p; i--) {
+      const position = this.#sorted[i]!;
+      for (const key of this.#at.get(position)!) if (key !== self) return [position, key];
+    }
+    return undefined;
+  }
+  get empty(): boolean {
+    return this.#sorted.length === 0;
+  }
+}
+
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = create()));
+  return value;
+}
+
+export class ConfigIndex implements ConfigView {
+  #records = new Map<string, Indexed>();
+  #maps = new ConflictMaps();
+  #byTarget = new Map<string, Set<string>>();
+  #bytes = new Map<string, number>();
+  #positions = new Map<string, PositionCounts>();
+  #active = new Map<string, ActivePositions>();
+  #keys = new Map<string, KeySet>();
+  #keyUsers = new Map<string, Set<string>>();
+
+  /** Adds or replaces a config (keyed by namespace/name); one without a name is ignored. */
+  upsert(config: TopologyConfig): void {
+    const namespace = config.metadata?.namespace ?? '';
+    const name = config.metadata?.name;
+    if (!name) return;
+    this.remove(namespace, name);
+    this.#add(config);
+  }
+
+  remove(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const record = this.#records.get(key);
+    if (!record) return;
+    this.#records.delete(key);
+    const { facts, live, active, keySecret } = record;
+    const target = facts.target;
+    if (keySecret) this.#keyUsers.get(keySecret)?.delete(key);
+    if (keySecret && this.#keyUsers.get(keySecret)?.size === 0) this.#keyUsers.delete(keySecret);
+    if (target === undefined) return;
+    const members = this.#byTarget.get(target)!;
+    members.delete(key);
+    if (members.size === 0) this.#byTarget.delete(target);
+    if (!live) return;
+    this.#maps.remove(facts);
+    this.#bytes.set(target, (this.#bytes.get(target) ?? 0) - record.bytes);
+    if (this.#bytes.get(target) === 0) this.#bytes.delete(target);
+    if (facts.position === undefined) return;
+    const positions = this.#positions.get(target)!;
+    positions.remove(facts.position);
+    if (positions.empty) this.#positions.delete(target);
+    if (!active) return;
+    const actives = this.#active.get(target)!;
+    actives.remove(facts.position, key);
+    if (actives.empty) this.#active.delete(target);
+  }
+
+  /**
+   * Records the keys of an endpoint-key Secret (undefined: it does not exist;
+   * labeled false: it exists without ENDPOINT_KEYS_LABEL) and re-indexes the
+   * configs that use it, whose endpoints are compared decrypted.
+   */
+  setKeys(ref: NamespacedName, keys: EndpointKey[] | undefined, labeled = true): void {
+    const secret = formatNamespacedName(ref);
+    if (keys === undefined) this.#keys.delete(secret);
+    else this.#keys.set(secret, { found: true, keys: labeled ? keys : [], labeled });
+    for (const key of [...(this.#keyUsers.get(secret) ?? [])]) {
+      const config = this.#records.get(key)!.config;
+      this.upsert(config);
+    }
+  }
+
+  keysOf(ref: NamespacedName): KeySet {
+    return this.#keys.get(formatNamespacedName(ref)) ?? NOT_FOUND;
+  }
+
+  #add(config: TopologyConfig): void {
+    const { endpoints } = resolveEndpoints(config, this);
+    const facts = factsOf(config, endpoints);
+    const secret = config.spec?.endpointDecryptSecret;
+    const ref = typeof secret === 'string' ? parseNamespacedName(secret) : undefined;
+    const record: Indexed = {
+      config,
+      facts,
+      bytes: renderedSize(config, endpoints) ?? 0,
+      live: !config.metadata?.deletionTimestamp,
+      active: isActive(config),
+      keySecret: ref ? formatNamespacedName(ref) : undefined,
+    };
+    this.#records.set(facts.key, record);
+    if (record.keySecret)
+      getOrCreate(this.#keyUsers, record.keySecret, () => new Set()).add(facts.key);
+    const target = facts.target;
+    if (target === undefined) return;
+    getOrCreate(this.#byTarget, target, () => new Set()).add(facts.key);
+    if (!record.live) return;
+    this.#maps.add(facts);
+    this.#bytes.set(target, (this.#bytes.get(target) ?? 0) + record.bytes);
+    if (facts.position === undefined) return;
+    getOrCreate(this.#positions, target, () => new PositionCounts()).add(facts.position);
+    if (record.active)
+      getOrCreate(this.#active, target, () => new ActivePositions()).add(facts.position, facts.key);
+  }
+
+  get(namespace: string, name: string): TopologyConfig | undefined {
+    return this.#records.get(`${namespace}/${name}`)?.config;
+  }
+
+  /** Every config naming `target` (deleting ones too), sorted by namespace/name. */
+  configsOfTarget(target: string): TopologyConfig[] {
+    return [...(this.#byTarget.get(target) ?? [])]
+      .sort()
+      .map((key) => this.#records.get(key)!.config);
+  }
+
+  /** The number of configs held. */
+  get size(): number {
+    return this.#records.size;
+  }
+
+  findConflicts(facts: ConfigFacts): Conflict[] {
+    return this.#maps.conflicts(facts);
+  }
+
+  findOverlaps(facts: ConfigFacts): Overlap[] {
+    return this.#maps.overlaps(facts);
+  }
+
+  targetBytes(target: string): number {
+    return this.#bytes.get(target) ?? 0;
+  }
+
+  entryBytes(namespace: string, name: string): number {
+    const record = this.#records.get(`${namespace}/${name}`);
+    return record?.live ? record.bytes : 0;
+  }
+
+  maxPosition(target: string): number {
+    return this.#positions.get(target)?.max ?? 0;
+  }
+
+  activeAfter(target: string, position: number, self: NamespacedName): ConfigSummary | undefined {
+    const found = this.#active.get(target)?.above(position, formatNamespacedName(self));
+    if (!found) return undefined;
+    const { ref } = this.#records.get(found[1])!.facts;
+    return { ref, target, position: found[0] };
+  }
+}

@@ -1,0 +1,81 @@
+// Defaults and normalisation applied by the mutating webhook (and by the
+// offline command before it validates). Returns a new object; the patch is
+// the diff. Idempotent: defaulting a defaulted config changes nothing.
+import { FINALIZER, TARGET_SECRET_LABEL, targetSecretLabelValue } from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import type { Policy } from './policy.ts';
+import type { ConfigView } from './view.ts';
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside. */
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/**
+ * Mutating webhooks run before the API server checks `required`, so an
+ * omitted position is ours to fill: the next free one at the bottom of the
+ * target (max + 1), which keeps the append-only rule by default. An UPDATE
+ * that drops the position keeps the old one.
+ */
+function defaultPosition(
+  spec: Record<string, unknown>,
+  view: ConfigView,
+  old?: TopologyConfig,
+): void {
+  if (spec.position !== undefined && spec.position !== null) return;
+  const previous = old?.spec?.position;
+  if (typeof previous === 'number') spec.position = previous;
+  else if (typeof spec.targetSecret === 'string')
+    spec.position = view.maxPosition(spec.targetSecret) + 1;
+}
+
+/** The order of kinds does not matter; duplicates are dropped, first occurrence kept. */
+function dedupeKinds(spec: Record<string, unknown>): void {
+  if (!Array.isArray(spec.backends)) return;
+  for (const backend of spec.backends) {
+    const selector = isRecord(backend) ? backend.namespace : undefined;
+    if (isRecord(selector) && Array.isArray(selector.kinds))
+      selector.kinds = [...new Set(selector.kinds)];
+  }
+}
+
+function setTargetLabel(metadata: Record<string, unknown>, target: unknown): void {
+  if (typeof target !== 'string') return;
+  const value = targetSecretLabelValue(target);
+  const labels = isRecord(metadata.labels) ? metadata.labels : {};
+  // A value the API server would refuse as a label is left out (validation names the real problem).
+  if (value.length <= 63 && LABEL_VALUE.test(value)) labels[TARGET_SECRET_LABEL] = value;
+  else delete labels[TARGET_SECRET_LABEL];
+  if (Object.keys(labels).length > 0 || isRecord(metadata.labels)) metadata.labels = labels;
+}
+
+function addFinalizer(metadata: Record<string, unknown>): void {
+  // A config being deleted may lose finalizers but never gain one (the API server forbids it).
+  if (metadata.deletionTimestamp) return;
+  const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
+  if (!finalizers.includes(FINALIZER)) metadata.finalizers = [...finalizers, FINALIZER];
+}
+
+export function defaultConfig(
+  obj: TopologyConfig,
+  view: ConfigView,
+  policy: Policy,
+  old?: TopologyConfig,
+): TopologyConfig {
+  const config = structuredClone(obj);
+  const metadata: Record<string, unknown> = isRecord(config.metadata) ? config.metadata : {};
+  if (isRecord(config.spec)) {
+    const spec = config.spec as Record<string, unknown>;
+    if (spec.targetSecret === undefined || spec.targetSecret === null) {
+      // targetSecret is immutable: an UPDATE that drops it keeps the old one.
+      spec.targetSecret = old?.spec?.targetSecret ?? policy.defaultTargetSecret;
+    }
+    defaultPosition(spec, view, old);
+    dedupeKinds(spec);
+    setTargetLabel(metadata, spec.targetSecret);
+  }
+  addFinalizer(metadata);
+  config.metadata = metadata;
+  return config;
+}

@@ -1,0 +1,170 @@
+// The entry points of the rules: CREATE, UPDATE and DELETE of a
+// TopologyConfig, judged against a view of the other configs and the cluster
+// policy. Every error is reported at once, each at its field path.
+import type { TopologyConfig } from '../resource/types.ts';
+import {
+  validateActiveDelete,
+  validateActiveUpdate,
+  validateInsertBefore,
+  isActive,
+} from './append-only.ts';
+import { validateBackend, backendWarnings } from './backends.ts';
+import type { ConfigFacts } from './conflicts.ts';
+import { conflictError, duplicatesWithin, factsOf, overlapWarning } from './conflicts.ts';
+import { endpointWarnings, resolveEndpoints } from './encryption.ts';
+import type { FieldError, Verdict } from './field-errors.ts';
+import { forbidden, root, tooLong } from './field-errors.ts';
+import { validatePosition } from './numbers.ts';
+import type { Policy } from './policy.ts';
+import { validateDecryptSecret, validateTargetSecret } from './references.ts';
+import { validateSchema } from './schema.ts';
+import { validateSize } from './size.ts';
+import type { ConfigView, KeyLookup } from './view.ts';
+
+/** The Secret key `<10 digits>-<namespace>.<name>.yaml` must fit the API server's 253-character limit. */
+export const MAX_NAMESPACE_AND_NAME = 253 - 10 - '-'.length - '.'.length - '.yaml'.length;
+
+export function validateSecretKeyLength(config: TopologyConfig): FieldError[] {
+  const { namespace, name } = config.metadata ?? {};
+  if (typeof namespace !== 'string' || typeof name !== 'string') return [];
+  if (namespace.length + name.length <= MAX_NAMESPACE_AND_NAME) return [];
+  return [
+    tooLong(
+      'metadata.name',
+      `namespace and name together may have at most ${MAX_NAMESPACE_AND_NAME} characters, so that the merged Secret's key <position>-<namespace>.<name>.yaml stays within 253`,
+    ),
+  ];
+}
+
+function staticWarnings(config: TopologyConfig): string[] {
+  const backends = root('spec').child('backends');
+  const encrypted = Boolean(config.spec.endpointDecryptSecret);
+  return config.spec.backends.flatMap((b, i) => [
+    ...backendWarnings(b, backends.index(i)),
+    // Encrypted endpoints are judged once decrypted (validateCreate/Update).
+    ...(encrypted
+      ? []
+      : endpointWarnings(b.endpoint, backends.index(i).child('endpoint').path, false)),
+  ]);
+}
+
+/**
+ * The rules that need nothing but the object and the policy: schema, formats,
+ * ranges, regular expressions, policy, duplicates within the config. `config`
+ * is set when the object has the schema's shape (even if other rules fail).
+ */
+export function validateStatic(
+  obj: unknown,
+  policy: Policy,
+): { config?: TopologyConfig; verdict: Verdict } {
+  const schemaErrors = validateSchema(obj);
+  if (schemaErrors.length > 0) return { verdict: { errors: schemaErrors, warnings: [] } };
+  const config = obj as TopologyConfig;
+  const spec = root('spec');
+  const errors = [
+    ...validateSecretKeyLength(config),
+    ...validateTargetSecret(config.spec.targetSecret, spec.child('targetSecret'), policy),
+    ...validateDecryptSecret(
+      config.spec.endpointDecryptSecret,
+      spec.child('endpointDecryptSecret'),
+      config.metadata?.namespace,
+      policy,
+    ),
+    ...validatePosition(config.spec.position, spec.child('position')),
+    ...config.spec.backends.flatMap((b, i) => validateBackend(b, spec.child('backends').index(i))),
+    ...duplicatesWithin(factsOf(config, []), ['name', 'selector']),
+  ];
+  return { config, verdict: { errors, warnings: staticWarnings(config) } };
+}
+
+export interface Resolved {
+  facts: ConfigFacts;
+  endpoints: (string | undefined)[];
+  errors: FieldError[];
+  warnings: string[];
+}
+
+/** Decrypts the endpoints (when encrypted) and derives the config's facts. */
+export function resolveConfig(config: TopologyConfig, keys: KeyLookup, policy: Policy): Resolved {
+  const { endpoints, errors } = resolveEndpoints(config, keys, policy);
+  const facts = factsOf(config, endpoints);
+  const warnings = config.spec.endpointDecryptSecret
+    ? endpoints.flatMap((e, i) => endpointWarnings(e, `spec.backends[${i}].endpoint`, true))
+    : [];
+  return {
+    facts,
+    endpoints,
+    errors: [...errors, ...duplicatesWithin(facts, ['endpoint'])],
+    warnings,
+  };
+}
+
+/** The rules against the other configs: conflicts, overlaps, size. */
+function judgeAgainstView(
+  config: TopologyConfig,
+  resolved: Resolved,
+  view: ConfigView,
+  policy: Policy,
+): Verdict {
+  const { facts } = resolved;
+  return {
+    errors: [
+      ...resolved.errors,
+      ...view.findConflicts(facts).map((c) => conflictError(c, facts)),
+      ...validateSize(config, resolved.endpoints, view, policy),
+    ],
+    warnings: [...resolved.warnings, ...view.findOverlaps(facts).map(overlapWarning)],
+  };
+}
+
+function combine(...verdicts: Verdict[]): Verdict {
+  return {
+    errors: verdicts.flatMap((v) => v.errors),
+    warnings: verdicts.flatMap((v) => v.warnings),
+  };
+}
+
+export function validateCreate(obj: unknown, view: ConfigView, policy: Policy): Verdict {
+  const { config, verdict } = validateStatic(obj, policy);
+  if (!config) return verdict;
+  const resolved = resolveConfig(config, view, policy);
+  return combine(verdict, judgeAgainstView(config, resolved, view, policy), {
+    errors: validateInsertBefore(config, resolved.facts, view),
+    warnings: [],
+  });
+}
+
+/** Judged like a CREATE minus the object's own old self, plus the rules of change. */
+export function validateUpdate(
+  obj: unknown,
+  old: TopologyConfig,
+  view: ConfigView,
+  policy: Policy,
+): Verdict {
+  const { config, verdict } = validateStatic(obj, policy);
+  if (!config) return verdict;
+  const resolved = resolveConfig(config, view, policy);
+  const oldFacts = resolveConfig(old, view, policy).facts;
+  const errors: FieldError[] = [];
+  if (old.spec?.targetSecret !== undefined && config.spec.targetSecret !== old.spec.targetSecret) {
+    errors.push(
+      forbidden(
+        'spec.targetSecret',
+        `is immutable (was ${JSON.stringify(old.spec.targetSecret)}): delete this TopologyConfig and create it again to move it`,
+      ),
+    );
+  }
+  errors.push(...validateActiveUpdate(config, old, resolved.facts, oldFacts));
+  // A config that is not yet in the Secret, or that moves, is placed anew.
+  if (!isActive(old) || resolved.facts.position !== oldFacts.position) {
+    errors.push(...validateInsertBefore(config, resolved.facts, view));
+  }
+  return combine(verdict, judgeAgainstView(config, resolved, view, policy), {
+    errors,
+    warnings: [],
+  });
+}
+
+export function validateDelete(old: TopologyConfig, _view: ConfigView, _policy: Policy): Verdict {
+  return { errors: validateActiveDelete(old), warnings: [] };
+}

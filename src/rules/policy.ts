@@ -1,0 +1,51 @@
+// Cluster policy: what the platform team allows tenants to name. Passed in as
+// an argument to every rule (never read from the environment here), so the
+// server, the offline command and the tests each choose their own.
+import { DEFAULT_TARGET_SECRET } from '../resource/schema.ts';
+import type { NamespacedName } from '../resource/names.ts';
+import { parseNamespacedName } from '../resource/names.ts';
+
+export interface Policy {
+  /** Target Secrets a config may name: `namespace/name`, or `namespace/*` for any Secret in that namespace. */
+  allowedTargetSecrets: string[];
+  /** spec.targetSecret when a config omits it. */
+  defaultTargetSecret: string;
+  /** Whether spec.endpointDecryptSecret may name a Secret outside the config's own namespace. */
+  allowCrossNamespaceDecryptSecret: boolean;
+  /** Limit on the merged Secret's data (key and value bytes), below the API server's 1 MiB object limit. */
+  maxSecretBytes: number;
+}
+
+/**
+ * Safe defaults: one target Secret, keys only from the config's own namespace,
+ * and about 48 KiB of the 1 MiB object limit left for metadata.
+ */
+export const defaultPolicy: Policy = Object.freeze({
+  allowedTargetSecrets: Object.freeze([DEFAULT_TARGET_SECRET]) as string[],
+  defaultTargetSecret: DEFAULT_TARGET_SECRET,
+  allowCrossNamespaceDecryptSecret: false,
+  maxSecretBytes: 1_000_000,
+});
+
+export interface TargetPattern {
+  namespace: string;
+  /** A Secret name, or `*` for every Secret of the namespace. */
+  name: string;
+}
+
+/** Parses `namespace/name` or `namespace/*`; undefined when malformed. */
+export function parseTargetPattern(pattern: string): TargetPattern | undefined {
+  return parseNamespacedName(pattern);
+}
+
+export function matchesTargetPattern(pattern: TargetPattern, ref: NamespacedName): boolean {
+  return pattern.namespace === ref.namespace && (pattern.name === '*' || pattern.name === ref.name);
+}
+
+/** Whether policy lets a config write into the Secret `ref`. */
+export function targetAllowed(ref: NamespacedName, policy: Policy): boolean {
+  return policy.allowedTargetSecrets.some((p) => {
+    const pattern = parseTargetPattern(p);
+    return pattern !== undefined && matchesTargetPattern(pattern, ref);
+  });
+}

@@ -1,0 +1,120 @@
+// Routing selectors: every backend routes something, and every selector is
+// complete. Regular expressions must compile in RE2 syntax (re2js is a port
+// of RE2), the dialect of the Go middleware: a look-ahead or a back-reference
+// that JavaScript would accept is rejected here, as Go would reject it.
+import { RE2JS } from 're2js';
+import type { FieldError, FieldPath } from './field-errors.ts';
+import { invalid, required } from './field-errors.ts';
+import { dns1123LabelProblem, dns1123SubdomainProblem } from './formats.ts';
+import { SELECTOR_FIELDS } from './conflicts.ts';
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function validateCustomResourceSelector(
+  value: Record<string, unknown>,
+  path: FieldPath,
+): FieldError[] {
+  const group = value.group;
+  if (typeof group !== 'string' || group === '') {
+    return [
+      required(
+        path.child('group').path,
+        'Required value: the API group of the custom resources to route',
+      ),
+    ];
+  }
+  const problem = dns1123SubdomainProblem(group);
+  // An empty kind is allowed: it routes the whole group.
+  return problem ? [invalid(path.child('group').path, `${JSON.stringify(group)} ${problem}`)] : [];
+}
+
+export function validateNamespaceSelector(
+  value: Record<string, unknown>,
+  path: FieldPath,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  const namespace = value.namespace;
+  if (typeof namespace !== 'string' || namespace === '') {
+    errors.push(required(path.child('namespace').path, 'Required value: the namespace to route'));
+  } else {
+    const problem = dns1123LabelProblem(namespace);
+    if (problem)
+      errors.push(invalid(path.child('namespace').path, `${JSON.stringify(namespace)} ${problem}`));
+  }
+  if (Array.isArray(value.kinds)) {
+    value.kinds.forEach((kind, i) => {
+      if (kind === '') errors.push(invalid(path.child('kinds').index(i).path, 'must not be empty'));
+    });
+  }
+  return errors;
+}
+
+export function validatePrefixSelector(
+  value: Record<string, unknown>,
+  path: FieldPath,
+): FieldError[] {
+  const prefix = value.prefix;
+  const field = path.child('prefix').path;
+  if (typeof prefix !== 'string' || prefix === '')
+    return [required(field, 'Required value: the etcd key prefix to route')];
+  if (!prefix.startsWith('/')) return [invalid(field, `must start with "/" (an etcd key prefix)`)];
+  return [];
+}
+
+/** The RE2 syntax error of `pattern`, or undefined when it compiles. */
+export function re2Problem(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+export function validateRegexpSelector(
+  value: Record<string, unknown>,
+  path: FieldPath,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  let any = false;
+  for (const part of ['prefix', 'key'] as const) {
+    const pattern = value[part];
+    if (typeof pattern !== 'string' || pattern === '') continue;
+    any = true;
+    const problem = re2Problem(pattern);
+    if (problem) {
+      errors.push(
+        invalid(
+          path.child(part).path,
+          `does not compile as an RE2 (Go) regular expression: ${problem}`,
+        ),
+      );
+    }
+  }
+  if (!any) errors.push(required(path.path, 'Required value: at least one of prefix or key'));
+  return errors;
+}
+
+const validators = {
+  customresource: validateCustomResourceSelector,
+  namespace: validateNamespaceSelector,
+  prefix: validatePrefixSelector,
+  regexp: validateRegexpSelector,
+};
+
+/** At least one selector per backend, each complete. */
+export function validateSelectors(backend: Record<string, unknown>, path: FieldPath): FieldError[] {
+  const present = SELECTOR_FIELDS.filter((field) => isRecord(backend[field]));
+  if (present.length === 0) {
+    return [
+      required(
+        path.path,
+        'Required value: at least one routing selector (customresource, namespace, prefix or regexp); without one the backend receives nothing',
+      ),
+    ];
+  }
+  return present.flatMap((field) =>
+    validators[field](backend[field] as Record<string, unknown>, path.child(field)),
+  );
+}

@@ -1,0 +1,45 @@
+// What the rules may ask about the world beyond the object being judged. The
+// webhook answers from its informer caches and the offline command from its
+// files, both through ConfigIndex; the rules never scan all configs.
+import type { EndpointKey } from '../crypto/aes-gcm.ts';
+import type { NamespacedName } from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import type { ConfigFacts, Conflict, Overlap } from './conflicts.ts';
+
+export interface KeySet {
+  /** Whether the Secret exists. */
+  found: boolean;
+  /** Its AES-GCM keys (empty when not found or not labelled). */
+  keys: EndpointKey[];
+  /** False when the Secret exists but lacks ENDPOINT_KEYS_LABEL=true (its keys are then not used). */
+  labeled?: boolean;
+}
+
+export interface KeyLookup {
+  keysOf(ref: NamespacedName): KeySet;
+}
+
+/** A config as the view summarises it (enough to name it in a reason). */
+export interface ConfigSummary {
+  ref: NamespacedName;
+  target: string;
+  position: number | undefined;
+}
+
+export interface ConfigView extends KeyLookup {
+  get(namespace: string, name: string): TopologyConfig | undefined;
+  /** Every config (deleting ones too) naming `target`, sorted by namespace/name. */
+  configsOfTarget(target: string): TopologyConfig[];
+  /** Conflicts of `facts` with the other live configs (not itself: same namespace/name). */
+  findConflicts(facts: ConfigFacts): Conflict[];
+  /** Overlaps that position resolves, for warnings. */
+  findOverlaps(facts: ConfigFacts): Overlap[];
+  /** Data bytes of the merged Secret if every live config of `target` were in it. */
+  targetBytes(target: string): number;
+  /** The data bytes this config contributes to its target (0 when unknown). */
+  entryBytes(namespace: string, name: string): number;
+  /** The highest position among the configs of `target`, 0 when there is none. */
+  maxPosition(target: string): number;
+  /** An Active config of `target` with a position above `position`, other than `self`. */
+  activeAfter(target: string, position: number, self: NamespacedName): ConfigSummary | undefined;
+}
