@@ -109,6 +109,9 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
     return503OnClosing: true,
   });
 
+  // AdmissionReviews are JSON; anything else is refused with 415, not parsed.
+  app.removeContentTypeParser('text/plain');
+
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (statusCode >= 500)

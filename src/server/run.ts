@@ -1,0 +1,150 @@
+// Wires the process together: kube access, caches, webhook, reconciler,
+// leader election, TLS, probes and metrics. Nothing here decides policy;
+// it only connects the pieces in the order that keeps every promise true:
+// the webhook answers only with synced caches, and only the leader writes.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildWebhookServer } from '../admission/server.ts';
+import { startCaches, type Caches } from '../kube/caches.ts';
+import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
+import { createRestClient } from '../kube/rest.ts';
+import { createController } from '../reconcile/controller.ts';
+import { createEventRecorder } from '../reconcile/events.ts';
+import { ConfigIndex } from '../rules/config-index.ts';
+import { defaultPolicy, type Policy } from '../rules/policy.ts';
+import { servingCertificateNames, type Config } from './config.ts';
+import { startProbeServer, type ProbeServer } from './probes.ts';
+import {
+  CertificateRotator,
+  followCertificate,
+  injectCaBundle,
+  watchCertificateFiles,
+  webhookConfigurationClient,
+  type ServingCertificate,
+} from './tls.ts';
+
+export interface RunningServer {
+  stop(): Promise<void>;
+}
+
+const COMPONENT = 'topology-webhook';
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (path) kubeConfig.loadFromFile(path);
+  else kubeConfig.loadFromCluster();
+  return kubeConfig;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const rest = createRestClient(kubeConfig);
+  const policy: Policy = { ...config.policy, maxSecretBytes: defaultPolicy.maxSecretBytes };
+  const index = new ConfigIndex();
+  const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const stops: Array<() => Promise<void> | void> = [];
+  let caches: Caches | undefined;
+  let webhook: FastifyInstance | undefined;
+  let elector: LeaderElector | undefined;
+  let shuttingDown = false;
+
+  // Probes first, so the kubelet sees a live process while caches fill.
+  let probes: ProbeServer | undefined;
+  if (config.healthProbeBindAddress) {
+    probes = await startProbeServer({
+      address: config.healthProbeBindAddress,
+      logger,
+      checks: [
+        { name: 'informers-synced', ready: () => caches?.synced() || 'caches not synced yet' },
+        { name: 'webhook-serving', ready: () => (webhook !== undefined && !shuttingDown) || 'webhook server not listening' },
+        { name: 'leader-election', ready: () => true },
+      ],
+    });
+    stops.push(() => probes?.close());
+  }
+
+  // TLS: files (cert-manager, re-read on change) or a CA of our own whose
+  // bundle we inject into the webhook configurations.
+  let currentCertificate: () => ServingCertificate;
+  if (config.webhook.certPath) {
+    const watcher = watchCertificateFiles(config.webhook.certPath, config.webhook.certName, config.webhook.keyName, {
+      logger,
+      onChange: () => logger.info('serving certificate reloaded from files'),
+    });
+    currentCertificate = () => watcher.current();
+    stops.push(() => watcher.stop());
+  } else {
+    const client = webhookConfigurationClient(kubeConfig);
+    const rotator = new CertificateRotator({
+      ...servingCertificateNames(config.webhook),
+      logger,
+      republishMs: 60_000,
+      publishCaBundle: async (pem) => {
+        const result = await injectCaBundle(client, config.webhook.configName, pem);
+        logger.info({ webhookConfiguration: config.webhook.configName, ...result }, 'caBundle published');
+      },
+      onServingChange: () => logger.info('serving certificate rotated'),
+    });
+    await rotator.start();
+    currentCertificate = () => rotator.current();
+    stops.push(() => rotator.stop());
+  }
+
+  const controller = createController({
+    deps: {
+      rest,
+      configsOfTarget: (target) => index.configsOfTarget(target),
+      keys: index,
+      policy: () => policy,
+      events: createEventRecorder(rest, COMPONENT, logger),
+      logger,
+    },
+    allConfigs: () => caches?.configs() ?? [],
+    logger,
+  });
+
+  caches = await startCaches({ kubeConfig, rest, index, listeners: controller.listeners, logger });
+
+  webhook = buildWebhookServer({
+    tls: currentCertificate(),
+    context: () => ({ view: index, policy }),
+    logger,
+  });
+  followCertificate(webhook.server as unknown as import('node:tls').Server, currentCertificate);
+  const bind = config.webhook.bindAddress;
+  await webhook.listen({ host: bind.host || '::', port: bind.port });
+  logger.info({ address: webhook.server.address() }, 'webhook serving');
+
+  if (config.leaderElection.enabled) {
+    elector = startLeaderElection({
+      rest,
+      namespace: config.leaderElection.namespace!,
+      name: config.leaderElection.id,
+      identity,
+      leaseDurationMs: config.leaderElection.leaseDurationMs,
+      renewDeadlineMs: config.leaderElection.renewDeadlineMs,
+      retryPeriodMs: config.leaderElection.retryPeriodMs,
+      logger,
+      onStartedLeading: () => controller.startLeading(),
+      onStoppedLeading: () => controller.stopLeading(),
+    });
+  } else {
+    controller.startLeading();
+  }
+
+  return {
+    async stop() {
+      shuttingDown = true; // /readyz fails from now on
+      // Hand over the lease first so that a standby starts reconciling at once.
+      await elector?.stop();
+      await controller.shutdown();
+      // Answers every review already received, refuses new connections.
+      await webhook?.close();
+      await caches?.stop();
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}
