@@ -12,9 +12,14 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const DEFAULT_TARGET_SECRET = 'harikube/topology-config';
 
+// The seed's CRD says `allOf: [{format: int64}, {format: duration}]` here
+// (controller-gen's output for a time.Duration). A real kube-apiserver
+// (checked on v1.34) then rejects EVERY integer ("must be of type duration"),
+// because `duration` is a string format; so the field could never be set.
+// We keep the type and int64 format and drop the unusable `duration` format.
 const goDuration = {
-  allOf: [{ format: 'int64' }, { format: 'duration' }],
   description: 'A Go time.Duration: an int64 nanosecond count (for example 300000000000 is 5m0s).',
+  format: 'int64',
   type: 'integer',
 } as const;
 

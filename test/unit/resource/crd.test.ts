@@ -38,7 +38,9 @@ function flatten(node: SchemaNode, path: string, into = new Map<string, SchemaNo
 }
 const fields = flatten(root, '');
 
-const int64Duration = [{ format: 'int64' }, { format: 'duration' }];
+// The seed has allOf [{format: int64}, {format: duration}]; a real API server
+// rejects every integer under `format: duration` (see src/resource/schema.ts),
+// so the CRD keeps the int64 format only.
 
 // The seed operator's CRD (kubebuilder v0.18.0), field by field: type, and
 // minimum, minItems, default, allOf and required where the seed has them.
@@ -58,8 +60,8 @@ const seed: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
   'spec.backends[].backendTLS.skipVerify': { type: 'boolean' },
   'spec.backends[].connectionPool': { type: 'object' },
   'spec.backends[].connectionPool.maxIdle': { type: 'integer', minimum: 0 },
-  'spec.backends[].connectionPool.maxIdleLifeTime': { type: 'integer', allOf: int64Duration },
-  'spec.backends[].connectionPool.maxLifeTime': { type: 'integer', allOf: int64Duration },
+  'spec.backends[].connectionPool.maxIdleLifeTime': { type: 'integer', format: 'int64' },
+  'spec.backends[].connectionPool.maxLifeTime': { type: 'integer', format: 'int64' },
   'spec.backends[].connectionPool.maxOpen': { type: 'integer', minimum: 0 },
   'spec.backends[].customresource': { type: 'object' },
   'spec.backends[].customresource.group': { type: 'string' },
