@@ -557,8 +557,12 @@ export class CertificateRotator {
 
 /** The parts of a Validating/MutatingWebhookConfiguration this module touches; the rest is kept as read. */
 export interface WebhookConfigurationObject {
-  metadata?: { name?: string; resourceVersion?: string };
-  webhooks?: { clientConfig?: { caBundle?: string } }[];
+  metadata?: { name?: string; resourceVersion?: string; [field: string]: unknown };
+  webhooks?: {
+    clientConfig?: { caBundle?: string; [field: string]: unknown };
+    [field: string]: unknown;
+  }[];
+  [field: string]: unknown;
 }
 
 export type WebhookConfigurationKind = 'validating' | 'mutating';
