@@ -36,10 +36,12 @@ function wrongResource(request: AdmissionRequest): AdmissionResponse | undefined
   );
 }
 
-function subjectOf(request: AdmissionRequest): string {
-  const name = request.name || '(generated name)';
-  return `${KIND} "${request.namespace ?? ''}/${name}"`;
-}
+const subjectOf = (request: AdmissionRequest) => ({
+  group: GROUP,
+  kind: KIND,
+  namespace: request.namespace,
+  name: request.name,
+});
 
 function decide(request: AdmissionRequest, verdict: Verdict): AdmissionResponse {
   return verdict.errors.length === 0

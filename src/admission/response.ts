@@ -8,17 +8,25 @@ export function allowed(uid: string, warnings: string[] = []): AdmissionResponse
 }
 
 /** A denial listing every field error, in the form `kubectl` users know from built-in types. */
+export interface Subject {
+  group: string;
+  kind: string;
+  namespace?: string;
+  name?: string;
+}
+
 export function invalid(
   uid: string,
-  subject: string,
+  subject: Subject,
   errors: FieldError[],
   warnings: string[] = [],
 ): AdmissionResponse {
   const details = errors.map(formatFieldError);
+  const label = `${subject.kind} "${subject.namespace ?? ''}/${subject.name || '(generated name)'}"`;
   const message =
     details.length === 1
-      ? `${subject} is invalid: ${details[0]}`
-      : `${subject} is invalid: [${details.join(', ')}]`;
+      ? `${label} is invalid: ${details[0]}`
+      : `${label} is invalid: [${details.join(', ')}]`;
   return withWarnings(
     {
       uid,
@@ -27,7 +35,12 @@ export function invalid(
         code: 422,
         reason: 'Invalid',
         message,
+        // With name, group and kind kubectl prints `The TopologyConfig "x" is invalid:`
+        // followed by one line per cause, as for built-in types.
         details: {
+          name: subject.name ?? '',
+          group: subject.group,
+          kind: subject.kind,
           causes: errors.map((e) => ({
             reason: `Field${e.type}`,
             message: e.detail,

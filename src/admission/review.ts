@@ -37,7 +37,7 @@ export interface AdmissionResponse {
     code: number;
     reason: string;
     message: string;
-    details?: { causes: StatusCause[] };
+    details?: { name: string; group: string; kind: string; causes: StatusCause[] };
   };
   warnings?: string[];
   patchType?: 'JSONPatch';

@@ -47,6 +47,9 @@ const reviewResponseSchema = {
             details: {
               type: 'object',
               properties: {
+                name: { type: 'string' },
+                group: { type: 'string' },
+                kind: { type: 'string' },
                 causes: {
                   type: 'array',
                   items: {

@@ -206,7 +206,7 @@ async function writeSecret(
       }
       throw error;
     }
-    logger.info({ target, keys: Object.keys(data).length }, 'target Secret created');
+    logger.info({ target, entries: Object.keys(data).length }, 'target Secret created');
     return { state: 'written' };
   }
 
@@ -237,6 +237,6 @@ async function writeSecret(
     if (isConflict(error) || isNotFound(error)) return { state: 'conflict' };
     throw error;
   }
-  logger.info({ target, keys: Object.keys(data).length }, 'target Secret updated');
+  logger.info({ target, entries: Object.keys(data).length }, 'target Secret updated');
   return { state: 'written' };
 }

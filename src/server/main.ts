@@ -24,7 +24,10 @@ async function main(): Promise<number> {
   try {
     server = await startServer(config, logger);
   } catch (error) {
-    logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'start-up failed');
+    logger.fatal(
+      { err: error instanceof Error ? error.message : String(error) },
+      'start-up failed',
+    );
     await flushLogger(logger);
     return 1;
   }

@@ -59,7 +59,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger,
       checks: [
         { name: 'informers-synced', ready: () => caches?.synced() || 'caches not synced yet' },
-        { name: 'webhook-serving', ready: () => (webhook !== undefined && !shuttingDown) || 'webhook server not listening' },
+        {
+          name: 'webhook-serving',
+          ready: () => (webhook !== undefined && !shuttingDown) || 'webhook server not listening',
+        },
         { name: 'leader-election', ready: () => true },
       ],
     });
@@ -70,10 +73,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // bundle we inject into the webhook configurations.
   let currentCertificate: () => ServingCertificate;
   if (config.webhook.certPath) {
-    const watcher = watchCertificateFiles(config.webhook.certPath, config.webhook.certName, config.webhook.keyName, {
-      logger,
-      onChange: () => logger.info('serving certificate reloaded from files'),
-    });
+    const watcher = watchCertificateFiles(
+      config.webhook.certPath,
+      config.webhook.certName,
+      config.webhook.keyName,
+      {
+        logger,
+        onChange: () => logger.info('serving certificate reloaded from files'),
+      },
+    );
     currentCertificate = () => watcher.current();
     stops.push(() => watcher.stop());
   } else {
@@ -84,7 +92,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       republishMs: 60_000,
       publishCaBundle: async (pem) => {
         const result = await injectCaBundle(client, config.webhook.configName, pem);
-        logger.info({ webhookConfiguration: config.webhook.configName, ...result }, 'caBundle published');
+        logger.info(
+          { webhookConfiguration: config.webhook.configName, ...result },
+          'caBundle published',
+        );
       },
       onServingChange: () => logger.info('serving certificate rotated'),
     });
