@@ -535,19 +535,34 @@ describe('overlay local (server running as a process on 127.0.0.1)', () => {
 describe('overlay cert-manager', () => {
   const CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
 
-  test('a self-signed Issuer signs a Certificate for the Service DNS names', async () => {
+  test('a private CA (self-signed root, CA Issuer) signs a Certificate for the Service DNS names', async () => {
     const objects = await rendered('deploy/overlays/cert-manager');
-    const cert = find(objects, 'Certificate', 'topology-webhook-serving-cert');
-    assert.equal(cert.metadata.namespace, NS);
-    const spec = cert.spec as {
-      dnsNames: string[];
+    interface CertSpec {
+      dnsNames?: string[];
+      isCA?: boolean;
       secretName: string;
       issuerRef: { kind: string; name: string };
-    };
+    }
+    const cert = find(objects, 'Certificate', 'topology-webhook-serving-cert');
+    assert.equal(cert.metadata.namespace, NS);
+    const spec = cert.spec as CertSpec;
     assert.deepEqual(spec.dnsNames, [`${NAME}.${NS}.svc`, `${NAME}.${NS}.svc.cluster.local`]);
-    const issuer = find(objects, spec.issuerRef.kind, spec.issuerRef.name);
-    assert.equal(issuer.metadata.namespace, NS);
-    assert.deepEqual(issuer.spec, { selfSigned: {} });
+    assert.notEqual(spec.isCA, true);
+    // serving cert <- CA Issuer <- CA Certificate <- self-signed Issuer
+    const caIssuer = find(objects, spec.issuerRef.kind, spec.issuerRef.name);
+    const caSecret = (caIssuer.spec as { ca?: { secretName: string } }).ca?.secretName;
+    const ca = ofKind(objects, 'Certificate').find(
+      (c) => (c.spec as CertSpec).secretName === caSecret,
+    );
+    assert.ok(ca, `a Certificate writes the CA Secret ${caSecret}`);
+    assert.equal((ca.spec as CertSpec).isCA, true);
+    const root = find(
+      objects,
+      (ca.spec as CertSpec).issuerRef.kind,
+      (ca.spec as CertSpec).issuerRef.name,
+    );
+    assert.deepEqual(root.spec, { selfSigned: {} });
+    for (const o of [caIssuer, ca, root]) assert.equal(o.metadata.namespace, NS);
   });
 
   test('both webhook configurations get the CA injected from that Certificate', async () => {
