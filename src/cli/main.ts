@@ -1,0 +1,310 @@
+#!/usr/bin/env node
+// `topology`: the offline command. This file only parses arguments and does
+// the I/O; the work is in the modules beside it.
+//
+// Exit codes: 0 all accepted, 1 something rejected (or would end in Error),
+// 2 bad usage or input that cannot be read.
+
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { DEFAULT_TARGET_SECRET } from '../resource/schema.ts';
+import { defaultPolicy, parseTargetPattern, type Policy } from '../rules/policy.ts';
+import { checkKey, encryptForConfig, endpointFromStdin, generateKey } from './keys.ts';
+import { readManifest, type Manifest } from './manifests.ts';
+import { renderAdmitted, toYaml } from './render.ts';
+import { accepted, admit, verdictLines } from './validate.ts';
+
+const OK = 0;
+const REJECTED = 1;
+const USAGE = 2;
+
+const POLICY_HELP = `Cluster policy (as the webhook's flags):
+  --allowed-target-secrets NS/NAME[,NS/*]   Secrets a config may target (repeatable;
+                                            default ${DEFAULT_TARGET_SECRET})
+  --default-target-secret NS/NAME           spec.targetSecret when omitted
+                                            (default ${DEFAULT_TARGET_SECRET})
+  --allow-cross-namespace-decrypt-secret    let endpointDecryptSecret name another namespace`;
+
+const HELP: Record<string, string> = {
+  topology: `Usage: topology COMMAND [OPTIONS]
+
+Offline checks and tools for HariKube TopologyConfigs, without a cluster.
+
+Commands:
+  validate FILE...                      judge manifests with the webhook's rules
+  render FILE...                        print the merged Secrets the reconciler would write
+  encrypt --key-file PATH [ENDPOINT|-]  encrypt an endpoint for endpointDecryptSecret
+  keygen --out PATH [--bytes 32]        write a fresh random AES key
+
+Run "topology COMMAND --help" for details.
+`,
+  validate: `Usage: topology validate [OPTIONS] FILE...
+
+Reads YAML or JSON manifests ("-" is stdin; several documents per file are
+fine; documents other than TopologyConfigs and Secrets are ignored) and judges
+each TopologyConfig as the admission webhook would: defaults first, then every
+rule, against the configs accepted before it in the order given. A document
+without metadata.namespace is in namespace "default". Secrets among the files
+serve as endpoint-key Secrets (they need the label harikube.info/endpoint-keys=true).
+
+Prints one line per problem:
+  <file>: <namespace>/<name>: <field path>: <reason>
+  <file>: <namespace>/<name>: warning: <text>
+
+Exit status: 0 all accepted, 1 any rejected, 2 bad usage or unreadable input.
+
+${POLICY_HELP}
+`,
+  render: `Usage: topology render [OPTIONS] FILE...
+
+Reads manifests as "topology validate" does and prints, as YAML, the Secret
+the reconciler would write for each target (with stringData: the API server
+stores the same bytes as data). Configs that admission would reject, or that
+would end in Error, are listed on stderr. With key Secrets among the files,
+the Secrets printed hold decrypted endpoints.
+
+Exit status: 0 all configs would be Active, 1 otherwise, 2 bad usage or
+unreadable input.
+
+${POLICY_HELP}
+`,
+  encrypt: `Usage: topology encrypt --key-file PATH [ENDPOINT|-]
+
+Encrypts a connection string with AES-GCM for a backend's endpoint (set
+spec.endpointDecryptSecret to the Secret holding the key) and prints the
+Base64. Without ENDPOINT, or with "-", the endpoint is read from stdin (one
+trailing newline dropped), so it never lands in the shell history.
+
+  --key-file PATH   the raw key: 16, 24 or 32 bytes (see "topology keygen")
+`,
+  keygen: `Usage: topology keygen --out PATH [--bytes N]
+
+Writes a fresh random AES key, as raw bytes, to a new file with mode 0600
+(an existing file is never overwritten). Store it in the cluster with:
+  kubectl create secret generic NAME --from-file=KEYNAME=PATH
+  kubectl label secret NAME harikube.info/endpoint-keys=true
+
+  --out PATH   the file to create
+  --bytes N    16, 24 or 32 (AES-128, -192 or -256); default 32
+`,
+};
+
+class UsageError extends Error {}
+
+function write(stream: NodeJS.WriteStream, lines: readonly string[]): void {
+  if (lines.length > 0) stream.write(`${lines.join('\n')}\n`);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function describeError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    ENOENT: 'no such file',
+    EACCES: 'permission denied',
+    EISDIR: 'is a directory',
+    EEXIST: 'already exists',
+  };
+  return (code && known[code]) ?? (code ? `error ${code}` : 'cannot be read');
+}
+
+function parse(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values, positionals };
+  } catch (error) {
+    // parseArgs names the option and the problem; its hint about "--" is noise here.
+    throw new UsageError(String((error as Error).message).split('. To specify')[0]);
+  }
+}
+
+const POLICY_OPTIONS = {
+  'allowed-target-secrets': { type: 'string', multiple: true },
+  'default-target-secret': { type: 'string' },
+  'allow-cross-namespace-decrypt-secret': { type: 'boolean' },
+} as const;
+
+function policyFrom(values: Record<string, unknown>): Policy {
+  const lists = (values['allowed-target-secrets'] as string[] | undefined) ?? [];
+  const allowed = lists.flatMap((list) => list.split(',')).filter((p) => p !== '');
+  for (const pattern of allowed) {
+    if (!parseTargetPattern(pattern)) {
+      throw new UsageError(
+        `--allowed-target-secrets: ${JSON.stringify(pattern)} is not NS/NAME or NS/*`,
+      );
+    }
+  }
+  const fallback = values['default-target-secret'] as string | undefined;
+  return {
+    ...defaultPolicy,
+    allowedTargetSecrets: allowed.length > 0 ? allowed : [...defaultPolicy.allowedTargetSecrets],
+    defaultTargetSecret: fallback ?? defaultPolicy.defaultTargetSecret,
+    allowCrossNamespaceDecryptSecret: values['allow-cross-namespace-decrypt-secret'] === true,
+  };
+}
+
+/** Reads every file (each at most once from stdin); undefined after reporting unreadable ones. */
+async function readManifests(files: string[]): Promise<Manifest | undefined> {
+  if (files.length === 0) throw new UsageError('no FILE given');
+  if (files.filter((f) => f === '-').length > 1)
+    throw new UsageError('"-" (stdin) may be given once');
+  const manifest: Manifest = { configs: [], secrets: [] };
+  const problems: string[] = [];
+  for (const file of files) {
+    const name = file === '-' ? '<stdin>' : file;
+    let text: string;
+    try {
+      text = (file === '-' ? await readStdin() : await readFile(file)).toString('utf8');
+    } catch (error) {
+      problems.push(`${name}: cannot read: ${describeError(error)}`);
+      continue;
+    }
+    const read = readManifest(name, text);
+    if (!read.ok) {
+      problems.push(`${name}: ${read.error}`);
+      continue;
+    }
+    manifest.configs.push(...read.configs);
+    manifest.secrets.push(...read.secrets);
+  }
+  write(process.stderr, problems);
+  return problems.length > 0 ? undefined : manifest;
+}
+
+async function validateCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, POLICY_OPTIONS);
+  if (values.help) return help('validate');
+  const policy = policyFrom(values);
+  const manifest = await readManifests(positionals);
+  if (!manifest) return USAGE;
+  const { judged } = admit(manifest, policy);
+  write(process.stdout, verdictLines(judged));
+  return accepted(judged) ? OK : REJECTED;
+}
+
+async function renderCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, POLICY_OPTIONS);
+  if (values.help) return help('render');
+  const policy = policyFrom(values);
+  const manifest = await readManifests(positionals);
+  if (!manifest) return USAGE;
+  const admission = admit(manifest, policy);
+  const rejected = admission.judged.filter((j) => j.verdict.errors.length > 0);
+  const { secrets, errors } = renderAdmitted(admission, policy);
+  if (secrets.length > 0) process.stdout.write(toYaml(secrets));
+  write(process.stderr, [...verdictLines(rejected), ...errors]);
+  return rejected.length === 0 && errors.length === 0 ? OK : REJECTED;
+}
+
+async function encryptCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { 'key-file': { type: 'string' } });
+  if (values.help) return help('encrypt');
+  const keyFile = values['key-file'] as string | undefined;
+  if (!keyFile) throw new UsageError('--key-file is required');
+  if (positionals.length > 1) throw new UsageError('give one ENDPOINT, or "-" for stdin');
+  const arg = positionals[0];
+  let keyBytes: Buffer;
+  try {
+    keyBytes = await readFile(keyFile);
+  } catch (error) {
+    write(process.stderr, [`${keyFile}: cannot read: ${describeError(error)}`]);
+    return USAGE;
+  }
+  const key = checkKey(keyBytes);
+  if (!key.ok) {
+    write(process.stderr, [`${keyFile}: ${key.error}`]);
+    return USAGE;
+  }
+  const endpoint =
+    arg === undefined || arg === '-'
+      ? endpointFromStdin((await readStdin()).toString('utf8'))
+      : arg;
+  const sealed = encryptForConfig(key.value, endpoint);
+  if (!sealed.ok) {
+    write(process.stderr, [`topology encrypt: ${sealed.error}`]);
+    return USAGE;
+  }
+  write(process.stdout, [sealed.value]);
+  return OK;
+}
+
+async function keygenCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    out: { type: 'string' },
+    bytes: { type: 'string' },
+  });
+  if (values.help) return help('keygen');
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const out = values.out as string | undefined;
+  if (!out) throw new UsageError('--out is required (a key is never printed to the terminal)');
+  const bytesText = (values.bytes as string | undefined) ?? '32';
+  const key = generateKey(/^\d+$/.test(bytesText) ? Number(bytesText) : Number.NaN);
+  if (!key.ok) throw new UsageError(key.error);
+  try {
+    // wx: never overwrite a key that may still be in use.
+    await writeFile(out, key.value, { mode: 0o600, flag: 'wx' });
+    await chmod(out, 0o600); // whatever the umask
+  } catch (error) {
+    write(process.stderr, [`${out}: cannot write: ${describeError(error)}`]);
+    return USAGE;
+  }
+  write(process.stderr, [`wrote a ${key.value.length}-byte AES key to ${out}`]);
+  return OK;
+}
+
+function help(command: string): number {
+  process.stdout.write(HELP[command]!);
+  return OK;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  validate: validateCommand,
+  render: renderCommand,
+  encrypt: encryptCommand,
+  keygen: keygenCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    process.stderr.write(HELP.topology!);
+    return USAGE;
+  }
+  if (command === '--help' || command === '-h' || command === 'help')
+    return help(rest[0] && HELP[rest[0]] ? rest[0] : 'topology');
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(
+      `topology: unknown command ${JSON.stringify(command)}\n\n${HELP.topology}`,
+    );
+    return USAGE;
+  }
+  try {
+    return await run(rest);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`topology ${command}: ${error.message}\n\n${HELP[command]}`);
+    return USAGE;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // A bug, not a verdict: never exit 1, which would read as "rejected". No stack: it may quote input.
+  process.stderr.write(`topology: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+  process.exitCode = USAGE;
+}

@@ -1,0 +1,167 @@
+// Reading manifest files for the offline command: multi-document YAML (JSON
+// is YAML too), `kind: List` expanded. TopologyConfigs are kept, and so are
+// Secrets, which may hold the endpoint keys a config names; everything else
+// is ignored.
+//
+// Integers become JavaScript numbers, as they do when the API server's JSON
+// reaches the webhook: one beyond 2^53 is then inexact, and the rules refuse
+// every integer that is not safe, so both paths give the same verdict.
+//
+// A syntax error is reported by line and column only, never with the source
+// excerpt the yaml package would print: that line may hold an endpoint with a
+// password.
+
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { keysFromSecretData, type EndpointKey } from '../crypto/aes-gcm.ts';
+import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../resource/names.ts';
+import { GROUP, KIND } from '../resource/schema.ts';
+
+/** One TopologyConfig found in a file, as written (namespace defaulted). */
+export interface ManifestConfig {
+  file: string;
+  /** 0-based position among the documents (and List items) of the file. */
+  index: number;
+  object: Record<string, unknown>;
+  namespace: string;
+  /** `metadata.name`, or '' when missing (the rules report it). */
+  name: string;
+}
+
+/** A Secret found in a file, as a possible source of endpoint keys. */
+export interface ManifestSecret {
+  file: string;
+  namespace: string;
+  name: string;
+  keys: EndpointKey[];
+  /** Whether it carries ENDPOINT_KEYS_LABEL=true, as the cluster requires. */
+  labeled: boolean;
+}
+
+export interface Manifest {
+  configs: ManifestConfig[];
+  secrets: ManifestSecret[];
+}
+
+export type ReadResult = ({ ok: true } & Manifest) | { ok: false; error: string };
+
+/** Namespace kubectl would use for a document without one (no context here). */
+export const DEFAULT_NAMESPACE = 'default';
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Throws RecursiveAlias for a structure that contains itself (an alias inside its own anchor). */
+function assertAcyclic(value: unknown, ancestors: Set<object> = new Set()): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (ancestors.has(value)) throw new RecursiveAlias();
+  ancestors.add(value);
+  for (const child of Object.values(value)) assertAcyclic(child, ancestors);
+  ancestors.delete(value);
+}
+
+class RecursiveAlias extends Error {}
+
+/** Parses every document of `text`; an error names the line and column only. */
+export function parseDocuments(
+  text: string,
+): { ok: true; documents: unknown[] } | { ok: false; error: string } {
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter });
+  // A stream with no documents at all (empty file, only comments) yields [].
+  const list = Array.isArray(documents) ? documents : [];
+  const values: unknown[] = [];
+  for (const [i, doc] of list.entries()) {
+    const [first] = doc.errors;
+    if (first) {
+      const { line, col } = lineCounter.linePos(first.pos[0]);
+      return { ok: false, error: `YAML error at line ${line}, column ${col}: ${first.code}` };
+    }
+    try {
+      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      assertAcyclic(value);
+      values.push(value);
+    } catch (error) {
+      // Neither message carries source text; say which document, not what it holds.
+      const what =
+        error instanceof RecursiveAlias
+          ? 'an alias refers to itself'
+          : error instanceof Error && /alias/i.test(error.message)
+            ? 'too many aliases'
+            : 'cannot be read';
+      return { ok: false, error: `YAML error in document ${i + 1}: ${what}` };
+    }
+  }
+  return { ok: true, documents: values };
+}
+
+function isTopologyConfig(doc: Record<string, unknown>): boolean {
+  return (
+    doc.kind === KIND &&
+    typeof doc.apiVersion === 'string' &&
+    doc.apiVersion.startsWith(`${GROUP}/`)
+  );
+}
+
+const stringsOf = (value: unknown): Record<string, string> =>
+  isObject(value)
+    ? Object.fromEntries(
+        Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      )
+    : {};
+
+function secretIn(file: string, doc: Record<string, unknown>): ManifestSecret | undefined {
+  if (doc.kind !== 'Secret' || doc.apiVersion !== 'v1') return undefined;
+  const metadata = isObject(doc.metadata) ? doc.metadata : {};
+  if (typeof metadata.name !== 'string' || metadata.name === '') return undefined;
+  // stringData holds the raw key bytes as text; the API server merges it over data.
+  const data: Record<string, string> = { ...stringsOf(doc.data) };
+  for (const [key, value] of Object.entries(stringsOf(doc.stringData))) {
+    data[key] = Buffer.from(value, 'utf8').toString('base64');
+  }
+  return {
+    file,
+    namespace: namespaceOf(metadata),
+    name: metadata.name,
+    keys: keysFromSecretData(data),
+    labeled: stringsOf(metadata.labels)[ENDPOINT_KEYS_LABEL] === ENDPOINT_KEYS_VALUE,
+  };
+}
+
+const namespaceOf = (metadata: Record<string, unknown>): string =>
+  typeof metadata.namespace === 'string' && metadata.namespace !== ''
+    ? metadata.namespace
+    : DEFAULT_NAMESPACE;
+
+/**
+ * The TopologyConfigs and Secrets among `documents`, in order; `kind: List`
+ * items are expanded. A TopologyConfig of another version of the group is
+ * kept so that the rules refuse it rather than it being skipped silently.
+ */
+export function manifestsIn(file: string, documents: readonly unknown[]): Manifest {
+  const flat: unknown[] = [];
+  for (const doc of documents) {
+    if (isObject(doc) && doc.kind === 'List' && Array.isArray(doc.items)) flat.push(...doc.items);
+    else flat.push(doc);
+  }
+  const configs: ManifestConfig[] = [];
+  const secrets: ManifestSecret[] = [];
+  flat.forEach((doc, index) => {
+    if (!isObject(doc)) return;
+    const secret = secretIn(file, doc);
+    if (secret) secrets.push(secret);
+    if (!isTopologyConfig(doc)) return;
+    const metadata = isObject(doc.metadata) ? doc.metadata : {};
+    const namespace = namespaceOf(metadata);
+    const name = typeof metadata.name === 'string' ? metadata.name : '';
+    const object = { ...doc, metadata: { ...metadata, namespace } };
+    configs.push({ file, index, object, namespace, name });
+  });
+  return { configs, secrets };
+}
+
+/** Parses one file's text into its TopologyConfigs and Secrets. */
+export function readManifest(file: string, text: string): ReadResult {
+  const parsed = parseDocuments(text);
+  if (!parsed.ok) return parsed;
+  return { ok: true, ...manifestsIn(file, parsed.documents) };
+}

@@ -1,0 +1,72 @@
+// `topology render`: the Secrets the reconciler would write for the configs
+// that admission accepts, and the configs that would end in Error.
+//
+// The Secret is printed with `stringData` so that a person (or a diff in a
+// pull request) can read it; the API server turns it into `data` holding
+// exactly these bytes, which is what the reconciler writes.
+
+import { stringify } from 'yaml';
+import {
+  FINALIZER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  parseNamespacedName,
+} from '../resource/names.ts';
+import { mergeAll, type MergeResult } from '../reconcile/merge.ts';
+import type { Policy } from '../rules/policy.ts';
+import type { Admission } from './validate.ts';
+
+export interface Rendered {
+  /** One YAML document per target Secret that would hold data, in target order. */
+  secrets: object[];
+  /** `<file>: <namespace>/<name>: error: <reason>` per config that would end in Error. */
+  errors: string[];
+}
+
+/** The Secret object the reconciler would create for `target`. */
+export function secretObject(target: string, data: Record<string, string>): object {
+  const ref = parseNamespacedName(target);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: ref?.name ?? target,
+      namespace: ref?.namespace ?? '',
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      finalizers: [FINALIZER],
+    },
+    type: 'Opaque',
+    stringData: data,
+  };
+}
+
+/** Merges the configs admission accepted, as the reconciler would. */
+export function renderAdmitted(admission: Admission, policy: Policy): Rendered {
+  const acceptedConfigs = admission.judged
+    .filter((j) => j.verdict.errors.length === 0)
+    .map((j) => j.defaulted);
+  const results = mergeAll(acceptedConfigs, admission.view, policy);
+  const fileOf = new Map(
+    admission.judged.map((j) => [`${j.source.namespace}/${j.source.name}`, j.source.file]),
+  );
+  const targets = [...results.keys()].sort();
+  const secrets: object[] = [];
+  const errors: string[] = [];
+  for (const target of targets) {
+    const result: MergeResult = results.get(target)!;
+    if (result.targetAllowed && Object.keys(result.data).length > 0) {
+      secrets.push(secretObject(target, result.data));
+    }
+    for (const [key, outcome] of [...result.outcomes].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (outcome.state === 'Error') {
+        errors.push(`${fileOf.get(key) ?? '?'}: ${key}: error: ${outcome.reason}`);
+      }
+    }
+  }
+  return { secrets, errors };
+}
+
+/** Multi-document YAML; multi-line values as literal blocks, never folded. */
+export function toYaml(documents: readonly object[]): string {
+  return documents.map((doc) => stringify(doc, { lineWidth: 0, indentSeq: false })).join('---\n');
+}
