@@ -1,0 +1,436 @@
+// The `topology` command as users run it: a child process, fixture files in a
+// temp dir, exit codes and exact output lines.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { decryptEndpoint, encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
+
+const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function topology(args: string[], input?: string | Buffer): Run {
+  const result = spawnSync(process.execPath, [MAIN, ...args], {
+    input: input ?? '',
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+let dir = '';
+const path = (name: string) => join(dir, name);
+function fixture(name: string, text: string): string {
+  writeFileSync(path(name), text);
+  return path(name);
+}
+
+interface ConfigOptions {
+  name: string;
+  namespace?: string;
+  position?: number;
+  backend?: string;
+  endpoint?: string;
+  prefix?: string;
+  decryptSecret?: string;
+}
+
+function config(o: ConfigOptions): string {
+  return `apiVersion: harikube.info/v1
+kind: TopologyConfig
+metadata:
+  name: ${o.name}
+${o.namespace ? `  namespace: ${o.namespace}\n` : ''}spec:
+${o.position ? `  position: ${o.position}\n` : ''}${o.decryptSecret ? `  endpointDecryptSecret: ${o.decryptSecret}\n` : ''}  backends:
+  - name: ${o.backend ?? o.name}
+    endpoint: ${JSON.stringify(o.endpoint ?? `mysql://root:pw@tcp(${o.name}.db:3306)/kine`)}
+    connectionPool:
+      maxIdle: 5
+      maxOpen: 90
+      maxLifeTime: 300000000000
+    prefix:
+      prefix: ${o.prefix ?? `/registry/${o.name}/`}
+`;
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'topology-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('topology validate', () => {
+  test('a valid file: exit 0 and no output', () => {
+    const file = fixture(
+      'valid.yaml',
+      config({ name: 'shirts', namespace: 'team-a', position: 1 }) +
+        '---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n',
+    );
+    assert.deepEqual(topology(['validate', file]), { status: 0, stdout: '', stderr: '' });
+  });
+
+  test('an invalid config: exit 1, one line with the field path', () => {
+    const file = fixture(
+      'invalid.yaml',
+      config({ name: 'bad', prefix: 'registry/bad', position: 2 }),
+    );
+    const run = topology(['validate', file]);
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stdout,
+      `${file}: default/bad: spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)\n`,
+    );
+    assert.equal(run.stderr, '');
+  });
+
+  test('two files that conflict: exit 1, the later one names the other object', () => {
+    const a = fixture(
+      'a.yaml',
+      config({ name: 'orders', namespace: 'team-a', position: 3, backend: 'orders-db' }),
+    );
+    const b = fixture(
+      'b.yaml',
+      config({ name: 'billing', namespace: 'team-b', position: 4, backend: 'orders-db' }),
+    );
+    const run = topology(['validate', a, b]);
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stdout,
+      `${b}: team-b/billing: spec.backends[0].name: "orders-db" is already used by team-a/orders (position 3)\n`,
+    );
+  });
+
+  test('the same object in two files is reported on the second', () => {
+    const a = fixture('dup1.yaml', config({ name: 'same', position: 1 }));
+    const b = fixture('dup2.yaml', config({ name: 'same', position: 2, prefix: '/other/' }));
+    const run = topology(['validate', a, b]);
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stdout.split('\n')[0],
+      `${b}: default/same: metadata.name: default/same is also defined in ${a}`,
+    );
+  });
+
+  test('an omitted position is defaulted as the mutating webhook would (next free one)', () => {
+    const file = fixture(
+      'defaults.yaml',
+      config({ name: 'first', position: 7 }) + '---\n' + config({ name: 'second' }),
+    );
+    assert.deepEqual(topology(['validate', file]), { status: 0, stdout: '', stderr: '' });
+  });
+
+  test('warnings are printed and do not reject', () => {
+    const file = fixture(
+      'warn.yaml',
+      config({ name: 'w', position: 1, endpoint: 'foo://somewhere' }),
+    );
+    const run = topology(['validate', file]);
+    assert.equal(run.status, 0);
+    assert.match(
+      run.stdout,
+      new RegExp(`^${file}: default/w: warning: spec\\.backends\\[0\\]\\.endpoint .+\\n$`),
+    );
+  });
+
+  test('"-" reads stdin, named <stdin>', () => {
+    const run = topology(['validate', '-'], config({ name: 'in', prefix: 'nope' }));
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stdout,
+      '<stdin>: default/in: spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)\n',
+    );
+  });
+
+  test('an unreadable file: exit 2, nothing judged', () => {
+    const missing = path('missing.yaml');
+    const good = fixture('good.yaml', config({ name: 'g', position: 1 }));
+    assert.deepEqual(topology(['validate', good, missing]), {
+      status: 2,
+      stdout: '',
+      stderr: `${missing}: cannot read: no such file\n`,
+    });
+  });
+
+  test('a YAML syntax error: exit 2, position only, the line (with its password) not quoted', () => {
+    const file = fixture('broken.yaml', 'spec:\n  endpoint: mysql://root:hunter2@db\n bad: [\n');
+    assert.deepEqual(topology(['validate', file]), {
+      status: 2,
+      stdout: '',
+      stderr: `${file}: YAML error at line 3, column 1: BAD_INDENT\n`,
+    });
+  });
+
+  const usage: [string, string[], string][] = [
+    ['no FILE', ['validate'], 'topology validate: no FILE given'],
+    [
+      'an unknown option',
+      ['validate', '--frobnicate', 'x'],
+      "topology validate: Unknown option '--frobnicate'",
+    ],
+    ['stdin twice', ['validate', '-', '-'], 'topology validate: "-" (stdin) may be given once'],
+    [
+      'a bad policy pattern',
+      ['validate', '--allowed-target-secrets', 'nope', 'x'],
+      'topology validate: --allowed-target-secrets: "nope" is not NS/NAME or NS/*',
+    ],
+    ['no command', [], 'Usage: topology COMMAND [OPTIONS]'],
+    ['an unknown command', ['lint'], 'topology: unknown command "lint"'],
+  ];
+  for (const [name, args, firstLine] of usage) {
+    test(`bad usage (${name}): exit 2 with a usage message on stderr`, () => {
+      const run = topology(args);
+      assert.equal(run.status, 2);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr.split('\n')[0], firstLine);
+      assert.match(run.stderr, /Usage: topology/);
+    });
+  }
+
+  test('the policy flags widen the allowed target Secrets', () => {
+    const text = config({ name: 't', position: 1 }).replace(
+      'spec:\n',
+      'spec:\n  targetSecret: team-a/routes\n',
+    );
+    const file = fixture('target.yaml', text);
+    const refused = topology(['validate', file]);
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stdout,
+      /spec\.targetSecret: "team-a\/routes" is not allowed by the cluster policy/,
+    );
+    assert.deepEqual(topology(['validate', '--allowed-target-secrets', 'team-a/*', file]), {
+      status: 0,
+      stdout: '',
+      stderr: '',
+    });
+  });
+});
+
+describe('--help', () => {
+  for (const command of ['validate', 'render', 'encrypt', 'keygen']) {
+    test(`${command} --help: exit 0, usage on stdout`, () => {
+      const run = topology([command, '--help']);
+      assert.equal(run.status, 0);
+      assert.equal(run.stdout.split('\n')[0]!.startsWith(`Usage: topology ${command}`), true);
+      assert.equal(run.stderr, '');
+    });
+  }
+  test('topology --help lists the commands', () => {
+    const run = topology(['--help']);
+    assert.equal(run.status, 0);
+    for (const command of ['validate', 'render', 'encrypt', 'keygen']) {
+      assert.match(run.stdout, new RegExp(`^  ${command} `, 'm'));
+    }
+  });
+});
+
+describe('topology render', () => {
+  test('prints the merged Secret, ordered by position, with Go durations', () => {
+    const a = fixture('r1.yaml', config({ name: 'late', namespace: 'team-b', position: 10 }));
+    const b = fixture('r2.yaml', config({ name: 'early', namespace: 'team-a', position: 2 }));
+    const run = topology(['render', a, b]);
+    assert.equal(run.stderr, '');
+    assert.equal(run.status, 0);
+    assert.equal(
+      run.stdout,
+      `apiVersion: v1
+kind: Secret
+metadata:
+  name: topology-config
+  namespace: harikube
+  labels:
+    app.kubernetes.io/managed-by: topology-webhook
+  finalizers:
+  - harikube.info/finalizer
+type: Opaque
+stringData:
+  0000000002-team-a.early.yaml: |
+    backends:
+    - name: early
+      endpoint: mysql://root:pw@tcp(early.db:3306)/kine
+      connectionPool:
+        maxIdle: 5
+        maxOpen: 90
+        maxLifeTime: 5m0s
+      prefix:
+        prefix: /registry/early/
+  0000000010-team-b.late.yaml: |
+    backends:
+    - name: late
+      endpoint: mysql://root:pw@tcp(late.db:3306)/kine
+      connectionPool:
+        maxIdle: 5
+        maxOpen: 90
+        maxLifeTime: 5m0s
+      prefix:
+        prefix: /registry/late/
+`,
+    );
+  });
+
+  test('one Secret per target, separated as YAML documents', () => {
+    const text =
+      config({ name: 'x', position: 1 }) +
+      '---\n' +
+      config({ name: 'y', position: 1 }).replace(
+        'spec:\n',
+        'spec:\n  targetSecret: team-a/routes\n',
+      );
+    const file = fixture('targets.yaml', text);
+    const run = topology([
+      'render',
+      '--allowed-target-secrets',
+      'harikube/topology-config,team-a/routes',
+      file,
+    ]);
+    assert.equal(run.status, 0);
+    const secrets = run.stdout.split(/^---$/m).map((doc) => parse(doc));
+    assert.deepEqual(
+      secrets.map((s) => [s.metadata.namespace, s.metadata.name, Object.keys(s.stringData)]),
+      [
+        ['harikube', 'topology-config', ['0000000001-default.x.yaml']],
+        ['team-a', 'routes', ['0000000001-default.y.yaml']],
+      ],
+    );
+  });
+
+  test('a rejected config is left out and listed on stderr: exit 1', () => {
+    const file = fixture(
+      'rconflict.yaml',
+      config({ name: 'one', position: 1 }) + '---\n' + config({ name: 'two', position: 1 }),
+    );
+    const run = topology(['render', file]);
+    assert.equal(run.status, 1);
+    const data = parse(run.stdout).stringData;
+    assert.deepEqual(Object.keys(data), ['0000000001-default.one.yaml']);
+    assert.equal(
+      run.stderr,
+      `${file}: default/two: spec.position: 1 is already taken by default/one (position 1) in harikube/topology-config: omit spec.position to get the next free one\n`,
+    );
+  });
+});
+
+describe('encrypted endpoints', () => {
+  const plaintext = 'postgres://app:s3cret@pg.db:5432/kine';
+
+  function keySecret(key: Buffer, labeled = true): string {
+    return `apiVersion: v1
+kind: Secret
+metadata:
+  name: endpoint-keys
+  namespace: team-a
+${labeled ? '  labels:\n    harikube.info/endpoint-keys: "true"\n' : ''}data:
+  key-2025: ${key.toString('base64')}
+`;
+  }
+
+  test('keygen writes a 0600 key; encrypt (argument and stdin) round-trips through decrypt', () => {
+    const keyFile = path('endpoint.key');
+    const made = topology(['keygen', '--out', keyFile]);
+    assert.deepEqual(made, {
+      status: 0,
+      stdout: '',
+      stderr: `wrote a 32-byte AES key to ${keyFile}\n`,
+    });
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const key = readFileSync(keyFile);
+    assert.equal(key.length, 32);
+
+    for (const [args, input] of [
+      [['encrypt', '--key-file', keyFile, plaintext], ''],
+      [['encrypt', '--key-file', keyFile], `${plaintext}\n`],
+      [['encrypt', '--key-file', keyFile, '-'], plaintext],
+    ] as const) {
+      const run = topology([...args], input);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stderr, '');
+      assert.match(run.stdout, /^[A-Za-z0-9+/]+={0,2}\n$/);
+      assert.deepEqual(decryptEndpoint(run.stdout.trimEnd(), [{ name: 'k', key }]), {
+        ok: true,
+        plaintext,
+        keyName: 'k',
+      });
+    }
+  });
+
+  test('keygen never overwrites a key and takes --bytes', () => {
+    const keyFile = path('k16.key');
+    assert.equal(topology(['keygen', '--out', keyFile, '--bytes', '16']).status, 0);
+    const before = readFileSync(keyFile);
+    assert.equal(before.length, 16);
+    assert.deepEqual(topology(['keygen', '--out', keyFile]), {
+      status: 2,
+      stdout: '',
+      stderr: `${keyFile}: cannot write: already exists\n`,
+    });
+    assert.deepEqual(readFileSync(keyFile), before);
+  });
+
+  test('encrypt refuses a key file of the wrong size without printing it', () => {
+    const keyFile = fixture('text.key', `${Buffer.alloc(32, 3).toString('base64')}\n`);
+    assert.deepEqual(topology(['encrypt', '--key-file', keyFile, plaintext]), {
+      status: 2,
+      stdout: '',
+      stderr: `${keyFile}: the key file holds 45 bytes, not 16, 24 or 32 (the file must hold the raw key, not Base64 or hex text)\n`,
+    });
+  });
+
+  test('validate decrypts with a key Secret among the files; render writes the plaintext', () => {
+    const key = Buffer.alloc(32, 0x42);
+    const sealed = encryptEndpoint(key, plaintext);
+    const keys = fixture('keys.yaml', keySecret(key));
+    const cfg = fixture(
+      'enc.yaml',
+      config({
+        name: 'enc',
+        namespace: 'team-a',
+        position: 1,
+        endpoint: sealed,
+        decryptSecret: 'team-a/endpoint-keys',
+      }),
+    );
+    assert.deepEqual(topology(['validate', keys, cfg]), { status: 0, stdout: '', stderr: '' });
+    const rendered = topology(['render', keys, cfg]);
+    assert.equal(rendered.status, 0, rendered.stderr);
+    const data = parse(rendered.stdout).stringData['0000000001-team-a.enc.yaml'];
+    assert.equal(parse(data).backends[0].endpoint, plaintext);
+  });
+
+  test('without the key Secret, or with the wrong key, validate rejects and never prints the endpoint', () => {
+    const sealed = encryptEndpoint(Buffer.alloc(32, 0x42), plaintext);
+    const cfg = fixture(
+      'enc2.yaml',
+      config({
+        name: 'enc',
+        namespace: 'team-a',
+        position: 1,
+        endpoint: sealed,
+        decryptSecret: 'team-a/endpoint-keys',
+      }),
+    );
+    const missing = topology(['validate', cfg]);
+    assert.equal(missing.status, 1);
+    assert.equal(
+      missing.stdout,
+      `${cfg}: team-a/enc: spec.endpointDecryptSecret: Secret team-a/endpoint-keys not found (a key Secret must carry the label harikube.info/endpoint-keys=true)\n`,
+    );
+    const wrong = fixture('wrong-keys.yaml', keySecret(Buffer.alloc(32, 0x43)));
+    const run = topology(['validate', wrong, cfg]);
+    assert.equal(run.status, 1);
+    assert.equal(
+      run.stdout,
+      `${cfg}: team-a/enc: spec.backends[0].endpoint: cannot be decrypted with the keys of Secret team-a/endpoint-keys: no key of 1 opened it (tried: key-2025)\n`,
+    );
+    for (const output of [missing.stdout, run.stdout]) {
+      assert.ok(!output.includes(sealed) && !output.includes('s3cret'));
+    }
+  });
+});
