@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { validateStatic } from '../../../src/rules/index.ts';
+import type { Expected } from './fixtures.ts';
+import { assertErrors, backend, config, policy } from './fixtures.ts';
+
+type Pool = Record<string, number>;
+const judge = (connectionPool: Pool, position = 1) =>
+  validateStatic(config({ position, backends: [backend('a', { connectionPool })] }), policy)
+    .verdict;
+
+describe('integers: durations, pool sizes, position', () => {
+  const cases: { name: string; pool: Pool; position?: number; errors: Expected[] }[] = [
+    {
+      name: 'durations of 5m and 0',
+      pool: { maxLifeTime: 300_000_000_000, maxIdleLifeTime: 0 },
+      errors: [],
+    },
+    {
+      name: 'the largest exact duration (2^53 - 1 ns, about 104 days)',
+      pool: { maxLifeTime: 2 ** 53 - 1 },
+      errors: [],
+    },
+    {
+      name: '2^53 + 1 ns: already rounded by JSON.parse, rejected rather than written wrong',
+      pool: { maxLifeTime: JSON.parse('9007199254740993') as number },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxLifeTime',
+          detail: 'lose precision',
+        },
+      ],
+    },
+    {
+      name: 'a duration near int64 max',
+      pool: { maxIdleLifeTime: JSON.parse('9223372036854775807') as number },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxIdleLifeTime',
+          detail: 'about 104 days',
+        },
+      ],
+    },
+    {
+      name: 'negative duration',
+      pool: { maxLifeTime: -1 },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxLifeTime',
+          detail: 'must not be negative',
+        },
+      ],
+    },
+    { name: 'pool sizes in range', pool: { maxIdle: 0, maxOpen: 2_147_483_647 }, errors: [] },
+    {
+      name: 'pool size above int32',
+      pool: { maxOpen: 2_147_483_648 },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxOpen',
+          detail: 'from 0 to 2147483647',
+        },
+      ],
+    },
+    {
+      name: 'position above int32 (the key pads to 10 digits)',
+      pool: {},
+      position: 2 ** 31,
+      errors: [{ type: 'Invalid', field: 'spec.position', detail: 'from 1 to 2147483647' }],
+    },
+  ];
+  for (const c of cases)
+    test(c.name, () => assertErrors(judge(c.pool, c.position).errors, c.errors));
+
+  test('maxIdle above maxOpen is a warning, not an error', () => {
+    const verdict = judge({ maxIdle: 10, maxOpen: 5 });
+    assert.deepEqual(verdict.errors, []);
+    assert.deepEqual(verdict.warnings, [
+      "spec.backends[0].connectionPool.maxIdle: 10 is more than maxOpen (5); Go's database/sql lowers it to 5",
+    ]);
+  });
+
+  test('maxIdle above an unlimited maxOpen (0) is fine', () => {
+    assert.deepEqual(judge({ maxIdle: 10, maxOpen: 0 }).warnings, []);
+  });
+});
