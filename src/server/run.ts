@@ -16,6 +16,7 @@ import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
 import { defaultPolicy, type Policy } from '../rules/policy.ts';
 import { servingCertificateNames, type Config } from './config.ts';
+import { createMetrics, kubeAuthorizer, startMetricsServer } from './metrics.ts';
 import { startProbeServer, type ProbeServer } from './probes.ts';
 import {
   CertificateRotator,
@@ -50,6 +51,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let webhook: FastifyInstance | undefined;
   let elector: LeaderElector | undefined;
   let shuttingDown = false;
+  const metrics = createMetrics();
 
   // Probes first, so the kubelet sees a live process while caches fill.
   let probes: ProbeServer | undefined;
@@ -115,7 +117,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     allConfigs: () => caches?.configs() ?? [],
     logger,
+    observer: {
+      reconciled: (result, seconds) => metrics.observeReconcile(result, seconds),
+      queueDepth: (depth) => metrics.setWorkqueueDepth(depth),
+    },
   });
+  const leading = (value: boolean) => {
+    metrics.setLeader(value);
+    if (value) controller.startLeading();
+    else controller.stopLeading();
+  };
 
   caches = await startCaches({ kubeConfig, rest, index, listeners: controller.listeners, logger });
 
@@ -123,6 +134,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     tls: currentCertificate(),
     context: () => ({ view: index, policy }),
     logger,
+    observe: ({ webhook: kind, operation, allowed, seconds }) =>
+      metrics.observeAdmission({
+        webhook: kind === 'validate' ? 'validating' : 'mutating',
+        operation,
+        allowed,
+        seconds,
+      }),
   });
   followCertificate(webhook.server as unknown as import('node:tls').Server, currentCertificate);
   const bind = config.webhook.bindAddress;
@@ -139,11 +157,35 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       renewDeadlineMs: config.leaderElection.renewDeadlineMs,
       retryPeriodMs: config.leaderElection.retryPeriodMs,
       logger,
-      onStartedLeading: () => controller.startLeading(),
-      onStoppedLeading: () => controller.stopLeading(),
+      onStartedLeading: () => leading(true),
+      onStoppedLeading: () => leading(false),
     });
   } else {
-    controller.startLeading();
+    leading(true);
+  }
+
+  // Status counts for dashboards, from the cache (no API calls).
+  const countStates = setInterval(() => {
+    const counts = { Active: 0, Pending: 0, Error: 0 };
+    for (const config of caches?.configs() ?? []) {
+      const state = config.status?.deployStatus;
+      if (state === 'Active' || state === 'Error') counts[state]++;
+      else counts.Pending++;
+    }
+    metrics.setConfigCounts(counts);
+  }, 10_000);
+  countStates.unref();
+  stops.push(() => clearInterval(countStates));
+
+  if (config.metricsBindAddress) {
+    const metricsServer = await startMetricsServer({
+      address: config.metricsBindAddress,
+      tls: currentCertificate,
+      authorize: kubeAuthorizer(kubeConfig),
+      registry: metrics.registry,
+      logger,
+    });
+    stops.push(() => metricsServer.close());
   }
 
   return {
