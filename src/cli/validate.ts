@@ -9,7 +9,7 @@ import type { TopologyConfig } from '../resource/types.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
 import { defaultConfig } from '../rules/defaults.ts';
 import type { Verdict } from '../rules/field-errors.ts';
-import { duplicate, formatFieldError } from '../rules/field-errors.ts';
+import { duplicate, formatFieldError, required } from '../rules/field-errors.ts';
 import { validateCreate } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { Manifest, ManifestConfig } from './manifests.ts';
@@ -62,12 +62,16 @@ export function admit(manifest: Manifest, policy: Policy): Admission {
     const verdict = validateCreate(defaulted, view, policy);
     const key = `${source.namespace}/${source.name}`;
     const earlier = source.name ? seen.get(key) : undefined;
-    if (earlier) {
+    if (!source.name) {
+      // The API server requires it (the webhook never sees an object without
+      // one); a file can lack it.
+      verdict.errors.unshift(required('metadata.name', 'Required value'));
+    } else if (earlier) {
       // kubectl would apply the second over the first; in a repository that is a mistake.
       verdict.errors.unshift(
         duplicate('metadata.name', `${key} is also defined in ${earlier.file}`),
       );
-    } else if (source.name) {
+    } else {
       seen.set(key, source);
     }
     if (verdict.errors.length === 0) view.upsert(defaulted);
