@@ -57,13 +57,13 @@ function targetOf(config: TopologyConfig, policy: Policy): string {
 
 /** One object per namespace/name; should the caller pass two, the choice must not depend on their order. */
 function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
-  const chosen = new Map<string, { config: TopologyConfig; json: string }>();
+  const chosen = new Map<string, TopologyConfig>();
   for (const config of configs) {
-    const json = JSON.stringify(config);
     const seen = chosen.get(keyOf(config));
-    if (!seen || json > seen.json) chosen.set(keyOf(config), { config, json });
+    // Only a collision pays for serialising: the larger JSON wins, whatever the input order.
+    if (!seen || JSON.stringify(config) > JSON.stringify(seen)) chosen.set(keyOf(config), config);
   }
-  return [...chosen.values()].map((c) => c.config);
+  return [...chosen.values()];
 }
 
 class Merger {

@@ -36,32 +36,29 @@ export function validateSecretKeyLength(config: TopologyConfig): FieldError[] {
   ];
 }
 
+const backendsOf = (config: TopologyConfig): unknown[] =>
+  Array.isArray(config.spec.backends) ? config.spec.backends : [];
+
 function staticWarnings(config: TopologyConfig): string[] {
   const backends = root('spec').child('backends');
   const encrypted = Boolean(config.spec.endpointDecryptSecret);
-  return config.spec.backends.flatMap((b, i) => [
+  return backendsOf(config).flatMap((b, i) => [
     ...backendWarnings(b, backends.index(i)),
     // Encrypted endpoints are judged once decrypted (validateCreate/Update).
     ...(encrypted
       ? []
-      : endpointWarnings(b.endpoint, backends.index(i).child('endpoint').path, false)),
+      : endpointWarnings(
+          (b as { endpoint?: unknown } | null)?.endpoint,
+          backends.index(i).child('endpoint').path,
+          false,
+        )),
   ]);
 }
 
-/**
- * The rules that need nothing but the object and the policy: schema, formats,
- * ranges, regular expressions, policy, duplicates within the config. `config`
- * is set when the object has the schema's shape (even if other rules fail).
- */
-export function validateStatic(
-  obj: unknown,
-  policy: Policy,
-): { config?: TopologyConfig; verdict: Verdict } {
-  const schemaErrors = validateSchema(obj);
-  if (schemaErrors.length > 0) return { verdict: { errors: schemaErrors, warnings: [] } };
-  const config = obj as TopologyConfig;
+/** The rules beyond the schema; each reads only the fields it can trust, so they run even when the schema fails. */
+function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
   const spec = root('spec');
-  const errors = [
+  return [
     ...validateSecretKeyLength(config),
     ...validateTargetSecret(config.spec.targetSecret, spec.child('targetSecret'), policy),
     ...validateDecryptSecret(
@@ -71,10 +68,36 @@ export function validateStatic(
       policy,
     ),
     ...validatePosition(config.spec.position, spec.child('position')),
-    ...config.spec.backends.flatMap((b, i) => validateBackend(b, spec.child('backends').index(i))),
+    ...backendsOf(config).flatMap((b, i) => validateBackend(b, spec.child('backends').index(i))),
     ...duplicatesWithin(factsOf(config, []), ['name', 'selector']),
   ];
-  return { config, verdict: { errors, warnings: staticWarnings(config) } };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The rules that need nothing but the object and the policy: schema, formats,
+ * ranges, regular expressions, policy, duplicates within the config. All are
+ * reported at once (a field the schema already faults is not faulted twice).
+ * `config` is set when the object passes the schema, so that its types can be
+ * trusted by the rules against the view, even if other rules fail.
+ */
+export function validateStatic(
+  obj: unknown,
+  policy: Policy,
+): { config?: TopologyConfig; verdict: Verdict } {
+  const schemaErrors = validateSchema(obj);
+  if (!isRecord(obj) || !isRecord(obj.spec))
+    return { verdict: { errors: schemaErrors, warnings: [] } };
+  const candidate = obj as unknown as TopologyConfig;
+  const faulted = new Set(schemaErrors.map((e) => e.field));
+  const errors = [
+    ...schemaErrors,
+    ...semanticErrors(candidate, policy).filter((e) => !faulted.has(e.field)),
+  ];
+  const verdict = { errors, warnings: staticWarnings(candidate) };
+  return schemaErrors.length > 0 ? { verdict } : { config: candidate, verdict };
 }
 
 export interface Resolved {

@@ -106,6 +106,26 @@ describe('schema', () => {
     });
   }
 
+  test('schema and semantic errors are reported together, each field once', () => {
+    const object = {
+      ...config(),
+      spec: {
+        ...config().spec,
+        position: 0,
+        backends: [
+          { name: 'Bad_Name', endpoint: 'mysql://x' },
+          { name: 3, endpoint: 'mysql://y', prefix: { prefix: '/y/' } },
+        ],
+      },
+    };
+    assertErrors(validateStatic(object, policy).verdict.errors, [
+      { type: 'Invalid', field: 'spec.backends[1].name', detail: 'must be of type string' },
+      { type: 'Invalid', field: 'spec.position', detail: 'greater than or equal to 1' },
+      { type: 'Invalid', field: 'spec.backends[0].name', detail: 'DNS-1123 subdomain' },
+      { type: 'Required', field: 'spec.backends[0]', detail: 'at least one routing selector' },
+    ]);
+  });
+
   test('validation never changes the object (no defaults, no coercion)', () => {
     const object = { ...config(), spec: { backends: config().spec.backends, position: '3' } };
     const before = structuredClone(object);
