@@ -89,13 +89,17 @@ export async function reconcileTarget(
     return 'done'; // the update events bring this target back with fresh objects
   }
 
-  const result = mergeTarget(target, live, deps.keys, deps.policy());
-  const written: WriteOutcome = ref
-    ? await writeSecret(ref, result.data, live.length + deleting.length > 0, deps)
-    : {
-        state: 'blocked',
-        reason: `targetSecret ${JSON.stringify(target)} is not a namespace/name`,
-      };
+  const policy = deps.policy();
+  const result = mergeTarget(target, live, deps.keys, policy);
+  // Policy is checked here too: a config that bypassed the webhook must not
+  // make the operator create or touch a Secret the platform did not allow.
+  const written: WriteOutcome =
+    ref && targetAllowed(ref, policy)
+      ? await writeSecret(ref, result.data, live.length + deleting.length > 0, deps)
+      : {
+          state: 'blocked',
+          reason: `targetSecret ${JSON.stringify(target)} is not allowed by the cluster policy (--allowed-target-secrets)`,
+        };
   if (written.state === 'conflict') return 'retry';
 
   const statuses = new Map<string, DesiredStatus>();
