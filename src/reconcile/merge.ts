@@ -8,8 +8,10 @@
 // any order gives byte-identical data and the same outcomes.
 import type { TopologyConfig } from '../resource/types.ts';
 import { parseNamespacedName } from '../resource/names.ts';
-import type { ConfigFacts } from '../rules/conflicts.ts';
-import { ConflictMaps, compareFacts, conflictError } from '../rules/conflicts.ts';
+import { ConflictMaps } from '../rules/conflict-maps.ts';
+import { conflictError } from '../rules/conflicts.ts';
+import type { ConfigFacts } from '../rules/facts.ts';
+import { compareFacts } from '../rules/facts.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
 import { namespacedNameProblem } from '../rules/formats.ts';
 import type { FieldError } from '../rules/field-errors.ts';

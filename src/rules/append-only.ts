@@ -5,7 +5,7 @@
 // changes need the explicit override annotation.
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
-import type { ConfigFacts } from './conflicts.ts';
+import type { ConfigFacts } from './facts.ts';
 import type { FieldError } from './field-errors.ts';
 import { forbidden } from './field-errors.ts';
 import type { ConfigView } from './view.ts';

@@ -9,8 +9,9 @@ import {
   isActive,
 } from './append-only.ts';
 import { validateBackend, backendWarnings } from './backends.ts';
-import type { ConfigFacts } from './conflicts.ts';
-import { conflictError, duplicatesWithin, factsOf, overlapWarning } from './conflicts.ts';
+import { conflictError, duplicatesWithin, overlapWarning } from './conflicts.ts';
+import type { ConfigFacts } from './facts.ts';
+import { factsOf } from './facts.ts';
 import { endpointWarnings, resolveEndpoints } from './encryption.ts';
 import type { FieldError, Verdict } from './field-errors.ts';
 import { forbidden, root, tooLong } from './field-errors.ts';

@@ -6,7 +6,7 @@ import { RE2JS } from 're2js';
 import type { FieldError, FieldPath } from './field-errors.ts';
 import { invalid, required } from './field-errors.ts';
 import { dns1123LabelProblem, dns1123SubdomainProblem } from './formats.ts';
-import { SELECTOR_FIELDS } from './conflicts.ts';
+import { SELECTOR_FIELDS } from './facts.ts';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -4,7 +4,8 @@
 import type { EndpointKey } from '../crypto/aes-gcm.ts';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
-import type { ConfigFacts, Conflict, Overlap } from './conflicts.ts';
+import type { Conflict, Overlap } from './conflicts.ts';
+import type { ConfigFacts } from './facts.ts';
 
 export interface KeySet {
   /** Whether the Secret exists. */

@@ -3,13 +3,10 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Backend, TopologyConfig } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
-import type {
-  ConfigFacts,
-  Conflict,
-  Overlap,
-  SelectorFacts,
-} from '../../../src/rules/conflicts.ts';
-import { MAX_OVERLAPS, factsOf } from '../../../src/rules/conflicts.ts';
+import { MAX_OVERLAPS } from '../../../src/rules/conflict-maps.ts';
+import type { Conflict, Overlap } from '../../../src/rules/conflicts.ts';
+import type { ConfigFacts, SelectorFacts } from '../../../src/rules/facts.ts';
+import { factsOf } from '../../../src/rules/facts.ts';
 import { backend, config } from './fixtures.ts';
 
 const T1 = 'harikube/topology-config';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Backend } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
-import { MAX_OVERLAPS } from '../../../src/rules/conflicts.ts';
+import { MAX_OVERLAPS } from '../../../src/rules/conflict-maps.ts';
 import { formatFieldError } from '../../../src/rules/field-errors.ts';
 import { validateCreate, validateUpdate } from '../../../src/rules/index.ts';
 import type { Expected } from './fixtures.ts';

@@ -1,0 +1,136 @@
+// A config reduced to the facts that conflicts are decided on: its backends'
+// names, the SHA-256 of each effective (decrypted) endpoint, and a canonical
+// string per routing selector (equal strings route exactly the same keys).
+// Tolerant of any shape: the informer may hold objects that bypassed the webhook.
+import { createHash } from 'node:crypto';
+import type { NamespacedName } from '../resource/names.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+
+export type SelectorField = 'customresource' | 'namespace' | 'prefix' | 'regexp';
+export const SELECTOR_FIELDS: readonly SelectorField[] = [
+  'customresource',
+  'namespace',
+  'prefix',
+  'regexp',
+];
+
+export interface SelectorFacts {
+  field: SelectorField;
+  /** Equal canonical strings route exactly the same keys (kinds sorted, an absent kind = ''). */
+  canonical: string;
+  /** prefix selector: the etcd key prefix. */
+  prefix?: string;
+  /** namespace selector: the namespace and its sorted, de-duplicated kinds (empty = every kind). */
+  namespace?: string;
+  kinds?: string[];
+  /** customresource selector: group, and kind ('' = the whole group). */
+  group?: string;
+  kind?: string;
+}
+
+export interface BackendFacts {
+  index: number;
+  name: string | undefined;
+  /** SHA-256 (hex) of the effective endpoint; undefined when it could not be decrypted. */
+  endpointHash: string | undefined;
+  selectors: SelectorFacts[];
+}
+
+export interface ConfigFacts {
+  /** `namespace/name`. */
+  key: string;
+  ref: NamespacedName;
+  target: string | undefined;
+  position: number | undefined;
+  /** creationTimestamp in ms; +Infinity when unknown (a config being created is the newest). */
+  created: number;
+  backends: BackendFacts[];
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function hashEndpoint(endpoint: string): string {
+  return createHash('sha256').update(endpoint, 'utf8').digest('hex');
+}
+
+/** Sorted, de-duplicated kinds: the order of `kinds` does not change what is routed. */
+export function canonicalKinds(kinds: unknown): string[] {
+  if (!Array.isArray(kinds)) return [];
+  return [...new Set(kinds.filter((k): k is string => typeof k === 'string'))].sort();
+}
+
+/** The facts of one routing selector, or undefined when it is absent. */
+export function selectorFacts(field: SelectorField, value: unknown): SelectorFacts | undefined {
+  if (!isRecord(value)) return undefined;
+  switch (field) {
+    case 'customresource': {
+      const group = str(value.group) ?? '';
+      const kind = str(value.kind) ?? '';
+      return { field, canonical: JSON.stringify([field, group, kind]), group, kind };
+    }
+    case 'namespace': {
+      const namespace = str(value.namespace) ?? '';
+      const kinds = canonicalKinds(value.kinds);
+      return { field, canonical: JSON.stringify([field, namespace, kinds]), namespace, kinds };
+    }
+    case 'prefix': {
+      const prefix = str(value.prefix) ?? '';
+      return { field, canonical: JSON.stringify([field, prefix]), prefix };
+    }
+    case 'regexp':
+      return {
+        field,
+        canonical: JSON.stringify([field, str(value.prefix) ?? '', str(value.key) ?? '']),
+      };
+  }
+}
+
+function backendFacts(backend: unknown, index: number, endpoint: string | undefined): BackendFacts {
+  const b = isRecord(backend) ? backend : {};
+  const selectors: SelectorFacts[] = [];
+  for (const field of SELECTOR_FIELDS) {
+    const facts = selectorFacts(field, b[field]);
+    if (facts) selectors.push(facts);
+  }
+  return {
+    index,
+    name: str(b.name),
+    endpointHash: endpoint ? hashEndpoint(endpoint) : undefined,
+    selectors,
+  };
+}
+
+/**
+ * Facts of a config, tolerant of any shape (the informer may hold objects that
+ * bypassed the webhook). `endpoints[i]` is backend i's effective endpoint
+ * (decrypted), undefined when unknown.
+ */
+export function factsOf(
+  config: TopologyConfig,
+  endpoints: readonly (string | undefined)[],
+): ConfigFacts {
+  const meta = isRecord(config.metadata) ? config.metadata : {};
+  const spec: Record<string, unknown> = isRecord(config.spec) ? config.spec : {};
+  const ref = { namespace: str(meta.namespace) ?? '', name: str(meta.name) ?? '' };
+  const backends = Array.isArray(spec.backends) ? (spec.backends as unknown[]) : [];
+  const created = Date.parse(str(meta.creationTimestamp) ?? '');
+  return {
+    key: `${ref.namespace}/${ref.name}`,
+    ref,
+    target: str(spec.targetSecret),
+    position: typeof spec.position === 'number' ? spec.position : undefined,
+    created: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
+    backends: backends.map((b, i) => backendFacts(b, i, endpoints[i])),
+  };
+}
+
+/** The merge order: lower position, then older, then namespace/name. Lower wins. */
+export function compareFacts(a: ConfigFacts, b: ConfigFacts): number {
+  const pa = a.position ?? Number.POSITIVE_INFINITY;
+  const pb = b.position ?? Number.POSITIVE_INFINITY;
+  if (pa !== pb) return pa < pb ? -1 : 1;
+  if (a.created !== b.created) return a.created < b.created ? -1 : 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
