@@ -54,7 +54,11 @@ export function createController(options: ControllerOptions): Controller {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const result = await reconcileTarget(target, { ...deps, mayWrite: () => leading });
+      const result = await reconcileTarget(target, {
+        ...deps,
+        allConfigs: options.allConfigs,
+        mayWrite: () => leading,
+      });
       observer?.reconciled(result === 'done' ? 'success' : 'conflict', seconds());
       return result;
     } catch (error) {
@@ -69,7 +73,14 @@ export function createController(options: ControllerOptions): Controller {
 
   return {
     listeners: {
-      configChanged: (config) => enqueue(targetOf(config)),
+      configChanged: (config) => {
+        // Its own target (which may have no config left after a delete) and
+        // every other: a backend name is unique cluster-wide, so a change
+        // here can decide a conflict in another target, and a loser there
+        // must be retried when this one goes.
+        enqueue(targetOf(config));
+        enqueueAll();
+      },
       keySecretChanged: (ref: NamespacedName) => {
         const name = formatNamespacedName(ref);
         for (const config of options.allConfigs()) {

@@ -28,6 +28,12 @@ import {
 export interface ReconcilerDeps {
   rest: RestClient;
   configsOfTarget(target: string): readonly TopologyConfig[];
+  /**
+   * Every config of the cluster. Backend names are unique cluster-wide, so
+   * the merge must see the other targets' configs to resolve a name that two
+   * targets share the same way in each of them.
+   */
+  allConfigs?(): readonly TopologyConfig[];
   keys: KeyLookup;
   policy: () => Policy;
   events: EventRecorder;
@@ -90,7 +96,11 @@ export async function reconcileTarget(
   }
 
   const policy = deps.policy();
-  const result = mergeTarget(target, live, deps.keys, policy);
+  // This target's objects come from the index; the others only take part in
+  // the cluster-wide backend-name resolution.
+  const own = new Set(configs.map(keyOf));
+  const others = (deps.allConfigs?.() ?? []).filter((c) => !own.has(keyOf(c)));
+  const result = mergeTarget(target, [...live, ...others], deps.keys, policy);
   // Policy is checked here too: a config that bypassed the webhook must not
   // make the operator create or touch a Secret the platform did not allow.
   const written: WriteOutcome =

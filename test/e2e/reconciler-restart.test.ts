@@ -1,0 +1,140 @@
+// End to end: the server is killed (SIGKILL, as an OOM kill or a node loss
+// would) in the middle of a stream of applies, twice, and restarted. The
+// reconciler is level-triggered, so when it comes back every config must be
+// Active and the Secret must hold exactly one entry per config, with nothing
+// lost and nothing duplicated. No webhook is registered, so applies go on
+// while the server is down.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { configYaml, ensureNamespace, mustApply, waitFor } from './support.ts';
+import {
+  entryKey,
+  readConfig,
+  readSecret,
+  startEnv,
+  waitForSecretKeys,
+  waitForState,
+  withLogs,
+  type Env,
+} from './reconciler-helpers.ts';
+
+let env: Env | undefined;
+const logs = () => env?.products ?? [];
+const ns = 'e2e-restart';
+const target = 'harikube/e2e-restart';
+
+before(async () => {
+  env = await startEnv({ webhooks: false });
+  await ensureNamespace(env.cp, ns);
+});
+after(async () => {
+  await env?.stop();
+});
+
+const name = (i: number) => `stream-${String(i).padStart(2, '0')}`;
+const backend = (i: number, suffix = '') => ({
+  name: `${name(i)}${suffix}`,
+  endpoint: `postgres://${name(i)}${suffix}.db:5432/kine`,
+});
+const manifest = (i: number, backends = [backend(i)]) =>
+  configYaml({ name: name(i), namespace: ns, position: i, targetSecret: target, backends });
+
+/** The entry a config must have in the Secret, written out independently of the product's renderer. */
+const expectedEntry = (backends: Array<{ name: string; endpoint: string }>) =>
+  `backends:\n${backends
+    .map(
+      (b) =>
+        `- name: ${b.name}\n  endpoint: ${b.endpoint}\n  customresource:\n    group: stable.example.com\n    kind: ${b.name}\n`,
+    )
+    .join('')}`;
+
+describe('reconciler, server killed and restarted', () => {
+  test('killing the server mid-stream of applies and restarting it loses and duplicates nothing', () =>
+    withLogs(logs, async () => {
+      const { cp } = env!;
+      const product = env!.products[0]!;
+      const count = 20;
+      const entries = async () =>
+        Object.keys((await readSecret(cp, 'harikube', 'e2e-restart'))?.data ?? {}).length;
+      const atKill: string[] = [];
+      const killNow = async () => {
+        await product.kill();
+        let active = 0;
+        for (let i = 1; i <= count; i++) {
+          if ((await readConfig(cp, ns, name(i)))?.status?.deployStatus === 'Active') active++;
+        }
+        atKill.push(`${await entries()} entries and ${active} Active configs`);
+      };
+      let restarting: Promise<void> = Promise.resolve();
+      for (let i = 1; i <= count; i++) {
+        await mustApply(cp, manifest(i));
+        if (i === 5) {
+          await killNow();
+          // While it is down: an update (a backend appended) and a delete.
+          await mustApply(cp, manifest(2, [backend(2), backend(2, '-extra')]));
+          const deleted = await cp.kubectl([
+            'delete',
+            'topologyconfig',
+            '-n',
+            ns,
+            name(3),
+            '--wait=false',
+          ]);
+          assert.equal(deleted.code, 0, deleted.stderr);
+        }
+        // Restarts run alongside the stream.
+        if (i === 8) restarting = product.restart();
+        if (i === 14) {
+          // Killed again while it catches up: as soon as its first Secret
+          // write shows, with the status writes of that reconcile under way.
+          await restarting;
+          const before = await entries();
+          await waitFor(
+            'the restarted server to write the Secret',
+            async () => ((await entries()) > before ? true : undefined),
+            30_000,
+            5,
+          );
+          await killNow();
+        }
+        if (i === 16) restarting = product.restart();
+      }
+      await restarting;
+      console.log(`# restart: at the two kills the cluster had ${atKill.join(', then ')}`);
+
+      const live = Array.from({ length: count }, (_, k) => k + 1).filter((i) => i !== 3);
+      for (const i of live) await waitForState(cp, ns, name(i), 'Active', 60_000);
+      await waitFor(`${ns}/${name(3)} to be gone`, async () =>
+        (await readConfig(cp, ns, name(3))) === undefined ? true : undefined,
+      );
+      const secret = await waitForSecretKeys(
+        cp,
+        'harikube',
+        'e2e-restart',
+        live.map((i) => entryKey(i, ns, name(i))),
+      );
+      assert.deepEqual(
+        secret.data,
+        Object.fromEntries(
+          live.map((i) => [
+            entryKey(i, ns, name(i)),
+            expectedEntry(i === 2 ? [backend(2), backend(2, '-extra')] : [backend(i)]),
+          ]),
+        ),
+      );
+      for (const i of live) {
+        const config = await readConfig(cp, ns, name(i));
+        assert.deepEqual(config!.metadata.finalizers, ['harikube.info/finalizer'], name(i));
+        assert.deepEqual(
+          config!.status,
+          {
+            deployStatus: 'Active',
+            deployStatusReason: '',
+            observedGeneration: i === 2 ? 2 : 1,
+          },
+          name(i),
+        );
+      }
+      assert.deepEqual(secret.finalizers, ['harikube.info/finalizer']);
+    }));
+});

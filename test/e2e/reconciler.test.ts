@@ -1,0 +1,601 @@
+// End to end: the reconciler against a real kube-apiserver + etcd, with the
+// product running as its own process and its webhooks registered, as a user
+// meets it through kubectl. Each test owns its namespace and its target
+// Secret (the product allows harikube/*), so the tests do not interact.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { encryptEndpoint } from '../../src/crypto/aes-gcm.ts';
+import { apply, configYaml, ensureNamespace, getJson, mustApply, waitFor } from './support.ts';
+import {
+  entryKey,
+  median,
+  readConfig,
+  readSecret,
+  sleep,
+  startEnv,
+  waitForSecretKeys,
+  waitForState,
+  withLogs,
+  type Env,
+} from './reconciler-helpers.ts';
+
+let env: Env | undefined;
+const cp = () => env!.cp;
+const logs = () => env?.products ?? [];
+
+before(async () => {
+  env = await startEnv({ webhooks: true });
+});
+after(async () => {
+  await env?.stop();
+});
+
+describe('reconciler, webhook registered', () => {
+  test('a valid config becomes Active at its generation and the Secret holds exactly its YAML', () =>
+    withLogs(logs, async () => {
+      await ensureNamespace(cp(), 'e2e-basic');
+      // The spec's example (a seed-shaped config), plus a second backend for
+      // the other renderings: backendTLS, a 1.5 s duration, an empty kinds.
+      // targetSecret is omitted: the default is harikube/topology-config.
+      await mustApply(
+        cp(),
+        `apiVersion: harikube.info/v1
+kind: TopologyConfig
+metadata:
+  name: shirts
+  namespace: e2e-basic
+spec:
+  position: 1
+  backends:
+  - name: shirts
+    endpoint: mysql://root:passwd@tcp(mysql.db:3306)/kine_db
+    connectionPool:
+      maxIdle: 5
+      maxOpen: 90
+      maxLifeTime: 300000000000
+      maxIdleLifeTime: 300000000000
+    customresource:
+      group: stable.example.com
+      kind: shirts
+  - name: shirts-archive
+    endpoint: postgres://archive:pw@archive.db:5432/kine
+    namespace:
+      namespace: archive
+    connectionPool:
+      maxIdleLifeTime: 1500000000
+    backendTLS:
+      skipVerify: false
+      caFile: /etc/harikube/ca.crt
+`,
+      );
+      const config = await waitForState(cp(), 'e2e-basic', 'shirts', 'Active');
+      assert.equal(config.metadata.generation, 1);
+      assert.deepEqual(config.status, {
+        deployStatus: 'Active',
+        deployStatusReason: '',
+        observedGeneration: 1,
+      });
+      assert.deepEqual(config.metadata.finalizers, ['harikube.info/finalizer']);
+      assert.equal(config.spec.targetSecret, 'harikube/topology-config');
+
+      const secret = await readSecret(cp(), 'harikube', 'topology-config');
+      assert.ok(secret, 'the Secret harikube/topology-config exists');
+      assert.deepEqual(secret.data, {
+        '0000000001-e2e-basic.shirts.yaml': `backends:
+- name: shirts
+  endpoint: mysql://root:passwd@tcp(mysql.db:3306)/kine_db
+  connectionPool:
+    maxIdle: 5
+    maxOpen: 90
+    maxLifeTime: 5m0s
+    maxIdleLifeTime: 5m0s
+  customresource:
+    group: stable.example.com
+    kind: shirts
+- name: shirts-archive
+  endpoint: postgres://archive:pw@archive.db:5432/kine
+  backendTLS:
+    caFile: /etc/harikube/ca.crt
+    skipVerify: false
+  connectionPool:
+    maxIdleLifeTime: 1.5s
+  namespace:
+    namespace: archive
+    kinds: []
+`,
+      });
+      assert.equal(secret.labels['app.kubernetes.io/managed-by'], 'topology-webhook');
+      assert.deepEqual(secret.finalizers, ['harikube.info/finalizer']);
+      assert.equal(secret.type, 'Opaque');
+
+      // `kubectl describe` tells the story: one Normal event for the transition.
+      const events = await waitFor('an Active event', async () => {
+        const list = await getJson<{
+          items: Array<{ reason: string; type: string; message: string }>;
+        }>(cp(), ['events', '-n', 'e2e-basic', '--field-selector=involvedObject.name=shirts']);
+        const active = list?.items.filter((e) => e.reason === 'Active');
+        return active?.length ? active : undefined;
+      });
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.type, 'Normal');
+      assert.equal(events[0]!.message, 'routing is live in Secret harikube/topology-config');
+    }));
+
+  test('configs merge in position order: position 2 comes before position 10', () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-order';
+      await ensureNamespace(cp(), ns);
+      // Names in the opposite order of the positions: only the position may decide.
+      await mustApply(
+        cp(),
+        configYaml({
+          name: 'zeta',
+          namespace: ns,
+          position: 2,
+          targetSecret: 'harikube/e2e-order',
+          backends: [{ name: 'order-zeta', endpoint: 'postgres://zeta.db:5432/kine' }],
+        }),
+      );
+      await waitForState(cp(), ns, 'zeta', 'Active');
+      await mustApply(
+        cp(),
+        configYaml({
+          name: 'alpha',
+          namespace: ns,
+          position: 10,
+          targetSecret: 'harikube/e2e-order',
+          backends: [{ name: 'order-alpha', endpoint: 'postgres://alpha.db:5432/kine' }],
+        }),
+      );
+      await waitForState(cp(), ns, 'alpha', 'Active');
+      await waitForState(cp(), ns, 'zeta', 'Active');
+
+      const secret = await readSecret(cp(), 'harikube', 'e2e-order');
+      // Lexical key order (how the middleware reads them) is position order.
+      assert.deepEqual(Object.keys(secret!.data), [
+        '0000000002-e2e-order.zeta.yaml',
+        '0000000010-e2e-order.alpha.yaml',
+      ]);
+      assert.deepEqual(secret!.data, {
+        '0000000002-e2e-order.zeta.yaml': `backends:
+- name: order-zeta
+  endpoint: postgres://zeta.db:5432/kine
+  customresource:
+    group: stable.example.com
+    kind: order-zeta
+`,
+        '0000000010-e2e-order.alpha.yaml': `backends:
+- name: order-alpha
+  endpoint: postgres://alpha.db:5432/kine
+  customresource:
+    group: stable.example.com
+    kind: order-alpha
+`,
+      });
+    }));
+
+  test('appending a backend updates the Secret and keeps the config Active at the new generation', () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-update';
+      await ensureNamespace(cp(), ns);
+      const manifest = (backends: Array<{ name: string; endpoint: string }>) =>
+        configYaml({
+          name: 'catalog',
+          namespace: ns,
+          position: 1,
+          targetSecret: 'harikube/e2e-update',
+          backends,
+        });
+      const first = { name: 'catalog-main', endpoint: 'postgres://catalog.db:5432/kine' };
+      const second = {
+        name: 'catalog-extra',
+        endpoint: 'mysql://extra:pw@tcp(extra.db:3306)/kine',
+      };
+      await mustApply(cp(), manifest([first]));
+      await waitForState(cp(), ns, 'catalog', 'Active');
+      const before = await readSecret(cp(), 'harikube', 'e2e-update');
+      assert.deepEqual(before!.data, {
+        '0000000001-e2e-update.catalog.yaml': `backends:
+- name: catalog-main
+  endpoint: postgres://catalog.db:5432/kine
+  customresource:
+    group: stable.example.com
+    kind: catalog-main
+`,
+      });
+
+      await mustApply(cp(), manifest([first, second]));
+      const config = await waitForState(cp(), ns, 'catalog', 'Active');
+      assert.equal(config.metadata.generation, 2);
+      assert.equal(config.status.observedGeneration, 2);
+      const afterUpdate = await readSecret(cp(), 'harikube', 'e2e-update');
+      assert.deepEqual(afterUpdate!.data, {
+        '0000000001-e2e-update.catalog.yaml': `backends:
+- name: catalog-main
+  endpoint: postgres://catalog.db:5432/kine
+  customresource:
+    group: stable.example.com
+    kind: catalog-main
+- name: catalog-extra
+  endpoint: mysql://extra:pw@tcp(extra.db:3306)/kine
+  customresource:
+    group: stable.example.com
+    kind: catalog-extra
+`,
+      });
+    }));
+
+  test('deleting a config removes its key from the Secret before its finalizer is released', () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-delete';
+      await ensureNamespace(cp(), ns);
+      for (const [position, name] of [
+        [1, 'keep'],
+        [2, 'gone'],
+      ] as const) {
+        await mustApply(
+          cp(),
+          configYaml({
+            name,
+            namespace: ns,
+            position,
+            targetSecret: 'harikube/e2e-delete',
+            backends: [{ name: `delete-${name}`, endpoint: `postgres://${name}.db:5432/kine` }],
+          }),
+        );
+        await waitForState(cp(), ns, name, 'Active');
+      }
+      await waitForSecretKeys(cp(), 'harikube', 'e2e-delete', [
+        entryKey(1, ns, 'keep'),
+        entryKey(2, ns, 'gone'),
+      ]);
+
+      // An Active config is protected: deleting it needs the override annotation.
+      const refused = await cp().kubectl([
+        'delete',
+        'topologyconfig',
+        '-n',
+        ns,
+        'gone',
+        '--wait=false',
+      ]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /harikube\.info\/allow-unsafe-routing-change: "true"/);
+      assert.ok(await readConfig(cp(), ns, 'gone'), 'the refused delete left the config in place');
+
+      // A finalizer of our own holds the object after the product releases
+      // its one, so the moment in between can be observed.
+      const annotated = await cp().kubectl([
+        'annotate',
+        'topologyconfig',
+        '-n',
+        ns,
+        'gone',
+        'harikube.info/allow-unsafe-routing-change=true',
+      ]);
+      assert.equal(annotated.code, 0, annotated.stderr);
+      const held = await cp().kubectl([
+        'patch',
+        'topologyconfig',
+        '-n',
+        ns,
+        'gone',
+        '--type=merge',
+        '-p',
+        '{"metadata":{"finalizers":["harikube.info/finalizer","e2e.test/hold"]}}',
+      ]);
+      assert.equal(held.code, 0, held.stderr);
+      const deleted = await cp().kubectl([
+        'delete',
+        'topologyconfig',
+        '-n',
+        ns,
+        'gone',
+        '--wait=false',
+      ]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+
+      const secret = await waitForSecretKeys(cp(), 'harikube', 'e2e-delete', [
+        entryKey(1, ns, 'keep'),
+      ]);
+      assert.deepEqual(secret.data, {
+        '0000000001-e2e-delete.keep.yaml': `backends:
+- name: delete-keep
+  endpoint: postgres://keep.db:5432/kine
+  customresource:
+    group: stable.example.com
+    kind: delete-keep
+`,
+      });
+      const releasing = await waitFor('the product to release its finalizer', async () => {
+        const config = await readConfig(cp(), ns, 'gone');
+        return config?.metadata.finalizers?.length === 1 ? config : undefined;
+      });
+      assert.ok(releasing.metadata.deletionTimestamp);
+      assert.deepEqual(releasing.metadata.finalizers, ['e2e.test/hold']);
+      const released = await cp().kubectl([
+        'patch',
+        'topologyconfig',
+        '-n',
+        ns,
+        'gone',
+        '--type=merge',
+        '-p',
+        '{"metadata":{"finalizers":null}}',
+      ]);
+      assert.equal(released.code, 0, released.stderr);
+      await waitFor('the config to disappear', async () =>
+        (await readConfig(cp(), ns, 'gone')) === undefined ? true : undefined,
+      );
+      await waitForState(cp(), ns, 'keep', 'Active');
+    }));
+
+  test("deleting the last config empties the Secret and releases the Secret's finalizer", () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-delete-last';
+      await ensureNamespace(cp(), ns);
+      await mustApply(
+        cp(),
+        configYaml({
+          name: 'only',
+          namespace: ns,
+          position: 1,
+          targetSecret: 'harikube/e2e-delete-last',
+          annotations: { 'harikube.info/allow-unsafe-routing-change': 'true' },
+          backends: [{ name: 'delete-last-only', endpoint: 'postgres://only.db:5432/kine' }],
+        }),
+      );
+      await waitForState(cp(), ns, 'only', 'Active');
+      const deleted = await cp().kubectl([
+        'delete',
+        'topologyconfig',
+        '-n',
+        ns,
+        'only',
+        '--wait=false',
+      ]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      await waitFor('the config to disappear', async () =>
+        (await readConfig(cp(), ns, 'only')) === undefined ? true : undefined,
+      );
+      const secret = await waitFor('the Secret to be released', async () => {
+        const s = await readSecret(cp(), 'harikube', 'e2e-delete-last');
+        return s && s.finalizers.length === 0 ? s : undefined;
+      });
+      assert.deepEqual(secret.data, {});
+      assert.equal(secret.labels['app.kubernetes.io/managed-by'], 'topology-webhook');
+    }));
+
+  test('a Secret the product does not manage is never overwritten; its configs report Error', () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-unmanaged';
+      await ensureNamespace(cp(), ns);
+      const created = await cp().kubectl([
+        'create',
+        'secret',
+        'generic',
+        'e2e-unmanaged',
+        '-n',
+        'harikube',
+        '--from-literal=owner=someone-else',
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const original = await readSecret(cp(), 'harikube', 'e2e-unmanaged');
+
+      await mustApply(
+        cp(),
+        configYaml({
+          name: 'intruder',
+          namespace: ns,
+          position: 1,
+          targetSecret: 'harikube/e2e-unmanaged',
+          backends: [{ name: 'unmanaged-db', endpoint: 'postgres://unmanaged.db:5432/kine' }],
+        }),
+      );
+      const config = await waitForState(cp(), ns, 'intruder', 'Error');
+      assert.equal(
+        config.status.deployStatusReason,
+        'Secret harikube/e2e-unmanaged exists and is not managed by topology-webhook (label app.kubernetes.io/managed-by=topology-webhook is missing), so it is never overwritten: choose another targetSecret or remove that Secret',
+      );
+      assert.deepEqual(await readSecret(cp(), 'harikube', 'e2e-unmanaged'), original);
+      assert.deepEqual(original!.data, { owner: 'someone-else' });
+
+      // A config in Error may go without the override; the Secret is still untouched.
+      const deleted = await cp().kubectl([
+        'delete',
+        'topologyconfig',
+        '-n',
+        ns,
+        'intruder',
+        '--wait=false',
+      ]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      await waitFor('the config to disappear', async () =>
+        (await readConfig(cp(), ns, 'intruder')) === undefined ? true : undefined,
+      );
+      assert.deepEqual(await readSecret(cp(), 'harikube', 'e2e-unmanaged'), original);
+    }));
+
+  test('encrypted endpoints reach the Secret decrypted, key rotation keeps configs Active, and a config no key opens reports Error without leaking', () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-crypto';
+      await ensureNamespace(cp(), ns);
+      const oldKey = randomBytes(32);
+      const newKey = randomBytes(32);
+      const ordersEndpoint = 'postgres://orders:s3cr3t-orders@orders.db:5432/kine';
+      const legacyEndpoint = 'mysql://legacy:s3cr3t-legacy@tcp(legacy.db:3306)/kine';
+      const keySecret = (keys: Record<string, Buffer>) => `apiVersion: v1
+kind: Secret
+metadata:
+  name: endpoint-keys
+  namespace: ${ns}
+  labels:
+    harikube.info/endpoint-keys: "true"
+data:
+${Object.entries(keys)
+  .map(([name, key]) => `  ${name}: ${key.toString('base64')}`)
+  .join('\n')}
+`;
+      const config = (name: string, position: number, backend: string, endpoint: string) =>
+        configYaml({
+          name,
+          namespace: ns,
+          position,
+          targetSecret: 'harikube/e2e-crypto',
+          endpointDecryptSecret: `${ns}/endpoint-keys`,
+          backends: [{ name: backend, endpoint }],
+        });
+      // The webhook checks decryption against its cache of the key Secret,
+      // which may lag the create by a moment: retry until it has the key.
+      const applyOnceKeysSeen = (yaml: string) =>
+        waitFor('the webhook to accept the encrypted config', async () => {
+          const result = await apply(cp(), yaml);
+          return result.code === 0 ? result : undefined;
+        });
+
+      await mustApply(cp(), keySecret({ 'key-2024': oldKey }));
+      await applyOnceKeysSeen(
+        config('orders', 1, 'crypto-orders', encryptEndpoint(oldKey, ordersEndpoint)),
+      );
+      await applyOnceKeysSeen(
+        config('legacy', 2, 'crypto-legacy', encryptEndpoint(oldKey, legacyEndpoint)),
+      );
+      await waitForState(cp(), ns, 'orders', 'Active');
+      await waitForState(cp(), ns, 'legacy', 'Active');
+      const ordersEntry = `backends:
+- name: crypto-orders
+  endpoint: postgres://orders:s3cr3t-orders@orders.db:5432/kine
+  customresource:
+    group: stable.example.com
+    kind: crypto-orders
+`;
+      const ordersKey = entryKey(1, ns, 'orders');
+      const legacyKey = entryKey(2, ns, 'legacy');
+      assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-crypto'))!.data, {
+        [ordersKey]: ordersEntry,
+        [legacyKey]: `backends:
+- name: crypto-legacy
+  endpoint: mysql://legacy:s3cr3t-legacy@tcp(legacy.db:3306)/kine
+  customresource:
+    group: stable.example.com
+    kind: crypto-legacy
+`,
+      });
+
+      // Watch "orders" through the whole rotation.
+      const seen: string[] = [];
+      let samples = 0;
+      let watching = true;
+      const monitor = (async () => {
+        while (watching) {
+          const [current, secret] = await Promise.all([
+            readConfig(cp(), ns, 'orders'),
+            readSecret(cp(), 'harikube', 'e2e-crypto'),
+          ]);
+          samples++;
+          if (current?.status?.deployStatus !== 'Active')
+            seen.push(`status ${JSON.stringify(current?.status)}`);
+          if (secret?.data[ordersKey] !== ordersEntry)
+            seen.push(`entry ${JSON.stringify(secret?.data[ordersKey])}`);
+          await sleep(50);
+        }
+      })();
+      try {
+        // Rotation: add the new key, re-encrypt with it, remove the old key.
+        await mustApply(cp(), keySecret({ 'key-2024': oldKey, 'key-2025': newKey }));
+        await waitFor('the new key to be usable', async () => {
+          const result = await apply(
+            cp(),
+            config('orders', 1, 'crypto-orders', encryptEndpoint(newKey, ordersEndpoint)),
+          );
+          return result.code === 0 ? result : undefined;
+        });
+        const rotated = await waitForState(cp(), ns, 'orders', 'Active');
+        assert.equal(rotated.metadata.generation, 2);
+        await mustApply(cp(), keySecret({ 'key-2025': newKey }));
+
+        // "legacy" was never re-encrypted: the remaining key is the wrong one.
+        const broken = await waitForState(cp(), ns, 'legacy', 'Error');
+        assert.equal(
+          broken.status.deployStatusReason,
+          'spec.backends[0].endpoint: cannot be decrypted with the keys of Secret e2e-crypto/endpoint-keys: no key of 1 opened it (tried: key-2025)',
+        );
+        await waitForSecretKeys(cp(), 'harikube', 'e2e-crypto', [ordersKey]);
+        await sleep(500); // a few more samples after the last change
+      } finally {
+        watching = false;
+        await monitor;
+      }
+      assert.deepEqual(seen, [], 'orders stayed Active with its plaintext entry during rotation');
+      assert.ok(samples >= 5, `the monitor sampled ${samples} times`);
+      assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-crypto'))!.data, {
+        [ordersKey]: ordersEntry,
+      });
+
+      // Nothing secret in reasons, events or the product's log.
+      const legacy = await readConfig(cp(), ns, 'legacy');
+      const events = await cp().kubectl(['get', 'events', '-n', ns, '-o', 'json']);
+      const secrets = [
+        ordersEndpoint,
+        legacyEndpoint,
+        's3cr3t',
+        ...[oldKey, newKey].flatMap((k) => [k.toString('base64'), k.toString('hex')]),
+      ];
+      for (const [where, text] of [
+        ['the reason', legacy?.status?.deployStatusReason ?? ''],
+        ['the events', events.stdout],
+        [
+          'the product log',
+          logs()
+            .map((p) => p.logText())
+            .join('\n'),
+        ],
+      ] as const) {
+        for (const secret of secrets) {
+          assert.ok(!text.includes(secret), `${where} must not contain ${secret.slice(0, 8)}…`);
+        }
+      }
+      assert.match(events.stdout, /"reason": "Error"/);
+    }));
+
+  test('apply→Active latency (median of 5) is reported', () =>
+    withLogs(logs, async () => {
+      const ns = 'e2e-latency';
+      await ensureNamespace(cp(), ns);
+      const samples: number[] = [];
+      for (let i = 1; i <= 5; i++) {
+        const yaml = configYaml({
+          name: `latency-${i}`,
+          namespace: ns,
+          position: i,
+          targetSecret: 'harikube/e2e-latency',
+          backends: [{ name: `latency-${i}`, endpoint: `postgres://latency-${i}.db:5432/kine` }],
+        });
+        const started = performance.now();
+        await mustApply(cp(), yaml);
+        await waitFor(
+          `latency-${i} to be Active`,
+          async () => {
+            const config = await readConfig(cp(), ns, `latency-${i}`);
+            return config?.status?.deployStatus === 'Active' &&
+              config.status.observedGeneration === config.metadata.generation
+              ? true
+              : undefined;
+          },
+          30_000,
+          10,
+        );
+        samples.push(Math.round(performance.now() - started));
+      }
+      console.log(
+        `# apply→Active median ${median(samples)} ms (samples: ${samples.join(', ')} ms; includes the kubectl process)`,
+      );
+      await waitForSecretKeys(
+        cp(),
+        'harikube',
+        'e2e-latency',
+        [1, 2, 3, 4, 5].map((i) => entryKey(i, ns, `latency-${i}`)),
+      );
+    }));
+});
