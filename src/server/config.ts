@@ -41,6 +41,10 @@ export interface WebhookConfig {
   hosts: string[];
   /** Host the API server reaches the webhook at by URL (local runs); also a SAN. */
   urlHost: string | undefined;
+  /** Self-provisioned mode: the Secret every replica shares its CA and serving pair through. */
+  certSecret: NamespacedName;
+  /** Self-provisioned mode: lifetime of each CA and serving certificate. */
+  certValidityMs: number;
 }
 
 export interface PolicyConfig {
@@ -160,7 +164,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'webhook-cert-path': {
     type: 'string',
     value: 'DIR',
-    help: 'directory with the serving certificate (re-read on change); without it a CA and certificate are made at start-up and the CA is injected as caBundle',
+    help: 'directory with the serving certificate (re-read on change); without it the replicas share a self-made CA and certificate through --webhook-cert-secret and inject the CA as caBundle',
   },
   'webhook-cert-name': {
     type: 'string',
@@ -173,6 +177,17 @@ const FLAGS: Record<string, FlagSpec> = {
     default: 'tls.key',
     value: 'FILE',
     help: 'private key file name in --webhook-cert-path',
+  },
+  'webhook-cert-secret': {
+    type: 'string',
+    value: '[NS/]NAME',
+    help: 'without --webhook-cert-path: the Secret holding the CA and serving certificate that all replicas share (made by the first replica, rotated by whichever replica wins the update); default "<webhook-config-name>-tls" in --leader-election-namespace (POD_NAMESPACE), else in the namespace of --webhook-service',
+  },
+  'webhook-cert-validity': {
+    type: 'string',
+    default: '8760h',
+    value: 'DURATION',
+    help: 'without --webhook-cert-path: lifetime of the self-provisioned CA and certificate; renewed with a third of it left (at least "1m")',
   },
   'webhook-config-name': {
     type: 'string',
@@ -527,6 +542,31 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     );
   }
 
+  // The shared TLS Secret lives with the pods: the flag, else the pod's namespace, else the Service's.
+  const certSecretFlag = str('webhook-cert-secret');
+  const certSecretText = certSecretFlag ?? `${configName}-tls`;
+  let certSecret: NamespacedName | undefined;
+  if (certSecretFlag === undefined && !isDnsSubdomain(configName)) {
+    // Derived from a bad --webhook-config-name, which is reported already.
+  } else if (certSecretText.includes('/')) {
+    certSecret = checkNamespacedName('webhook-cert-secret', certSecretText, problems);
+  } else if (!isDnsSubdomain(certSecretText)) {
+    problems.push(
+      `--webhook-cert-secret: ${JSON.stringify(certSecretText)} is not a valid name (RFC 1123 subdomain)`,
+    );
+  } else {
+    const podNamespace =
+      leaderNamespace !== undefined && isDnsLabel(leaderNamespace) ? leaderNamespace : undefined;
+    certSecret = {
+      namespace: podNamespace ?? service?.namespace ?? 'harikube-system',
+      name: certSecretText,
+    };
+  }
+  const certValidityMs = duration('webhook-cert-validity');
+  if (certValidityMs > 0 && certValidityMs < 60_000) {
+    problems.push('--webhook-cert-validity: must be at least 1m');
+  }
+
   const allowedTargetSecrets = list('allowed-target-secrets');
   for (const pattern of allowedTargetSecrets) {
     if (pattern.endsWith('/*')) {
@@ -570,6 +610,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       service: service ?? { namespace: 'harikube-system', name: 'topology-webhook' },
       hosts,
       urlHost,
+      certSecret: certSecret ?? { namespace: 'harikube-system', name: `${configName}-tls` },
+      certValidityMs,
     },
     healthProbeBindAddress,
     metricsBindAddress,

@@ -18,8 +18,8 @@ import { defaultPolicy, type Policy } from '../rules/policy.ts';
 import { servingCertificateNames, type Config } from './config.ts';
 import { createMetrics, kubeAuthorizer, startMetricsServer } from './metrics.ts';
 import { startProbeServer, type ProbeServer } from './probes.ts';
+import { restTlsSecretStore, rotationTiming, startSharedCertificate } from './tls-secret.ts';
 import {
-  CertificateRotator,
   followCertificate,
   injectCaBundle,
   watchCertificateFiles,
@@ -71,8 +71,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stops.push(() => probes?.close());
   }
 
-  // TLS: files (cert-manager, re-read on change) or a CA of our own whose
-  // bundle we inject into the webhook configurations.
+  // TLS: files (cert-manager, re-read on change), or a CA and serving pair
+  // that every replica shares through one Secret and whose CA they inject
+  // into the webhook configurations (one CA for all replicas, or the API
+  // server would reject every replica but the last to inject).
   let currentCertificate: () => ServingCertificate;
   if (config.webhook.certPath) {
     const watcher = watchCertificateFiles(
@@ -88,22 +90,26 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stops.push(() => watcher.stop());
   } else {
     const client = webhookConfigurationClient(kubeConfig);
-    const rotator = new CertificateRotator({
-      ...servingCertificateNames(config.webhook),
+    const shared = await startSharedCertificate({
+      store: restTlsSecretStore(rest, config.webhook.certSecret),
+      ref: config.webhook.certSecret,
+      names: servingCertificateNames(config.webhook),
+      timing: rotationTiming(config.webhook.certValidityMs),
       logger,
-      republishMs: 60_000,
-      publishCaBundle: async (pem) => {
+      publish: async (pem) => {
         const result = await injectCaBundle(client, config.webhook.configName, pem);
-        logger.info(
-          { webhookConfiguration: config.webhook.configName, ...result },
-          'caBundle published',
-        );
+        const changed = result.validating === 'updated' || result.mutating === 'updated';
+        if (changed) {
+          logger.info(
+            { webhookConfiguration: config.webhook.configName, ...result },
+            'caBundle published',
+          );
+        }
+        return changed;
       },
-      onServingChange: () => logger.info('serving certificate rotated'),
     });
-    await rotator.start();
-    currentCertificate = () => rotator.current();
-    stops.push(() => rotator.stop());
+    currentCertificate = () => shared.current();
+    stops.push(() => shared.stop());
   }
 
   const controller = createController({

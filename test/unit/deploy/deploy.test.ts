@@ -22,6 +22,8 @@ import {
 
 const NS = 'harikube-system';
 const NAME = 'topology-webhook';
+/** The Secret the replicas share a self-provisioned CA and certificate through: `<--webhook-config-name>-tls`. */
+const TLS_SECRET = `${NAME}-tls`;
 const SA = { kind: 'ServiceAccount', name: NAME, namespace: NS };
 const VALIDATE_PATH = '/validate-harikube-info-v1-topologyconfig';
 const MUTATE_PATH = '/mutate-harikube-info-v1-topologyconfig';
@@ -163,8 +165,10 @@ describe('deploy/ renders the full install', () => {
       'Namespace -/harikube-system',
       'PodDisruptionBudget harikube-system/topology-webhook',
       'Role harikube-system/topology-webhook-leader-election',
+      'Role harikube-system/topology-webhook-tls-secret',
       'Role harikube/topology-webhook-target-secret',
       'RoleBinding harikube-system/topology-webhook-leader-election',
+      'RoleBinding harikube-system/topology-webhook-tls-secret',
       'RoleBinding harikube/topology-webhook-target-secret',
       'Service harikube-system/topology-webhook',
       'ServiceAccount harikube-system/topology-webhook',
@@ -338,6 +342,14 @@ describe('manager Deployment', () => {
     // The Lease the server elects with is the one its Role lets it update.
     const leaseId = f.get('--leader-election-id');
     assert.ok(permissions(objects).includes(`${NS} coordination.k8s.io leases update ${leaseId}`));
+    // The shared TLS Secret the server uses (flag, else "<webhook-config-name>-tls" in the
+    // pod's namespace) is the one its Role lets it read and update.
+    assert.equal(
+      f.get('--webhook-cert-secret') ?? `${f.get('--webhook-config-name')}-tls`,
+      TLS_SECRET,
+    );
+    for (const verb of ['get', 'update'])
+      assert.ok(permissions(objects).includes(`${NS} core secrets ${verb} ${TLS_SECRET}`), verb);
   });
 
   test('a PodDisruptionBudget keeps at least one replica of the same pods', async () => {
@@ -364,6 +376,9 @@ describe('RBAC of the service account', () => {
         `${NS} coordination.k8s.io leases create *any*`,
         `${NS} coordination.k8s.io leases get topology-webhook.harikube.info`,
         `${NS} coordination.k8s.io leases update topology-webhook.harikube.info`,
+        `${NS} core secrets create *any*`,
+        `${NS} core secrets get ${TLS_SECRET}`,
+        `${NS} core secrets update ${TLS_SECRET}`,
         '*cluster* admissionregistration.k8s.io mutatingwebhookconfigurations get topology-webhook',
         '*cluster* admissionregistration.k8s.io mutatingwebhookconfigurations patch topology-webhook',
         '*cluster* admissionregistration.k8s.io mutatingwebhookconfigurations update topology-webhook',
@@ -418,12 +433,17 @@ describe('RBAC of the service account', () => {
         !((r.resources ?? []).includes('secrets') && r.verbs.some((v) => v.startsWith('delete'))),
     ],
     [
-      'writes Secrets only in the target namespace, update/patch by name only',
-      (r, ns) =>
-        !(r.resources ?? []).some((res) => res.startsWith('secrets')) ||
-        r.verbs.every((v) => ['get', 'list', 'watch'].includes(v)) ||
-        (ns === DEFAULT_TARGET_SECRET.split('/')[0] &&
-          (r.verbs.every((v) => v === 'create') || (r.resourceNames ?? []).length > 0)),
+      'writes Secrets only in the target namespace and its own TLS Secret, update/patch by name only',
+      (r, ns) => {
+        if (!(r.resources ?? []).some((res) => res.startsWith('secrets'))) return true;
+        if (r.verbs.every((v) => ['get', 'list', 'watch'].includes(v))) return true;
+        const targetNamespace = DEFAULT_TARGET_SECRET.split('/')[0];
+        // create cannot name the object: limited to the two namespaces.
+        if (r.verbs.every((v) => v === 'create')) return ns === targetNamespace || ns === NS;
+        const names = r.resourceNames ?? [];
+        if (names.length === 0) return false;
+        return ns === targetNamespace || (ns === NS && names.every((n) => n === TLS_SECRET));
+      },
     ],
     [
       'touches webhook configurations only by name',
@@ -591,12 +611,14 @@ describe('overlay cert-manager', () => {
     assert.equal(volume?.secret?.secretName, cert.secretName);
   });
 
-  test("drops the service account's access to webhook configurations (cert-manager injects the CA)", async () => {
+  test("drops the service account's access to webhook configurations and the shared TLS Secret (cert-manager injects the CA)", async () => {
     const [base, overlay] = await Promise.all([
       rendered('deploy'),
       rendered('deploy/overlays/cert-manager'),
     ]);
-    const expected = permissions(base).filter((p) => !p.includes('webhookconfigurations'));
+    const expected = permissions(base).filter(
+      (p) => !p.includes('webhookconfigurations') && !p.startsWith(`${NS} core secrets `),
+    );
     assert.deepEqual(permissions(overlay), expected);
     assert.ok(expected.length < permissions(base).length);
   });

@@ -108,6 +108,8 @@ export const SERVER_FLAGS = [
   '--leader-elect-renew-deadline',
   '--leader-elect-retry-period',
   '--webhook-cert-path',
+  '--webhook-cert-secret',
+  '--webhook-cert-validity',
   '--webhook-config-name',
   '--webhook-service',
   '--allowed-target-secrets',

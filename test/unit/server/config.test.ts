@@ -37,6 +37,8 @@ describe('parseConfig defaults', () => {
         service: { namespace: 'harikube-system', name: 'topology-webhook' },
         hosts: [],
         urlHost: undefined,
+        certSecret: { namespace: 'harikube-system', name: 'topology-webhook-tls' },
+        certValidityMs: 365 * 86_400_000,
       },
       healthProbeBindAddress: { host: '', port: 8081 },
       metricsBindAddress: { host: '', port: 8443 },
@@ -86,6 +88,8 @@ describe('parseConfig flags', () => {
           '--webhook-host',
           'hooks.example.com',
           '--webhook-url-host=10.0.0.7',
+          '--webhook-cert-secret=ops/hooks-tls',
+          '--webhook-cert-validity=720h',
           '--allowed-target-secrets=harikube/topology-config,team-a/*',
           '--allowed-target-secrets=team-b/routes',
           '--default-target-secret=team-b/routes',
@@ -107,6 +111,8 @@ describe('parseConfig flags', () => {
           service: { namespace: 'ops', name: 'hooks' },
           hosts: ['127.0.0.1', 'localhost', 'hooks.example.com'],
           urlHost: '10.0.0.7',
+          certSecret: { namespace: 'ops', name: 'hooks-tls' },
+          certValidityMs: 30 * 86_400_000,
         },
         healthProbeBindAddress: { host: '::1', port: 18081 },
         metricsBindAddress: undefined,
@@ -154,6 +160,44 @@ describe('parseConfig flags', () => {
     assert.equal(parseConfig(['--help', '--log-level=loud'], {}).help, true);
     assert.equal(parseConfig(['--nonsense', '--help'], {}).help, true);
   });
+});
+
+describe('the shared TLS Secret of self-provisioned mode', () => {
+  const cases: [string, string[], Record<string, string>, { namespace: string; name: string }][] = [
+    [
+      'default: <webhook-config-name>-tls in the pod namespace',
+      ['--webhook-config-name=hooks', '--webhook-service=svc-ns/hooks'],
+      { POD_NAMESPACE: 'pod-ns' },
+      { namespace: 'pod-ns', name: 'hooks-tls' },
+    ],
+    [
+      '--leader-election-namespace wins over POD_NAMESPACE',
+      ['--leader-election-namespace=flag-ns'],
+      { POD_NAMESPACE: 'pod-ns' },
+      { namespace: 'flag-ns', name: 'topology-webhook-tls' },
+    ],
+    [
+      "without a pod namespace: the webhook Service's namespace",
+      ['--webhook-service=svc-ns/hooks'],
+      {},
+      { namespace: 'svc-ns', name: 'topology-webhook-tls' },
+    ],
+    [
+      'a name alone goes into the pod namespace',
+      ['--webhook-cert-secret=my-tls'],
+      { POD_NAMESPACE: 'pod-ns' },
+      { namespace: 'pod-ns', name: 'my-tls' },
+    ],
+    [
+      'namespace/name is taken as given',
+      ['--webhook-cert-secret=other/my-tls'],
+      { POD_NAMESPACE: 'pod-ns' },
+      { namespace: 'other', name: 'my-tls' },
+    ],
+  ];
+  for (const [name, argv, env, expected] of cases) {
+    test(name, () => assert.deepEqual(parseConfig(argv, env).webhook.certSecret, expected));
+  }
 });
 
 describe('parseConfig environment fallbacks', () => {
@@ -271,6 +315,22 @@ describe('parseConfig errors', () => {
       name: 'cert file name with a slash',
       argv: ['--webhook-cert-name=../tls.crt'],
       problem: '--webhook-cert-name: "../tls.crt" must be a file name inside --webhook-cert-path',
+    },
+    {
+      name: 'bad shared TLS Secret name',
+      argv: ['--webhook-cert-secret=My_TLS'],
+      problem: '--webhook-cert-secret: "My_TLS" is not a valid name (RFC 1123 subdomain)',
+    },
+    {
+      name: 'bad shared TLS Secret namespace',
+      argv: ['--webhook-cert-secret=Ops/tls'],
+      problem:
+        '--webhook-cert-secret: namespace "Ops" is not a valid namespace name (RFC 1123 label)',
+    },
+    {
+      name: 'certificate validity too short to rotate',
+      argv: ['--webhook-cert-validity=30s'],
+      problem: '--webhook-cert-validity: must be at least 1m',
     },
     {
       name: 'bad webhook configuration name',
@@ -452,6 +512,8 @@ test('usage lists every flag with its default and environment variable', () => {
     '--webhook-cert-path=DIR',
     '--webhook-cert-name=FILE',
     '--webhook-cert-key=FILE',
+    '--webhook-cert-secret=[NS/]NAME',
+    '--webhook-cert-validity=DURATION',
     '--webhook-config-name=NAME',
     '--webhook-service=NS/NAME',
     '--webhook-host=HOST',
