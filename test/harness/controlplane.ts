@@ -61,6 +61,11 @@ export interface KubectlOptions {
   timeoutMs?: number;
 }
 
+export interface RestartOptions {
+  /** SIGKILL instead of SIGTERM: a crash rather than a graceful stop. */
+  crash?: boolean;
+}
+
 /** Start-up phases in milliseconds (etcd starts while the certificates are made). */
 export interface StartupTimings {
   /** build.sh: a cache lookup once the binaries exist. */
@@ -97,9 +102,16 @@ export interface ControlPlane {
   /** Runs kubectl against this control plane as the admin user. */
   kubectl(args: readonly string[], options?: KubectlOptions): Promise<KubectlResult>;
   /** Stops and starts kube-apiserver (same port, same etcd); resolves when it is ready again. */
-  restartApiServer(): Promise<void>;
-  /** Stops and starts etcd (same data); resolves when the API server is ready again. */
-  restartEtcd(): Promise<void>;
+  restartApiServer(options?: RestartOptions): Promise<void>;
+  /**
+   * Stops and starts etcd (same data); resolves when the API server is ready again.
+   * A graceful stop takes etcd several seconds while the API server holds
+   * watches open; `crash: true` (SIGKILL) is fast and loses nothing: without
+   * fsync, writes still reach the page cache, which a process kill keeps.
+   */
+  restartEtcd(options?: RestartOptions): Promise<void>;
+  /** Process ids of the running components (for fault tests: SIGSTOP, SIGKILL, ...). */
+  pids(): { etcd?: number; apiServer?: number };
   /** Last lines of a component's log. */
   logTail(component: 'etcd' | 'kube-apiserver', lines?: number): string;
   /** Stops kube-apiserver, then etcd, and removes the directory. Idempotent. */
@@ -329,16 +341,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         totalMs: Math.round(performance.now() - t0),
       },
       kubectl,
-      async restartApiServer() {
-        if (procs.apiServer) await terminate(procs.apiServer);
+      async restartApiServer(restart: RestartOptions = {}) {
+        if (procs.apiServer)
+          await terminate(procs.apiServer, restart.crash ? 'SIGKILL' : 'SIGTERM');
         await startApiServer();
       },
-      async restartEtcd() {
-        if (procs.etcd) await terminate(procs.etcd);
+      async restartEtcd(restart: RestartOptions = {}) {
+        if (procs.etcd) await terminate(procs.etcd, restart.crash ? 'SIGKILL' : 'SIGTERM');
         await startEtcd();
         // The API server reconnects by itself; wait until it has.
         await waitUntil(procs.apiServer!, readyz, readyTimeoutMs);
       },
+      pids: () => ({
+        ...(procs.etcd && !procs.etcd.done ? { etcd: procs.etcd.child.pid } : {}),
+        ...(procs.apiServer && !procs.apiServer.done
+          ? { apiServer: procs.apiServer.child.pid }
+          : {}),
+      }),
       logTail,
       stop,
     };
@@ -350,9 +369,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       .map(([name, path]) => `--- ${name} log (last lines) ---\n${tail(path!, 30)}`)
       .join('\n');
     await stop();
-    throw new Error(`control plane failed to start: ${(error as Error).message}\n${logs}`, {
-      cause: error,
-    });
+    throw new Error(
+      `control plane in ${dir} failed to start: ${(error as Error).message}\n${logs}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -425,9 +447,13 @@ function launch(name: string, bin: string, args: readonly string[], logPath: str
   return managed;
 }
 
-async function terminate(proc: Managed, graceMs = 10_000): Promise<void> {
+async function terminate(
+  proc: Managed,
+  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+  graceMs = 15_000,
+): Promise<void> {
   if (proc.done) return;
-  proc.child.kill('SIGTERM');
+  proc.child.kill(signal);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
   try {
     await proc.exited;
