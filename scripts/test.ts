@@ -1,0 +1,34 @@
+// Runs every test layer and ends with one closing line for all of them.
+// Unit tests run in parallel; end-to-end and fault tests one file at a time,
+// since each file starts its own kube-apiserver and etcd on a 2-core machine.
+import { spawn } from 'node:child_process';
+
+const layers: Array<{ name: string; args: string[] }> = [
+  { name: 'unit', args: ['--test', 'test/unit/**/*.test.ts'] },
+  { name: 'e2e', args: ['--test', '--test-concurrency=1', 'test/e2e/**/*.test.ts'] },
+  { name: 'chaos', args: ['--test', '--test-concurrency=1', 'test/chaos/**/*.test.ts'] },
+];
+const only = process.argv.slice(2);
+
+let passed = 0;
+let failed = 0;
+let exitCode = 0;
+for (const layer of layers.filter((l) => only.length === 0 || only.includes(l.name))) {
+  process.stdout.write(`\n### ${layer.name} tests\n`);
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, layer.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let tail = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString('utf8')).slice(-4000);
+    });
+    child.on('exit', (exit) => {
+      passed += Number(/ℹ pass (\d+)/.exec(tail)?.[1] ?? 0);
+      failed += Number(/ℹ fail (\d+)/.exec(tail)?.[1] ?? 0);
+      resolve(exit ?? 1);
+    });
+  });
+  if (code !== 0) exitCode = code;
+}
+process.stdout.write(`\nAll layers: ${passed} passed, ${failed} failed\n`);
+process.exit(exitCode);
