@@ -164,17 +164,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dir = await mkdtemp(join(tmpdir(), 'topology-controlplane-'));
   liveDirs.add(dir);
   const procs: { etcd?: Managed; apiServer?: Managed } = {};
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
 
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    // The API server first: stopping etcd under it makes it log errors and retry.
-    if (procs.apiServer) await terminate(procs.apiServer);
-    if (procs.etcd) await terminate(procs.etcd);
-    await rm(dir, { recursive: true, force: true });
-    liveDirs.delete(dir);
-  };
+  // Idempotent: a second call waits for the first.
+  const stop = () =>
+    (stopping ??= (async () => {
+      // The API server first: stopping etcd under it makes it log errors and retry.
+      if (procs.apiServer) await terminate(procs.apiServer);
+      if (procs.etcd) await terminate(procs.etcd);
+      await rm(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    })());
 
   try {
     const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
@@ -308,6 +308,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       );
 
     if (options.installCrd ?? true) {
+      // Server-side: no last-applied annotation, which a large CRD can overflow.
       await mustKubectl(kubectl, ['apply', '--server-side', '-f', CRD_FILE]);
       await mustKubectl(kubectl, [
         'wait',
