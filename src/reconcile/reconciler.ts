@@ -14,7 +14,14 @@ import {
 import type { TopologyConfig } from '../resource/types.ts';
 import { targetAllowed, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
-import { isAlreadyExists, isConflict, isNotFound, paths, type RestClient } from '../kube/rest.ts';
+import {
+  ApiError,
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  paths,
+  type RestClient,
+} from '../kube/rest.ts';
 import type { EventRecorder } from './events.ts';
 import { mergeTarget } from './merge.ts';
 import {
@@ -118,6 +125,14 @@ export async function reconcileTarget(
     // A config the merge accepted is Active only if the Secret now holds it.
     if (outcome?.state === 'Active' && written.state === 'blocked') {
       statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: written.reason });
+    } else if (outcome?.state === 'Active' && written.state === 'denied') {
+      // Already Active at this generation: written earlier and still in the Secret.
+      const activeNow =
+        config.status?.deployStatus === 'Active' &&
+        config.status.observedGeneration === config.metadata.generation;
+      if (!activeNow) {
+        statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: written.reason });
+      }
     } else if (outcome) {
       statuses.set(keyOf(config), {
         deployStatus: outcome.state,
@@ -133,8 +148,8 @@ export async function reconcileTarget(
 
   let retry = false;
   for (const config of live) {
-    const desired = statuses.get(keyOf(config))!;
-    if (!statusChanged(config, desired)) continue;
+    const desired = statuses.get(keyOf(config));
+    if (!desired || !statusChanged(config, desired)) continue;
     if (!deps.mayWrite()) return 'done';
     try {
       await writeStatus(rest, config, desired);
@@ -155,8 +170,16 @@ export async function reconcileTarget(
   }
 
   // Deleting configs are out of the Secret now (or it was never ours to
-  // write): their finalizer can go.
-  {
+  // write): their finalizer can go. Not when the Secret could not be read or
+  // updated: their backends may still be in it (the resync tries again).
+  if (written.state === 'denied') {
+    if (deleting.length > 0) {
+      logger.warn(
+        { target, deleting: deleting.map(keyOf) },
+        'target Secret not writable (RBAC); finalizers kept until it is',
+      );
+    }
+  } else {
     for (const config of deleting) {
       if (!deps.mayWrite()) return 'done';
       try {
@@ -174,9 +197,33 @@ export async function reconcileTarget(
   return retry ? 'retry' : 'done';
 }
 
-/** blocked: the Secret cannot hold these configs (and never held them). */
+/**
+ * A 403 on the target Secret: the operator's RBAC does not cover it (e.g. a
+ * target allowed by --allowed-target-secrets without the matching Role).
+ * Retrying cannot help until an administrator acts, so the configs go to
+ * Error with the API server's reason (it names the verb, the ServiceAccount
+ * and the namespace; no secret) and the periodic resync tries again. A
+ * denied create means the Secret never held anything ('blocked'); a denied
+ * read or update of an existing Secret does not ('denied').
+ */
+function forbidden(
+  error: unknown,
+  verb: 'read' | 'create' | 'update',
+  target: string,
+): WriteOutcome | undefined {
+  if (!(error instanceof ApiError) || error.status !== 403) return undefined;
+  const detail = error.message.replace(/^[A-Z]+ \S+: 403 /, '');
+  const reason = `the operator is not allowed to ${verb === 'read' ? 'read' : 'write'} Secret ${target} (RBAC): ${detail}`;
+  return verb === 'create' ? { state: 'blocked', reason } : { state: 'denied', reason };
+}
+
+/**
+ * blocked: the Secret cannot hold these configs (and never held them).
+ * denied: RBAC refused reading or updating an existing Secret, which may
+ * still hold them.
+ */
 type WriteOutcome =
-  { state: 'written' | 'unchanged' | 'conflict' } | { state: 'blocked'; reason: string };
+  { state: 'written' | 'unchanged' | 'conflict' } | { state: 'blocked' | 'denied'; reason: string };
 
 async function writeSecret(
   ref: { namespace: string; name: string },
@@ -191,6 +238,8 @@ async function writeSecret(
   try {
     secret = await rest.get<Secret>(paths.secret(ref.namespace, ref.name));
   } catch (error) {
+    const denied = forbidden(error, 'read', target);
+    if (denied) return denied;
     if (!isNotFound(error)) throw error;
   }
 
@@ -212,6 +261,8 @@ async function writeSecret(
       });
     } catch (error) {
       if (isAlreadyExists(error)) return { state: 'conflict' };
+      const denied = forbidden(error, 'create', target);
+      if (denied) return denied;
       if (isNotFound(error)) {
         return {
           state: 'blocked',
@@ -249,6 +300,8 @@ async function writeSecret(
     });
   } catch (error) {
     if (isConflict(error) || isNotFound(error)) return { state: 'conflict' };
+    const denied = forbidden(error, 'update', target);
+    if (denied) return denied;
     throw error;
   }
   logger.info({ target, entries: Object.keys(data).length }, 'target Secret updated');
