@@ -296,10 +296,15 @@ spec:
       ]);
       assert.equal(deleted.code, 0, deleted.stderr);
 
-      const secret = await waitForSecretKeys(cp(), 'harikube', 'e2e-delete', [
-        entryKey(1, ns, 'keep'),
-      ]);
-      assert.deepEqual(secret.data, {
+      const releasing = await waitFor('the product to release its finalizer', async () => {
+        const config = await readConfig(cp(), ns, 'gone');
+        return config?.metadata.finalizers?.length === 1 ? config : undefined;
+      });
+      assert.ok(releasing.metadata.deletionTimestamp);
+      assert.deepEqual(releasing.metadata.finalizers, ['e2e.test/hold']);
+      // Read at once, not awaited: the key left before the finalizer did.
+      const secret = await readSecret(cp(), 'harikube', 'e2e-delete');
+      assert.deepEqual(secret!.data, {
         '0000000001-e2e-delete.keep.yaml': `backends:
 - name: delete-keep
   endpoint: postgres://keep.db:5432/kine
@@ -308,12 +313,6 @@ spec:
     kind: delete-keep
 `,
       });
-      const releasing = await waitFor('the product to release its finalizer', async () => {
-        const config = await readConfig(cp(), ns, 'gone');
-        return config?.metadata.finalizers?.length === 1 ? config : undefined;
-      });
-      assert.ok(releasing.metadata.deletionTimestamp);
-      assert.deepEqual(releasing.metadata.finalizers, ['e2e.test/hold']);
       const released = await cp().kubectl([
         'patch',
         'topologyconfig',
@@ -448,10 +447,15 @@ ${Object.entries(keys)
         });
       // The webhook checks decryption against its cache of the key Secret,
       // which may lag the create by a moment: retry until it has the key.
+      let refusal = '';
       const applyOnceKeysSeen = (yaml: string) =>
         waitFor('the webhook to accept the encrypted config', async () => {
           const result = await apply(cp(), yaml);
+          refusal = result.stderr;
           return result.code === 0 ? result : undefined;
+        }).catch((error: Error) => {
+          error.message += ` (last refusal: ${refusal})`;
+          throw error;
         });
 
       await mustApply(cp(), keySecret({ 'key-2024': oldKey }));
@@ -504,13 +508,9 @@ ${Object.entries(keys)
       try {
         // Rotation: add the new key, re-encrypt with it, remove the old key.
         await mustApply(cp(), keySecret({ 'key-2024': oldKey, 'key-2025': newKey }));
-        await waitFor('the new key to be usable', async () => {
-          const result = await apply(
-            cp(),
-            config('orders', 1, 'crypto-orders', encryptEndpoint(newKey, ordersEndpoint)),
-          );
-          return result.code === 0 ? result : undefined;
-        });
+        await applyOnceKeysSeen(
+          config('orders', 1, 'crypto-orders', encryptEndpoint(newKey, ordersEndpoint)),
+        );
         const rotated = await waitForState(cp(), ns, 'orders', 'Active');
         assert.equal(rotated.metadata.generation, 2);
         await mustApply(cp(), keySecret({ 'key-2025': newKey }));
