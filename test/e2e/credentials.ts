@@ -1,0 +1,70 @@
+// Credentials of ServiceAccounts for the end-to-end tests: tokens from the
+// TokenRequest API (`kubectl create token`) and kubeconfig files that use
+// them, so the product or kubectl runs with exactly a ServiceAccount's RBAC.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { ControlPlane } from '../harness/controlplane.ts';
+
+export async function createServiceAccount(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+): Promise<void> {
+  const result = await cp.kubectl(['create', 'serviceaccount', name, '-n', namespace]);
+  assert.equal(result.code, 0, `kubectl create serviceaccount: ${result.stderr}`);
+}
+
+/** A bound token of the ServiceAccount, from the TokenRequest API. */
+export async function serviceAccountToken(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+  duration = '1h',
+): Promise<string> {
+  const result = await cp.kubectl([
+    'create',
+    'token',
+    name,
+    '-n',
+    namespace,
+    `--duration=${duration}`,
+  ]);
+  assert.equal(result.code, 0, `kubectl create token: ${result.stderr}`);
+  const token = result.stdout.trim();
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT');
+  return token;
+}
+
+/** Writes a kubeconfig for `token` against the control plane (mode 0600); returns its path. */
+export async function writeTokenKubeconfig(
+  cp: ControlPlane,
+  token: string,
+  fileName: string,
+): Promise<string> {
+  const path = join(cp.dir, fileName);
+  const kubeconfig = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: 'e2e',
+        cluster: {
+          server: cp.server,
+          'certificate-authority-data': Buffer.from(cp.caPem).toString('base64'),
+        },
+      },
+    ],
+    users: [{ name: 'service-account', user: { token } }],
+    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'service-account' } }],
+    'current-context': 'e2e',
+  };
+  await writeFile(path, stringify(kubeconfig), { mode: 0o600 });
+  return path;
+}
+
+/** kubectl as the holder of `token` (the flag overrides the admin kubeconfig's credentials). */
+export function kubectlAs(cp: ControlPlane, token: string, args: string[]) {
+  return cp.kubectl([`--token=${token}`, ...args]);
+}
