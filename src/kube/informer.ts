@@ -2,7 +2,8 @@
 // informer stops for good on a watch error that is not a 410 or a timeout;
 // a controller must instead back off and list again, and must be able to
 // say whether its cache has synced (for /readyz).
-import { makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RestClient } from './rest.ts';
 
@@ -29,6 +30,9 @@ export interface InformerOptions<T> {
   maxBackoffMs?: number;
 }
 
+/** A watch that ended sooner than this after it began counts as failing fast, and is re-opened with back-off. */
+const SHORT_WATCH_MS = 1_000;
+
 export async function startInformer<T extends object>(
   options: InformerOptions<T>,
 ): Promise<RunningInformer<T>> {
@@ -37,17 +41,34 @@ export async function startInformer<T extends object>(
   const query = options.labelSelector
     ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
     : '';
-  const informer = makeInformer<KubernetesObject>(
-    options.kubeConfig,
+  // Set by the 'connect' handler below, read by delayFn.
+  let watchStartedAt = Date.now();
+  let lastWatchMs = Infinity;
+  const informer = new ListWatch<KubernetesObject>(
     options.path,
+    new Watch(options.kubeConfig),
     async () => {
       const list = await options.rest.get<{ items: T[]; metadata?: { resourceVersion?: string } }>(
         options.path + query,
       );
       listedOnce = true;
-      return list;
+      return list as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
     },
+    false,
     options.labelSelector,
+    undefined,
+    {
+      // client-node doubles its re-watch delay (1 s, 2 s, … 30 s) after every
+      // watch that ends without having delivered an event, so a quiet
+      // resource behind a short server or proxy timeout went unwatched for
+      // up to 30 s at a time (changes made then were seen that much later).
+      // Like client-go, re-watch at once after a watch that lasted; keep the
+      // back-off for watches that end as soon as they start.
+      delayFn: async (ms) => {
+        if (lastWatchMs < SHORT_WATCH_MS) await sleep(ms);
+        watchStartedAt = Date.now();
+      },
+    },
   );
   let stopped = false;
   let failures = 0;
@@ -56,8 +77,21 @@ export async function startInformer<T extends object>(
   informer.on('add', (object) => options.handlers.onUpsert(object as T));
   informer.on('update', (object) => options.handlers.onUpsert(object as T));
   informer.on('delete', (object) => options.handlers.onDelete(object as T));
+  // 'connect' fires when a watch ends without an error (the API server's
+  // request timeout, a proxy's idle timeout) and at each start().
+  let starting = true;
   informer.on('connect', () => {
     failures = 0;
+    const now = Date.now();
+    lastWatchMs = starting ? Infinity : now - watchStartedAt;
+    if (!starting) {
+      logger.debug(
+        { informer: name, watchMs: lastWatchMs },
+        'watch ended without an error; watching again',
+      );
+    }
+    starting = false;
+    watchStartedAt = now;
   });
   informer.on('error', (error: unknown) => {
     if (stopped) return;
@@ -68,6 +102,7 @@ export async function startInformer<T extends object>(
       'watch failed; listing again',
     );
     retryTimer = setTimeout(() => {
+      starting = true;
       informer
         .start()
         .catch((startError: unknown) =>
