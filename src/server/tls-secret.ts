@@ -478,8 +478,10 @@ export async function startSharedCertificate(
   const adopt = (secret: TlsSecretObject, next: SharedTlsState): void => {
     read = secret;
     const previous = state;
-    state = next;
-    if (previous?.serving.certPem !== next.serving.certPem) {
+    const same = previous?.serving.certPem === next.serving.certPem;
+    // The same object while the pair is unchanged: servers swap their TLS context on a new one.
+    state = same ? { ...next, serving: previous!.serving } : next;
+    if (!same) {
       logger.info(
         {
           secret: secretName,

@@ -171,6 +171,10 @@ describe('shared TLS Secret: start-up', () => {
     assertAllTrusted(webhooks, [a, b], 'after start');
     const c = await replica(store, webhooks, time);
     assert.equal(c.current().certPem, a.current().certPem);
+    // Unchanged pair, same object: servers only swap their TLS context on a new one.
+    const served = a.current();
+    await a.sync();
+    assert.equal(a.current(), served);
     assert.deepEqual(store.writes, ['create'], 'a later replica only reads');
     for (const r of [a, b, c]) r.stop();
   });
