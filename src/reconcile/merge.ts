@@ -44,7 +44,17 @@ interface Candidate {
   facts: ConfigFacts;
   target: string;
   endpoints: string[];
+  /** The entry kept from the current Secret for a config that no longer decrypts, and why. */
+  kept?: { value: string; reason: string };
 }
+
+/**
+ * Entries of the current Secret that were written for the configs' current
+ * generation (`namespace/name` → value). When such a config can no longer be
+ * decrypted (its key Secret changed or vanished), its entry is kept instead of
+ * dropped: data already written through that route must stay reachable.
+ */
+export type RetainedEntries = ReadonlyMap<string, string>;
 
 const keyOf = (config: TopologyConfig) =>
   `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
@@ -73,9 +83,11 @@ class Merger {
   readonly #policy: Policy;
   readonly #maps = new ConflictMaps();
   readonly #totals = new Map<string, number>();
+  readonly #retained: RetainedEntries;
 
-  constructor(policy: Policy) {
+  constructor(policy: Policy, retained: RetainedEntries = new Map()) {
     this.#policy = policy;
+    this.#retained = retained;
   }
 
   result(target: string): MergeResult {
@@ -103,8 +115,17 @@ class Merger {
     if (!config || verdict.errors.length > 0)
       return void this.fail(target, keyOf(raw), joined(verdict.errors));
     const resolved = resolveConfig(config, keys, this.#policy);
-    if (resolved.errors.length > 0)
-      return void this.fail(target, keyOf(raw), joined(resolved.errors));
+    if (resolved.errors.length > 0) {
+      const kept = this.#retained.get(keyOf(raw));
+      if (kept === undefined) return void this.fail(target, keyOf(raw), joined(resolved.errors));
+      return {
+        config,
+        facts: resolved.facts,
+        target,
+        endpoints: [],
+        kept: { value: kept, reason: joined(resolved.errors) },
+      };
+    }
     return { config, facts: resolved.facts, target, endpoints: resolved.endpoints as string[] };
   }
 
@@ -122,7 +143,7 @@ class Merger {
       );
     }
     const key = secretKeyFor(config);
-    const value = renderEntry(config, candidate.endpoints);
+    const value = candidate.kept?.value ?? renderEntry(config, candidate.endpoints);
     const size = entrySize(key, value);
     const total = (this.#totals.get(target) ?? 0) + size;
     if (total > this.#policy.maxSecretBytes) {
@@ -136,11 +157,16 @@ class Merger {
     this.#totals.set(target, total);
     const result = this.result(target);
     result.data[key] = value;
-    result.outcomes.set(facts.key, {
-      state: 'Active',
-      reason: `merged into ${target} as ${key}`,
-      key,
-    });
+    result.outcomes.set(
+      facts.key,
+      candidate.kept
+        ? {
+            state: 'Error',
+            reason: `${candidate.kept.reason}; the routing last written for this generation stays in ${target} so that data written through it remains reachable: restore the key or fix the config`,
+            key,
+          }
+        : { state: 'Active', reason: `merged into ${target} as ${key}`, key },
+    );
   }
 }
 
@@ -161,8 +187,9 @@ export function mergeAll(
   configs: readonly TopologyConfig[],
   keys: KeyLookup,
   policy: Policy,
+  retained?: RetainedEntries,
 ): Map<string, MergeResult> {
-  const merger = new Merger(policy);
+  const merger = new Merger(policy, retained);
   const candidates: Candidate[] = [];
   for (const config of distinct(configs)) {
     if (config.metadata?.deletionTimestamp) continue;
@@ -185,6 +212,7 @@ export function mergeTarget(
   configs: readonly TopologyConfig[],
   keys: KeyLookup,
   policy: Policy,
+  retained?: RetainedEntries,
 ): MergeResult {
-  return mergeAll(configs, keys, policy).get(target) ?? new Merger(policy).result(target);
+  return mergeAll(configs, keys, policy, retained).get(target) ?? new Merger(policy).result(target);
 }

@@ -23,7 +23,8 @@ import {
   type RestClient,
 } from '../kube/rest.ts';
 import type { EventRecorder } from './events.ts';
-import { mergeTarget } from './merge.ts';
+import { mergeTarget, type RetainedEntries } from './merge.ts';
+import { secretKeyFor } from './render.ts';
 import {
   hasFinalizer,
   setFinalizer,
@@ -107,16 +108,27 @@ export async function reconcileTarget(
   // the cluster-wide backend-name resolution.
   const own = new Set(configs.map(keyOf));
   const others = (deps.allConfigs?.() ?? []).filter((c) => !own.has(keyOf(c)));
-  const result = mergeTarget(target, [...live, ...others], deps.keys, policy);
   // Policy is checked here too: a config that bypassed the webhook must not
   // make the operator create or touch a Secret the platform did not allow.
-  const written: WriteOutcome =
+  const current: ReadOutcome =
     ref && targetAllowed(ref, policy)
-      ? await writeSecret(ref, result.data, live.length + deleting.length > 0, deps)
+      ? await readSecret(ref, deps)
       : {
           state: 'blocked',
           reason: `targetSecret ${JSON.stringify(target)} is not allowed by the cluster policy (--allowed-target-secrets)`,
         };
+  const retained = current.state === 'read' ? retainedEntries(live, current.secret) : undefined;
+  const result = mergeTarget(target, [...live, ...others], deps.keys, policy, retained);
+  const written: WriteOutcome =
+    current.state === 'read'
+      ? await writeSecret(
+          ref!,
+          current.secret,
+          result.data,
+          live.length + deleting.length > 0,
+          deps,
+        )
+      : current;
   if (written.state === 'conflict') return 'retry';
 
   const statuses = new Map<string, DesiredStatus>();
@@ -210,7 +222,7 @@ function forbidden(
   error: unknown,
   verb: 'read' | 'create' | 'update',
   target: string,
-): WriteOutcome | undefined {
+): { state: 'blocked' | 'denied'; reason: string } | undefined {
   if (!(error instanceof ApiError) || error.status !== 403) return undefined;
   const detail = error.message.replace(/^[A-Z]+ \S+: 403 /, '');
   const reason = `the operator is not allowed to ${verb === 'read' ? 'read' : 'write'} Secret ${target} (RBAC): ${detail}`;
@@ -224,9 +236,49 @@ function forbidden(
  */
 type WriteOutcome =
   { state: 'written' | 'unchanged' | 'conflict' } | { state: 'blocked' | 'denied'; reason: string };
+type ReadOutcome =
+  { state: 'read'; secret: Secret | undefined } | { state: 'blocked' | 'denied'; reason: string };
+
+async function readSecret(
+  ref: { namespace: string; name: string },
+  deps: ReconcilerDeps,
+): Promise<ReadOutcome> {
+  try {
+    return {
+      state: 'read',
+      secret: await deps.rest.get<Secret>(paths.secret(ref.namespace, ref.name)),
+    };
+  } catch (error) {
+    const denied = forbidden(error, 'read', formatNamespacedName(ref));
+    if (denied) return denied;
+    if (!isNotFound(error)) throw error;
+    return { state: 'read', secret: undefined };
+  }
+}
+
+/**
+ * The entries of a managed Secret that were written for their config's
+ * current generation (the status records the generation last merged). The
+ * merge keeps such an entry when the config can no longer be decrypted.
+ */
+function retainedEntries(
+  live: readonly TopologyConfig[],
+  secret: Secret | undefined,
+): RetainedEntries {
+  const retained = new Map<string, string>();
+  if (!secret || !isManaged(secret)) return retained;
+  for (const config of live) {
+    if (config.status?.observedGeneration !== config.metadata.generation) continue;
+    const value = secret.data?.[secretKeyFor(config)];
+    if (value !== undefined)
+      retained.set(keyOf(config), Buffer.from(value, 'base64').toString('utf8'));
+  }
+  return retained;
+}
 
 async function writeSecret(
   ref: { namespace: string; name: string },
+  secret: Secret | undefined,
   data: Record<string, string>,
   inUse: boolean,
   deps: ReconcilerDeps,
@@ -234,14 +286,6 @@ async function writeSecret(
   const { rest, logger } = deps;
   const target = formatNamespacedName(ref);
   const desired = encode(data);
-  let secret: Secret | undefined;
-  try {
-    secret = await rest.get<Secret>(paths.secret(ref.namespace, ref.name));
-  } catch (error) {
-    const denied = forbidden(error, 'read', target);
-    if (denied) return denied;
-    if (!isNotFound(error)) throw error;
-  }
 
   if (!secret) {
     if (!inUse) return { state: 'unchanged' };

@@ -476,15 +476,16 @@ ${Object.entries(keys)
 `;
       const ordersKey = entryKey(1, ns, 'orders');
       const legacyKey = entryKey(2, ns, 'legacy');
-      assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-crypto'))!.data, {
-        [ordersKey]: ordersEntry,
-        [legacyKey]: `backends:
+      const legacyEntry = `backends:
 - name: crypto-legacy
   endpoint: mysql://legacy:s3cr3t-legacy@tcp(legacy.db:3306)/kine
   customresource:
     group: stable.example.com
     kind: crypto-legacy
-`,
+`;
+      assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-crypto'))!.data, {
+        [ordersKey]: ordersEntry,
+        [legacyKey]: legacyEntry,
       });
 
       // Watch "orders" through the whole rotation.
@@ -516,12 +517,13 @@ ${Object.entries(keys)
         await mustApply(cp(), keySecret({ 'key-2025': newKey }));
 
         // "legacy" was never re-encrypted: the remaining key is the wrong one.
+        // It is Error, and its last good entry stays in the Secret: dropping it
+        // would strand the data already written through that route.
         const broken = await waitForState(cp(), ns, 'legacy', 'Error');
         assert.equal(
           broken.status.deployStatusReason,
-          'spec.backends[0].endpoint: cannot be decrypted with the keys of Secret e2e-crypto/endpoint-keys: no key of 1 opened it (tried: key-2025)',
+          'spec.backends[0].endpoint: cannot be decrypted with the keys of Secret e2e-crypto/endpoint-keys: no key of 1 opened it (tried: key-2025); the routing last written for this generation stays in harikube/e2e-crypto so that data written through it remains reachable: restore the key or fix the config',
         );
-        await waitForSecretKeys(cp(), 'harikube', 'e2e-crypto', [ordersKey]);
         await sleep(500); // a few more samples after the last change
       } finally {
         watching = false;
@@ -531,6 +533,7 @@ ${Object.entries(keys)
       assert.ok(samples >= 5, `the monitor sampled ${samples} times`);
       assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-crypto'))!.data, {
         [ordersKey]: ordersEntry,
+        [legacyKey]: legacyEntry,
       });
 
       // Nothing secret in reasons, events or the product's log.
@@ -557,6 +560,28 @@ ${Object.entries(keys)
         }
       }
       assert.match(events.stdout, /"reason": "Error"/);
+
+      // Deleting the broken config (the override annotation: it may be in use)
+      // finally removes its kept entry.
+      const annotated = await cp().kubectl([
+        'annotate',
+        'topologyconfig',
+        '-n',
+        ns,
+        'legacy',
+        'harikube.info/allow-unsafe-routing-change=true',
+      ]);
+      assert.equal(annotated.code, 0, annotated.stderr);
+      const deleted = await cp().kubectl([
+        'delete',
+        'topologyconfig',
+        '-n',
+        ns,
+        'legacy',
+        '--timeout=30s',
+      ]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      await waitForSecretKeys(cp(), 'harikube', 'e2e-crypto', [ordersKey]);
     }));
 
   test('apply→Active latency (median of 5) is reported', () =>
