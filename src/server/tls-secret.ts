@@ -550,13 +550,17 @@ export async function startSharedCertificate(
         problem = (error as Error).message;
       }
       if (decoded && !problem) return [secret, decoded];
-      // Nothing in it can be served: a new pair at once is the only way forward.
-      const repaired = fresh();
+      // Nothing in it can be served. A running replica puts back what it serves
+      // (no CA change for anyone); otherwise a new pair is the only way forward.
+      const keep = state !== undefined && state.serving.notAfter.getTime() > clock().getTime();
+      const repaired = keep ? state! : fresh();
       try {
         const written = await store.replace(encodeTlsSecret(repaired, ref, secret));
         logger.warn(
           { secret: secretName, problem },
-          'shared TLS Secret was unusable; replaced it with a new CA and certificate',
+          keep
+            ? 'shared TLS Secret was unusable; put back the certificate this replica serves'
+            : 'shared TLS Secret was unusable; replaced it with a new CA and certificate',
         );
         return [written, repaired];
       } catch (error) {

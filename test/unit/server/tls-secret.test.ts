@@ -411,6 +411,21 @@ describe('shared TLS Secret: rotation across replicas', () => {
     b.stop();
   });
 
+  test('a Secret spoiled while running is put back with the same certificates', async () => {
+    const store = new FakeStore();
+    const webhooks = new FakeWebhooks();
+    const time = new FakeTime();
+    const a = await replica(store, webhooks, time);
+    const bundle = webhooks.bundle;
+    const spoiled = structuredClone(store.secret!);
+    spoiled.data!['tls.crt'] = Buffer.from('garbage').toString('base64');
+    await store.replace(spoiled);
+    await a.sync();
+    assert.equal(webhooks.bundle, bundle, 'no CA change');
+    assert.equal(decodeTlsSecret(store.secret!).serving.certPem, a.current().certPem);
+    a.stop();
+  });
+
   test('a certificate that lacks a replica’s name is rotated early, to cover both names', async () => {
     const store = new FakeStore();
     const webhooks = new FakeWebhooks();
