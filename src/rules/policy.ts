@@ -42,10 +42,15 @@ export function matchesTargetPattern(pattern: TargetPattern, ref: NamespacedName
   return pattern.namespace === ref.namespace && (pattern.name === '*' || pattern.name === ref.name);
 }
 
-/** Whether policy lets a config write into the Secret `ref`. */
-export function targetAllowed(ref: NamespacedName, policy: Policy): boolean {
-  return policy.allowedTargetSecrets.some((p) => {
+/** Whether any of `patterns` (`ns/name` or `ns/*`) names the Secret `ref`. */
+export function matchesAnyTargetPattern(patterns: readonly string[], ref: NamespacedName): boolean {
+  return patterns.some((p) => {
     const pattern = parseTargetPattern(p);
     return pattern !== undefined && matchesTargetPattern(pattern, ref);
   });
+}
+
+/** Whether policy lets a config write into the Secret `ref`. */
+export function targetAllowed(ref: NamespacedName, policy: Policy): boolean {
+  return matchesAnyTargetPattern(policy.allowedTargetSecrets, ref);
 }

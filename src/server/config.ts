@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NamespacedName } from '../resource/names.ts';
 import { parseNamespacedName } from '../resource/names.ts';
+import { dns1123LabelProblem, dns1123SubdomainProblem } from '../rules/formats.ts';
+import { matchesAnyTargetPattern } from '../rules/policy.ts';
 
 export interface BindAddress {
   /** Host to bind, without IPv6 brackets; '' means every interface. */
@@ -340,21 +342,14 @@ export function parseBindAddress(text: string): BindAddress | undefined {
   return { host, port };
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** RFC 1123 label: namespaces. */
-export function isDnsLabel(value: string): boolean {
-  return value.length <= 63 && DNS_LABEL.test(value);
-}
+export const isDnsLabel = (value: string): boolean => dns1123LabelProblem(value) === undefined;
 
 /** RFC 1123 subdomain: names of Secrets, Leases, webhook configurations. */
-export function isDnsSubdomain(value: string): boolean {
-  return (
-    value.length <= 253 &&
-    value.split('.').every((label) => label.length <= 63 && DNS_LABEL.test(label))
-  );
-}
+export const isDnsSubdomain = (value: string): boolean =>
+  dns1123SubdomainProblem(value) === undefined;
 
 function splitList(values: string[] | undefined): string[] {
   return (values ?? [])
@@ -391,11 +386,6 @@ function checkNamespacedName(
     return undefined;
   }
   return ref;
-}
-
-/** Whether `namespace/name` is allowed by a list of `ns/name` or `ns/*` patterns. */
-export function matchesSecretPattern(patterns: readonly string[], ref: NamespacedName): boolean {
-  return patterns.some((p) => p === `${ref.namespace}/${ref.name}` || p === `${ref.namespace}/*`);
 }
 
 function isHost(value: string): boolean {
@@ -581,7 +571,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   }
   const defaultTargetSecret = str('default-target-secret')!;
   const defaultRef = checkNamespacedName('default-target-secret', defaultTargetSecret, problems);
-  if (defaultRef && !matchesSecretPattern(allowedTargetSecrets, defaultRef)) {
+  if (defaultRef && !matchesAnyTargetPattern(allowedTargetSecrets, defaultRef)) {
     problems.push(
       `--default-target-secret: ${JSON.stringify(defaultTargetSecret)} is not allowed by --allowed-target-secrets`,
     );

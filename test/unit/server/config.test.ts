@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfigError,
-  matchesSecretPattern,
   parseBindAddress,
   parseConfig,
   parseDuration,
@@ -468,17 +467,6 @@ describe('parseBindAddress', () => {
   for (const [text, expected] of cases) {
     test(JSON.stringify(text), () => assert.deepEqual(parseBindAddress(text), expected));
   }
-});
-
-test('matchesSecretPattern: exact names and namespace wildcards only', () => {
-  const patterns = ['harikube/topology-config', 'team-a/*'];
-  assert.equal(
-    matchesSecretPattern(patterns, { namespace: 'harikube', name: 'topology-config' }),
-    true,
-  );
-  assert.equal(matchesSecretPattern(patterns, { namespace: 'team-a', name: 'anything' }), true);
-  assert.equal(matchesSecretPattern(patterns, { namespace: 'harikube', name: 'other' }), false);
-  assert.equal(matchesSecretPattern(patterns, { namespace: 'team-ab', name: 'x' }), false);
 });
 
 test('servingCertificateNames: Service DNS names, extra hosts and the URL host, split by kind', () => {
