@@ -101,6 +101,12 @@ const ROUTES: ReadonlyArray<{
 
 export function buildWebhookServer(options: WebhookServerOptions): FastifyInstance {
   const { logger } = options;
+  // Redaction works by field path, and the review line below has a fixed set
+  // of scalar fields, none of them a secret one, so redaction can never change
+  // it; but pino clones and walks every line against the logger's wildcard
+  // paths (about 200 µs a line, more than the review itself). This line
+  // skips it; every other line keeps the logger's redaction.
+  const reviewLogger = logger.child({}, { redact: [] });
   const app = Fastify({
     https: { cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' },
     bodyLimit: BODY_LIMIT_BYTES,
@@ -161,7 +167,7 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
             allowed: response.allowed,
             seconds,
           });
-          logger.info(
+          reviewLogger.info(
             {
               uid: review.uid,
               webhook: route.webhook,

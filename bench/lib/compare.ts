@@ -1,0 +1,147 @@
+// Runs the same load against several server processes side by side: a
+// warm-up each, then rounds of maximum throughput that alternate between the
+// servers (so that other work on the machine hits all of them alike), then a
+// fixed-rate run each. Every figure is the median over the rounds.
+import type { LoadResult } from './load.ts';
+import { checkAnswers, load, warmUp } from './load.ts';
+import type { PacedResult } from './paced.ts';
+import { paced } from './paced.ts';
+import type { BenchRequest } from './reviews.ts';
+import type { ServerProcess } from './servers.ts';
+import { median } from './stats.ts';
+import type { MemoryFigures } from './webhook-child.ts';
+
+export interface Contender {
+  label: string;
+  server: ServerProcess;
+  requests: readonly BenchRequest[];
+  /** Check every answer before the load (the no-op answers everything alike). */
+  check: boolean;
+}
+
+export interface CompareOptions {
+  caPem: string;
+  /** Rounds of maximum throughput per server. */
+  rounds: number;
+  /** Seconds per round. */
+  seconds: number;
+  connections: number;
+  /** Requests per second of the fixed-rate run, and its length in seconds. */
+  rate: number;
+  rateSeconds: number;
+  log?: (line: string) => void;
+}
+
+export interface ContenderResult {
+  label: string;
+  max: {
+    requestsPerSecond: number;
+    p50Ms: number;
+    p90Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    rounds: LoadResult[];
+  };
+  /** autocannon overallRate: each second's quota sent as a burst over all connections. */
+  fixedRate: LoadResult;
+  /** The same rate, evenly paced (bench/lib/paced.ts). */
+  paced: PacedResult;
+  /** Server CPU time per review over the measured runs, in microseconds. */
+  cpuMicrosPerReview: number;
+  /** Of which in the product's handlers (wall time from decode to response); 0 for the no-op. */
+  handlerMicrosPerReview: number;
+  indexMs: number;
+  /** After the index was built (full GC), before any load. */
+  idleMemory: MemoryFigures;
+  /** After the load (full GC). */
+  memoryAfter: MemoryFigures;
+  maxRssBytes: number;
+}
+
+export async function compare(
+  contenders: readonly Contender[],
+  options: CompareOptions,
+): Promise<ContenderResult[]> {
+  const log = options.log ?? (() => {});
+  for (const c of contenders) {
+    if (c.check) await checkAnswers(c.server.url, options.caPem, c.requests);
+    log(`warming up ${c.label}`);
+    await warmUp(c.server.url, c.requests);
+  }
+  const before = await Promise.all(contenders.map((c) => c.server.stats()));
+  const rounds: LoadResult[][] = contenders.map(() => []);
+  for (let round = 0; round < options.rounds; round++) {
+    for (const [i, c] of contenders.entries()) {
+      const result = await load({
+        url: c.server.url,
+        requests: c.requests,
+        duration: options.seconds,
+        connections: options.connections,
+      });
+      log(
+        `round ${round + 1}/${options.rounds} ${c.label}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms.toFixed(2)} ms`,
+      );
+      rounds[i]!.push(result);
+    }
+  }
+  const fixed: LoadResult[] = [];
+  const even: PacedResult[] = [];
+  for (const c of contenders) {
+    const result = await load({
+      url: c.server.url,
+      requests: c.requests,
+      duration: options.rateSeconds,
+      connections: options.connections,
+      overallRate: options.rate,
+    });
+    log(`${options.rate} req/s (autocannon) ${c.label}: p99 ${result.p99Ms.toFixed(2)} ms`);
+    fixed.push(result);
+    const evenResult = await paced({
+      url: c.server.url,
+      caPem: options.caPem,
+      requests: c.requests,
+      rate: options.rate,
+      seconds: options.rateSeconds,
+    });
+    log(`${options.rate} req/s (paced) ${c.label}: p99 ${evenResult.p99Ms.toFixed(2)} ms`);
+    even.push(evenResult);
+  }
+  const after = await Promise.all(contenders.map((c) => c.server.stats()));
+  return contenders.map((c, i) => {
+    const own = rounds[i]!;
+    const pick = (f: (r: LoadResult) => number) => median(own.map(f));
+    const cpu =
+      after[i]!.cpuUserMicros +
+      after[i]!.cpuSystemMicros -
+      before[i]!.cpuUserMicros -
+      before[i]!.cpuSystemMicros;
+    for (const r of [...own, fixed[i]!]) {
+      if (r.errors > 0 || r.non2xx > 0)
+        throw new Error(
+          `${c.label}: ${r.errors} errors and ${r.non2xx} non-2xx answers under load`,
+        );
+    }
+    if (even[i]!.failed > 0)
+      throw new Error(`${c.label}: ${even[i]!.failed} paced requests failed`);
+    const reviews = Math.max(1, after[i]!.reviews - before[i]!.reviews);
+    return {
+      label: c.label,
+      max: {
+        requestsPerSecond: pick((r) => r.requestsPerSecond),
+        p50Ms: pick((r) => r.p50Ms),
+        p90Ms: pick((r) => r.p90Ms),
+        p99Ms: pick((r) => r.p99Ms),
+        maxMs: pick((r) => r.maxMs),
+        rounds: own,
+      },
+      fixedRate: fixed[i]!,
+      paced: even[i]!,
+      cpuMicrosPerReview: cpu / reviews,
+      handlerMicrosPerReview: (after[i]!.handlerMicros - before[i]!.handlerMicros) / reviews,
+      indexMs: c.server.ready.indexMs,
+      idleMemory: c.server.ready.memory,
+      memoryAfter: after[i]!.memory,
+      maxRssBytes: after[i]!.maxRssBytes,
+    };
+  });
+}

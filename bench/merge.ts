@@ -1,0 +1,133 @@
+// Benchmark 3a: the reconciler's merge and render (mergeTarget: validation,
+// conflict resolution, ordering and the YAML of every entry) for 10, 1,000
+// and 5,000 configs spread over the fleet's target Secrets, against a
+// baseline measured in the same run: rendering the same configs' YAML and
+// nothing else (renderEntry of each), the least any merge must do.
+//   npx node bench/merge.ts [--quick]
+import { mergeAll, mergeTarget } from '../src/reconcile/merge.ts';
+import { renderEntry } from '../src/reconcile/render.ts';
+import type { TopologyConfig } from '../src/resource/types.ts';
+import type { KeyLookup } from '../src/rules/view.ts';
+import type { BenchFlags } from './lib/cli.ts';
+import { benchFlags, log, printMachine } from './lib/cli.ts';
+import { TARGETS, benchPolicy, fleet, targetOf } from './lib/configs.ts';
+import { heading, writeResults } from './lib/report.ts';
+import { int, median, ms, ratio, table } from './lib/stats.ts';
+
+export const SIZES = [10, 1000, 5000] as const;
+
+const NO_KEYS: KeyLookup = { keysOf: () => ({ found: false, keys: [] }) };
+
+export interface MergeRow {
+  configs: number;
+  /** Configs in the merged target (the fleet spreads them over TARGETS Secrets). */
+  configsInTarget: number;
+  runs: number;
+  /** mergeTarget of one target, given every config (the reconciler's call). */
+  mergeTargetMs: number;
+  /** mergeAll: every target at once. */
+  mergeAllMs: number;
+  /** renderEntry of every config, nothing else: the baseline. */
+  renderOnlyMs: number;
+  mergeTargetPerConfigMicros: number;
+  activeInTarget: number;
+  dataBytes: number;
+}
+
+export interface MergeResults {
+  targets: number;
+  rows: MergeRow[];
+}
+
+/** Median wall time of `runs` calls after one warm-up call. */
+function timeIt(runs: number, fn: () => unknown): number {
+  fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    fn();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+function renderAll(configs: readonly TopologyConfig[]): number {
+  let bytes = 0;
+  for (const c of configs)
+    bytes += renderEntry(
+      c,
+      c.spec.backends.map((b) => b.endpoint),
+    ).length;
+  return bytes;
+}
+
+export function runMerge(flags: BenchFlags): MergeResults {
+  const runs = flags.quick ? 3 : 9;
+  const rows = SIZES.map((n): MergeRow => {
+    const configs = fleet(n);
+    const target = targetOf(0);
+    const once = mergeTarget(target, configs, NO_KEYS, benchPolicy);
+    const active = [...once.outcomes.values()].filter((o) => o.state === 'Active').length;
+    const errors = [...once.outcomes.values()].filter((o) => o.state === 'Error');
+    if (errors.length > 0)
+      throw new Error(`the fleet should merge cleanly, but: ${errors[0]!.reason}`);
+    const row: MergeRow = {
+      configs: n,
+      configsInTarget: once.outcomes.size,
+      runs,
+      mergeTargetMs: timeIt(runs, () => mergeTarget(target, configs, NO_KEYS, benchPolicy)),
+      mergeAllMs: timeIt(runs, () => mergeAll(configs, NO_KEYS, benchPolicy)),
+      renderOnlyMs: timeIt(runs, () => renderAll(configs)),
+      mergeTargetPerConfigMicros: 0,
+      activeInTarget: active,
+      dataBytes: Object.entries(once.data).reduce((sum, [k, v]) => sum + k.length + v.length, 0),
+    };
+    row.mergeTargetPerConfigMicros = (row.mergeTargetMs * 1000) / n;
+    log(
+      `${n} configs: mergeTarget ${row.mergeTargetMs.toFixed(1)} ms, mergeAll ${row.mergeAllMs.toFixed(1)} ms, render only ${row.renderOnlyMs.toFixed(1)} ms`,
+    );
+    return row;
+  });
+  return { targets: TARGETS, rows };
+}
+
+export function printMerge(r: MergeResults): void {
+  heading(
+    `Merge and render (all configs given, spread over ${r.targets} target Secrets; median of ${r.rows[0]?.runs ?? 0} runs)`,
+  );
+  const base = r.rows[0]!;
+  console.log(
+    table(
+      [
+        'configs',
+        'in the target',
+        'mergeTarget ms',
+        'µs/config',
+        'µs/config × at 10',
+        'mergeAll ms',
+        'render only ms',
+        'mergeAll × render only',
+        'Secret data bytes',
+      ],
+      r.rows.map((row) => [
+        int(row.configs),
+        int(row.configsInTarget),
+        ms(row.mergeTargetMs),
+        ms(row.mergeTargetPerConfigMicros),
+        ratio(row.mergeTargetPerConfigMicros / base.mergeTargetPerConfigMicros),
+        ms(row.mergeAllMs),
+        ms(row.renderOnlyMs),
+        ratio(row.mergeAllMs / row.renderOnlyMs),
+        int(row.dataBytes),
+      ]),
+    ),
+  );
+}
+
+if (import.meta.main) {
+  const flags = benchFlags();
+  printMachine();
+  const results = runMerge(flags);
+  printMerge(results);
+  console.log(`\nwrote ${writeResults('merge', results)}`);
+}

@@ -1,0 +1,74 @@
+// Runs every benchmark in order, prints its table and writes
+// bench/results/<name>.json; ends with the issue's targets, met or missed.
+//   npm run bench                      (builds the control plane first)
+//   node bench/run.ts [--quick] [--cpu-prof] [admission scaling merge apply-to-active concurrency]
+import { printAdmission, runAdmission, type AdmissionResults } from './admission.ts';
+import { printApplyToActive, runApplyToActive } from './apply-to-active.ts';
+import { printConcurrency, runConcurrency, type ConcurrencyResults } from './concurrency.ts';
+import { benchFlags, printMachine } from './lib/cli.ts';
+import { describeMachine, machine, writeResults } from './lib/report.ts';
+import { ms, ratio } from './lib/stats.ts';
+import { printMerge, runMerge } from './merge.ts';
+import { printScaling, runScaling, type ScalingResults } from './scaling.ts';
+
+const flags = benchFlags();
+const wanted = (name: string) => flags.only.length === 0 || flags.only.includes(name);
+const started = performance.now();
+printMachine();
+if (flags.quick) console.log('(--quick: short runs, noisier figures)');
+
+let admission: AdmissionResults | undefined;
+let scaling: ScalingResults | undefined;
+let concurrency: ConcurrencyResults | undefined;
+
+if (wanted('admission')) {
+  admission = await runAdmission(flags);
+  printAdmission(admission);
+  writeResults('admission', admission);
+}
+if (wanted('scaling')) {
+  scaling = await runScaling(flags);
+  printScaling(scaling);
+  writeResults('scaling', scaling);
+}
+if (wanted('merge')) {
+  const merge = runMerge(flags);
+  printMerge(merge);
+  writeResults('merge', merge);
+}
+if (wanted('apply-to-active')) {
+  const apply = await runApplyToActive(flags);
+  printApplyToActive(apply);
+  writeResults('apply-to-active', apply);
+}
+if (wanted('concurrency')) {
+  concurrency = await runConcurrency(flags);
+  printConcurrency(concurrency);
+  writeResults('concurrency', concurrency);
+}
+
+console.log('\n## Targets (issue 6)\n');
+const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+if (admission) {
+  const r = admission.ratios;
+  console.log(
+    `- maximum throughput ≥ 0.70× the no-op: ${ratio(r.throughputSilent)} with logs silent (${verdict(r.throughputSilent >= 0.7)}), ${ratio(r.throughputInfo)} logging at info (${verdict(r.throughputInfo >= 0.7)})`,
+  );
+}
+if (scaling) {
+  const at1k = scaling.rows.find((row) => row.configs === 1000)!;
+  console.log(
+    `- p99 < 5 ms at ${scaling.rate} requests/s with 1,000 configs: ${ms(at1k.paced.p99Ms)} ms (${verdict(at1k.paced.p99Ms < 5)})`,
+  );
+  console.log(
+    `- p99 at 10,000 configs within 1.5× of p99 at 10: ${ratio(scaling.ratios.p99At10kOver10)} (${verdict(scaling.ratios.p99At10kOver10 <= 1.5)})`,
+  );
+}
+if (concurrency) {
+  console.log(
+    `- 100 conflicting creates at two replicas end with exactly one winner per conflict: ${verdict(concurrency.ok)}`,
+  );
+}
+console.log(
+  `\n${describeMachine(machine())} at the end; ${Math.round((performance.now() - started) / 1000)} s in all. Results in bench/results/.`,
+);
