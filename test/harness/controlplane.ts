@@ -6,23 +6,14 @@
 //   const cp = await startControlPlane();
 //   after(() => cp.stop());
 //   const { code, stdout } = await cp.kubectl(['get', 'topologyconfigs', '-A']);
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  accessSync,
-  closeSync,
-  constants as fsConstants,
-  openSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-} from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import {
@@ -31,6 +22,17 @@ import {
   type CertificateAndKey,
 } from '../../src/crypto/certs.ts';
 import { CRD_NAME } from '../../src/resource/schema.ts';
+import {
+  findOnPath,
+  freePorts,
+  installExitHooks,
+  isExecutable,
+  launch,
+  terminate,
+  trackDir,
+  untrackDir,
+  type Managed,
+} from './processes.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BUILD_SCRIPT = join(REPO, 'test/controlplane/build.sh');
@@ -162,7 +164,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const buildMs = lap();
   const kubectlBin = options.kubectl ?? kubectlPath();
   const dir = await mkdtemp(join(tmpdir(), 'topology-controlplane-'));
-  liveDirs.add(dir);
+  trackDir(dir);
   const procs: { etcd?: Managed; apiServer?: Managed } = {};
   let stopping: Promise<void> | undefined;
 
@@ -173,7 +175,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       if (procs.apiServer) await terminate(procs.apiServer);
       if (procs.etcd) await terminate(procs.etcd);
       await rm(dir, { recursive: true, force: true });
-      liveDirs.delete(dir);
+      untrackDir(dir);
     })());
 
   try {
@@ -381,88 +383,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
 // --- processes ---------------------------------------------------------------
 
-interface Managed {
-  name: string;
-  child: ChildProcess;
-  /** Resolves with a description of how the process ended. */
-  exited: Promise<string>;
-  done: boolean;
-}
-
-// Children and directories of every control plane of this process, so that
-// an exit or a signal still takes them down (tests call stop() in `after`).
-const liveChildren = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let hooksInstalled = false;
-
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', killEverything);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killEverything();
-      // Default behaviour again: die of the same signal.
-      process.kill(process.pid, signal);
-    });
-  }
-}
-
-function killEverything(): void {
-  for (const child of liveChildren) child.kill('SIGKILL');
-  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-}
-
-// With util-linux's setpriv, the kernel also kills the child if this process
-// dies without running any handler (SIGKILL, a crash): setpriv sets the
-// parent-death signal and then execs the binary in place, so the pid is the same.
-function launch(name: string, bin: string, args: readonly string[], logPath: string): Managed {
-  const setpriv = findOnPath('setpriv');
-  const log = openSync(logPath, 'a');
-  const [command, argv] = setpriv
-    ? [setpriv, ['--pdeathsig=SIGKILL', '--', bin, ...args]]
-    : [bin, [...args]];
-  let child: ChildProcess;
-  try {
-    child = spawn(command, argv, { detached: false, stdio: ['ignore', log, log] });
-  } finally {
-    closeSync(log);
-  }
-  liveChildren.add(child);
-  const managed: Managed = {
-    name,
-    child,
-    done: false,
-    exited: new Promise((resolve) => {
-      const finish = (how: string) => {
-        managed.done = true;
-        liveChildren.delete(child);
-        resolve(how);
-      };
-      child.once('exit', (code, signal) =>
-        finish(signal ? `killed by ${signal}` : `exited with code ${code}`),
-      );
-      child.once('error', (error) => finish(`could not start: ${error.message}`));
-    }),
-  };
-  return managed;
-}
-
-async function terminate(
-  proc: Managed,
-  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
-  graceMs = 15_000,
-): Promise<void> {
-  if (proc.done) return;
-  proc.child.kill(signal);
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
-  try {
-    await proc.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // Polls `ready` until it returns true; fails early when the process exits.
 async function waitUntil(
   proc: Managed,
@@ -591,26 +511,6 @@ function minorOf(version: string): number {
   return Number(minor);
 }
 
-// Holds all listeners open together so the ports are distinct. Another
-// process could still take one before our binaries bind it; that shows up
-// as an early exit with the reason in the log.
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-          }),
-      ),
-    );
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  }
-}
-
 function httpGet(
   url: string,
   auth?: { ca: string; token: string },
@@ -654,22 +554,4 @@ function kubeconfig(server: string, caPem: string, token: string): string {
     ],
     'current-context': 'topology-test',
   });
-}
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -2,19 +2,14 @@
 // way it runs in production: its own kubeconfig, its own ports, the webhook
 // configurations of deploy/overlays/local pointed at it, its CA injected by
 // the server itself.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, closeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ControlPlane } from './controlplane.ts';
+import { freePorts, launch, terminate, type Managed } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const MAIN = join(REPO, 'src/server/main.ts');
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 export interface Product {
   name: string;
@@ -46,14 +41,8 @@ export interface ProductOptions {
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolvePort(port));
-    });
-  });
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 export async function startProduct(
@@ -84,26 +73,14 @@ export async function startProduct(
       : []),
     ...(options.args ?? []),
   ];
-  let child: ChildProcess | undefined;
-  let exited: Promise<number | null> = Promise.resolve(null);
-
-  const launch = () => {
-    const fd = openSync(logPath, 'a');
-    child = spawn(process.execPath, args, {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, POD_NAMESPACE: 'harikube-system' },
+  let proc: Managed;
+  const start = () => {
+    proc = launch(name, process.execPath, args, logPath, {
+      ...process.env,
+      POD_NAMESPACE: 'harikube-system',
     });
-    closeSync(fd);
-    live.add(child);
-    const current = child;
-    exited = new Promise((resolveExit) =>
-      current.once('exit', (code) => {
-        live.delete(current);
-        resolveExit(code);
-      }),
-    );
   };
-  launch();
+  start();
 
   const logText = () => {
     try {
@@ -127,9 +104,7 @@ export async function startProduct(
   const waitReady = async (timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (child?.exitCode !== null && child?.exitCode !== undefined) {
-        throw new Error(`${name} exited with ${child.exitCode}:\n${logText().slice(-3000)}`);
-      }
+      if (proc.done) throw new Error(`${name} ${await proc.exited}:\n${logText().slice(-3000)}`);
       if (await ready()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -141,7 +116,7 @@ export async function startProduct(
     webhookPort,
     probePort,
     metricsPort,
-    pid: () => child?.pid,
+    pid: () => proc.child.pid,
     logText,
     logs: () =>
       logText()
@@ -151,20 +126,12 @@ export async function startProduct(
     ready,
     waitReady,
     stop: async () => {
-      if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child?.kill('SIGKILL'), 30_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      await terminate(proc, 'SIGTERM', 30_000);
+      return proc.child.exitCode;
     },
-    kill: async () => {
-      if (!child || child.exitCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
+    kill: () => terminate(proc, 'SIGKILL'),
     restart: async () => {
-      launch();
+      start();
       await waitReady();
     },
   };
