@@ -367,7 +367,7 @@ describe('manager Deployment', () => {
 });
 
 describe('RBAC of the service account', () => {
-  test('is exactly the least-privilege set documented in docs/deploy-notes.md', async () => {
+  test('is exactly the least-privilege set documented in deploy/README.md', async () => {
     const [target] = DEFAULT_TARGET_SECRET.split('/');
     const targetName = DEFAULT_TARGET_SECRET.split('/')[1];
     assert.deepEqual(
