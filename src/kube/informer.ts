@@ -41,6 +41,8 @@ export async function startInformer<T extends object>(
   const query = options.labelSelector
     ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
     : '';
+  // Consecutive failures, for the back-off of restarts.
+  let failures = 0;
   // Set by the 'connect' handler below, read by delayFn.
   let watchStartedAt = Date.now();
   let lastWatchMs = Infinity;
@@ -52,6 +54,7 @@ export async function startInformer<T extends object>(
         options.path + query,
       );
       listedOnce = true;
+      failures = 0;
       return list as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
     },
     false,
@@ -71,20 +74,32 @@ export async function startInformer<T extends object>(
     },
   );
   let stopped = false;
-  let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  informer.on('add', (object) => options.handlers.onUpsert(object as T));
-  informer.on('update', (object) => options.handlers.onUpsert(object as T));
-  informer.on('delete', (object) => options.handlers.onDelete(object as T));
+  informer.on('add', (object) => {
+    failures = 0;
+    options.handlers.onUpsert(object as T);
+  });
+  informer.on('update', (object) => {
+    failures = 0;
+    options.handlers.onUpsert(object as T);
+  });
+  informer.on('delete', (object) => {
+    failures = 0;
+    options.handlers.onDelete(object as T);
+  });
   // 'connect' fires when a watch ends without an error (the API server's
   // request timeout, a proxy's idle timeout) and at each start().
   let starting = true;
+  // 'connect' also fires at every start() after a failure, before anything
+  // has succeeded, so only a watch that ran and ended cleanly, a list that
+  // succeeded or an event resets the back-off (resetting it at every
+  // start() kept the delay at its first step forever).
   informer.on('connect', () => {
-    failures = 0;
     const now = Date.now();
     lastWatchMs = starting ? Infinity : now - watchStartedAt;
     if (!starting) {
+      failures = 0;
       logger.debug(
         { informer: name, watchMs: lastWatchMs },
         'watch ended without an error; watching again',
