@@ -1,0 +1,338 @@
+// Shared by the fault tests: a real control plane with the product running
+// as its own process, and the one invariant every fault test checks after
+// its fault. The expectation is computed with the product's own pure merge
+// from the objects read back with kubectl, so the test judges the product by
+// the contract (the Secret is the deterministic merge of the surviving
+// configs, every status is true), not by its internals.
+import type { TopologyConfig } from '../../src/resource/types.ts';
+import { keysFromSecretData } from '../../src/crypto/aes-gcm.ts';
+import { mergeTarget } from '../../src/reconcile/merge.ts';
+import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../../src/resource/names.ts';
+import { defaultPolicy } from '../../src/rules/policy.ts';
+import type { KeyLookup, KeySet } from '../../src/rules/view.ts';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import {
+  freePort,
+  registerWebhooks,
+  startProduct,
+  type Product,
+  type ProductOptions,
+} from '../harness/product.ts';
+import { apply, getJson, waitFor } from '../e2e/support.ts';
+
+export const TARGET = defaultPolicy.defaultTargetSecret;
+const [TARGET_NAMESPACE, TARGET_NAME] = TARGET.split('/') as [string, string];
+
+/** A line of the test's story: what was injected, what was checked. */
+export const say = (line: string) => console.log(`# ${line}`);
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface Env {
+  cp: ControlPlane;
+  product: Product;
+  webhookPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A control plane, the webhook configurations of deploy/overlays/local and
+ * the product (default policy: the one target harikube/topology-config).
+ * stop() takes everything down even if a part fails.
+ */
+export async function startEnv(
+  options: {
+    apiServerArgs?: string[];
+    product?: (cp: ControlPlane) => Promise<ProductOptions>;
+  } = {},
+): Promise<Env> {
+  const cp = await startControlPlane({ apiServerArgs: options.apiServerArgs ?? [] });
+  let product: Product | undefined;
+  const stop = async () => {
+    await product?.stop().catch(() => {});
+    await cp.stop();
+  };
+  try {
+    const webhookPort = await freePort();
+    await registerWebhooks(cp, webhookPort);
+    const extra = options.product ? await options.product(cp) : {};
+    product = await startProduct(cp, { ...extra, webhookPort });
+    await product.waitReady(60_000);
+    return { cp, product, webhookPort, stop };
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+}
+
+/** Runs `body`; a failure carries the last lines of the product's log. */
+export async function withLogs(product: () => Product | undefined, body: () => Promise<void>) {
+  try {
+    await body();
+  } catch (error) {
+    const p = product();
+    if (p)
+      process.stderr.write(`--- ${p.name} log (last lines) ---\n${p.logText().slice(-8000)}\n`);
+    throw error;
+  }
+}
+
+/**
+ * `kubectl apply` until it succeeds, as a GitOps tool would retry: while the
+ * webhook or the API server is down the apply is refused. Resolves to the
+ * number of refused attempts.
+ */
+export async function applyUntilAccepted(
+  cp: ControlPlane,
+  yaml: string,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let refused = 0;
+  let last = '';
+  while (Date.now() < deadline) {
+    const result = await apply(cp, yaml, ['--request-timeout=10s']).catch((error: Error) => ({
+      code: -1,
+      stdout: '',
+      stderr: error.message,
+    }));
+    if (result.code === 0) return refused;
+    // Only a fault may refuse it: an answer of the rules would be a test bug.
+    if (/denied the request/.test(result.stderr)) {
+      throw new Error(`the webhook rejected the apply: ${result.stderr.trim()}`);
+    }
+    refused++;
+    last = result.stderr.trim();
+    await sleep(200);
+  }
+  throw new Error(`kubectl apply kept failing for ${timeoutMs} ms; last: ${last}`);
+}
+
+/** One backend routed by customresource group/kind; the endpoint names the backend. */
+export function backend(name: string) {
+  return { name, endpoint: `postgres://${name}:pw@${name}.db:5432/kine` };
+}
+
+/** A key Secret as the product expects it: labelled, one raw AES key per data entry. */
+export function keySecretYaml(namespace: string, name: string, ...keys: Buffer[]): string {
+  return [
+    'apiVersion: v1',
+    'kind: Secret',
+    'metadata:',
+    `  name: ${name}`,
+    `  namespace: ${namespace}`,
+    '  labels:',
+    `    ${ENDPOINT_KEYS_LABEL}: "${ENDPOINT_KEYS_VALUE}"`,
+    'data:',
+    ...keys.map((key, i) => `  k${i + 1}: ${key.toString('base64')}`),
+    '',
+  ].join('\n');
+}
+
+// --- the invariant ------------------------------------------------------------
+
+interface SecretObject {
+  metadata: {
+    name: string;
+    namespace: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+  };
+  data?: Record<string, string>;
+}
+
+/** The key Secrets as the product sees them: labelled ones only. */
+function keyLookup(secrets: readonly SecretObject[]): KeyLookup {
+  const found = new Map<string, KeySet>();
+  for (const secret of secrets) {
+    found.set(`${secret.metadata.namespace}/${secret.metadata.name}`, {
+      found: true,
+      keys: keysFromSecretData(secret.data),
+      labeled: true,
+    });
+  }
+  return {
+    keysOf: (ref) => found.get(`${ref.namespace}/${ref.name}`) ?? { found: false, keys: [] },
+  };
+}
+
+export interface InvariantReport {
+  /** Live configs of the target, and how many are Active / Error. */
+  configs: number;
+  active: number;
+  error: number;
+  /** Data keys of the target Secret. */
+  keys: string[];
+  /** Configs in Error whose last good entry the Secret keeps. */
+  kept: string[];
+  /** Everything that is not as the contract says; empty when the invariant holds. */
+  problems: string[];
+}
+
+export interface Converged extends InvariantReport {
+  /** From the call of waitForInvariant until the invariant first held. */
+  convergedMs: number;
+}
+
+export interface InvariantOptions {
+  /** `namespace/name` of configs that must no longer exist. */
+  gone?: readonly string[];
+  /**
+   * Entries the Secret must keep for configs that can no longer be decrypted
+   * (`namespace/name` → the value the test saw while the config was Active).
+   * The product keeps the last good entry of such a config so that data
+   * written through it stays reachable; the test passes what it recorded, not
+   * what the Secret holds now, so that the expectation stays independent.
+   */
+  kept?: ReadonlyMap<string, string>;
+}
+
+/**
+ * Reads the configs, the key Secrets and the target Secret with kubectl and
+ * compares them with mergeTarget(target, configs, keys, defaultPolicy, kept):
+ * - the Secret's data equals the merge, byte for byte and key for key;
+ * - every config reports its outcome for its current generation: Active
+ *   (empty reason) exactly when the merge put it in the Secret from its own
+ *   spec and keys; Error with the merge's reason otherwise, its key in the
+ *   Secret only if its last good entry is kept;
+ * - no config holds two keys, no config is stuck in deletion, and the names
+ *   in `gone` no longer exist.
+ */
+export async function checkInvariant(
+  cp: ControlPlane,
+  options: InvariantOptions = {},
+): Promise<InvariantReport> {
+  const gone = options.gone ?? [];
+  const configList = await getJson<{ items: TopologyConfig[] }>(cp, ['topologyconfigs', '-A']);
+  const keyList = await getJson<{ items: SecretObject[] }>(cp, [
+    'secrets',
+    '-A',
+    '-l',
+    `${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}`,
+  ]);
+  const secret = await getJson<SecretObject>(cp, ['secret', '-n', TARGET_NAMESPACE, TARGET_NAME]);
+  const configs = configList?.items ?? [];
+  const expected = mergeTarget(
+    TARGET,
+    configs,
+    keyLookup(keyList?.items ?? []),
+    defaultPolicy,
+    options.kept,
+  );
+  const actual = Object.fromEntries(
+    Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+  );
+  const problems: string[] = [];
+
+  const actualKeys = Object.keys(actual).sort();
+  const expectedKeys = Object.keys(expected.data);
+  for (const key of expectedKeys) {
+    if (!(key in actual)) problems.push(`Secret lacks ${key}`);
+    else if (actual[key] !== expected.data[key])
+      problems.push(`Secret's ${key} differs from the merge`);
+  }
+  for (const key of actualKeys) {
+    if (!(key in expected.data)) problems.push(`Secret holds ${key}, which the merge does not`);
+  }
+  // Each config contributes at most one key: <position>-<namespace>.<name>.yaml.
+  const owners = new Map<string, string>();
+  for (const key of actualKeys) {
+    const owner = key.replace(/^\d+-/, '');
+    if (owners.has(owner))
+      problems.push(`${owner} holds two keys: ${owners.get(owner)} and ${key}`);
+    owners.set(owner, key);
+  }
+
+  let active = 0;
+  let error = 0;
+  let live = 0;
+  const kept: string[] = [];
+  for (const config of configs) {
+    const { namespace, name, generation, deletionTimestamp } = config.metadata;
+    const id = `${namespace}/${name}`;
+    if (gone.includes(id)) problems.push(`${id} still exists`);
+    if (deletionTimestamp) {
+      problems.push(
+        `${id} is stuck in deletion (finalizers ${JSON.stringify(config.metadata.finalizers)})`,
+      );
+      continue;
+    }
+    const outcome = expected.outcomes.get(id);
+    if (!outcome) continue; // another target's config
+    live++;
+    const status = config.status ?? {};
+    if (status.observedGeneration !== generation) {
+      problems.push(
+        `${id} reports generation ${status.observedGeneration} but is at ${generation} (${status.deployStatus ?? 'no status'})`,
+      );
+      continue;
+    }
+    if (status.deployStatus !== outcome.state) {
+      problems.push(`${id} is ${status.deployStatus} but the merge says ${outcome.state}`);
+      continue;
+    }
+    if (outcome.state === 'Active') {
+      active++;
+      if (status.deployStatusReason) problems.push(`${id} is Active with a reason`);
+      if (!(outcome.key! in actual))
+        problems.push(`${id} is Active but ${outcome.key} is not in the Secret`);
+    } else {
+      error++;
+      if (!status.deployStatusReason) problems.push(`${id} is Error without a reason`);
+      else if (status.deployStatusReason !== outcome.reason)
+        problems.push(
+          `${id}'s reason ${JSON.stringify(status.deployStatusReason)} is not the merge's ${JSON.stringify(outcome.reason)}`,
+        );
+      // Only a kept last good entry may stay in the Secret for a config in Error.
+      const key = outcome.key;
+      if (key !== undefined) kept.push(id);
+      if (key !== undefined && !(key in actual))
+        problems.push(`${id}'s kept entry ${key} is not in the Secret`);
+      for (const held of actualKeys) {
+        if (held !== key && held.replace(/^\d+-/, '') === `${namespace}.${name}.yaml`)
+          problems.push(`${id} is Error but the Secret holds ${held} for it`);
+      }
+    }
+  }
+  return { configs: live, active, error, keys: actualKeys, kept, problems };
+}
+
+/**
+ * Waits until the invariant holds, then checks it again a second later (a
+ * converged state must stay converged). Prints what it checked.
+ */
+export async function waitForInvariant(
+  cp: ControlPlane,
+  label: string,
+  options: InvariantOptions & { timeoutMs?: number } = {},
+): Promise<Converged> {
+  const started = Date.now();
+  let last: InvariantReport | undefined;
+  try {
+    await waitFor(
+      `the invariant (${label})`,
+      async () => {
+        last = await checkInvariant(cp, options);
+        return last.problems.length === 0 ? last : undefined;
+      },
+      options.timeoutMs ?? 45_000,
+      250,
+    );
+  } catch (error) {
+    (error as Error).message +=
+      `\nlast problems:\n  ${last?.problems.join('\n  ') ?? '(none read)'}`;
+    throw error;
+  }
+  const convergedMs = Date.now() - started;
+  await sleep(1000);
+  const again = await checkInvariant(cp, options);
+  if (again.problems.length > 0) {
+    throw new Error(`the invariant (${label}) held, then broke:\n  ${again.problems.join('\n  ')}`);
+  }
+  say(
+    `checked (${label}): Secret ${TARGET} == mergeTarget(surviving configs) with ${again.keys.length} keys; ` +
+      `${again.configs} configs at their generation: ${again.active} Active (key in the Secret), ${again.error} Error (the merge's reason` +
+      `${again.kept.length ? `; last good entry kept for ${again.kept.join(', ')}` : ''})` +
+      `${options.gone?.length ? `; gone: ${options.gone.join(', ')}` : ''}; converged ${convergedMs} ms after the check began`,
+  );
+  return { ...again, convergedMs };
+}
