@@ -371,3 +371,36 @@ describe('over real HTTPS', () => {
     );
   });
 });
+
+describe('bounded memory', () => {
+  test('thousands of arbitrary reviews do not grow the heap', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const bodies = fc
+      .sample(fc.jsonValue(), { numRuns: 200, seed: 7 })
+      .map((v) => JSON.stringify(v));
+    const valid = JSON.stringify(review('CREATE', topologyConfig()));
+    const invalidBody = JSON.stringify(review('CREATE', topologyConfig({ position: 0 })));
+    const round = async () => {
+      logLines.length = 0; // the test's own log capture must not count
+      for (const [i, body] of bodies.entries()) {
+        await post(i % 2 ? '/validate' : '/mutate', body);
+        await post('/validate', i % 3 ? valid : invalidBody);
+      }
+    };
+    await round();
+    await round();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 8; i++) await round();
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    console.log(`# heap growth over 3,200 reviews: ${Math.round(grown / 1024)} KiB`);
+    assert.ok(
+      grown < 8 * 1024 * 1024,
+      `heap grew by ${Math.round(grown / 1024)} KiB over 3,200 reviews`,
+    );
+  });
+});
