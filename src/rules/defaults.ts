@@ -57,13 +57,38 @@ function addFinalizer(metadata: Record<string, unknown>): void {
   if (!finalizers.includes(FINALIZER)) metadata.finalizers = [...finalizers, FINALIZER];
 }
 
+/**
+ * A copy of what defaulting changes (the object, its metadata and labels, its
+ * spec, the backends and their namespace selectors); everything else is
+ * shared with `obj`, which stays untouched. Cloning the whole object (with
+ * managedFields and annotations) cost more than the rest of the mutation.
+ */
+function copyForDefaults(obj: TopologyConfig): TopologyConfig {
+  const config = { ...obj };
+  if (isRecord(obj.metadata)) {
+    const metadata = { ...obj.metadata };
+    if (isRecord(metadata.labels)) metadata.labels = { ...metadata.labels };
+    config.metadata = metadata;
+  }
+  if (isRecord(obj.spec)) {
+    const spec: Record<string, unknown> = { ...obj.spec };
+    if (Array.isArray(spec.backends)) {
+      spec.backends = spec.backends.map((b: unknown) =>
+        isRecord(b) && isRecord(b.namespace) ? { ...b, namespace: { ...b.namespace } } : b,
+      );
+    }
+    config.spec = spec as TopologyConfig['spec'];
+  }
+  return config;
+}
+
 export function defaultConfig(
   obj: TopologyConfig,
   view: ConfigView,
   policy: Policy,
   old?: TopologyConfig,
 ): TopologyConfig {
-  const config = structuredClone(obj);
+  const config = copyForDefaults(obj);
   const metadata: Record<string, unknown> = isRecord(config.metadata) ? config.metadata : {};
   if (isRecord(config.spec)) {
     const spec = config.spec as Record<string, unknown>;

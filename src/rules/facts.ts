@@ -2,7 +2,7 @@
 // names, the SHA-256 of each effective (decrypted) endpoint, and a canonical
 // string per routing selector (equal strings route exactly the same keys).
 // Tolerant of any shape: the informer may hold objects that bypassed the webhook.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 
@@ -52,7 +52,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function hashEndpoint(endpoint: string): string {
-  return createHash('sha256').update(endpoint, 'utf8').digest('hex');
+  // The one-shot hash: no Hash object per call (a review hashes every endpoint).
+  return hash('sha256', endpoint, 'hex');
 }
 
 /** Sorted, de-duplicated kinds: the order of `kinds` does not change what is routed. */
