@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1SubjectAccessReview, V1TokenReview } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -17,6 +16,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { BindAddress } from './config.ts';
 import { followCertificate, secureContextOptions } from './tls.ts';
 import type { ServingCertificate } from './tls.ts';
+import { listen, type ListeningServer } from './listen.ts';
 
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT' | 'UNKNOWN';
 export type WebhookKind = 'validating' | 'mutating';
@@ -242,10 +242,7 @@ export interface MetricsServerOptions {
   cache?: AuthCacheOptions;
 }
 
-export interface MetricsServer {
-  address(): AddressInfo;
-  close(): Promise<void>;
-}
+export type MetricsServer = ListeningServer;
 
 function send(
   res: ServerResponse,
@@ -315,20 +312,5 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Metri
   followCertificate(server, options.tls);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.address.port, options.address.host || undefined, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      logger.info({ address: `${address.address}:${address.port}` }, 'metrics listening (HTTPS)');
-      resolve({
-        address: () => address,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listen(server, options.address, logger, 'metrics (HTTPS)');
 }

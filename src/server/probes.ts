@@ -5,9 +5,9 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { BindAddress } from './config.ts';
+import { listen, type ListeningServer } from './listen.ts';
 
 export interface ReadinessCheck {
   /** Short kebab-case name, e.g. `informers-synced`. */
@@ -57,11 +57,7 @@ export interface ProbeServerOptions {
   logger: Logger;
 }
 
-export interface ProbeServer {
-  /** Where it listens (the port is useful when the address asked for port 0). */
-  address(): AddressInfo;
-  close(): Promise<void>;
-}
+export type ProbeServer = ListeningServer;
 
 function send(res: ServerResponse, status: number, body: string, head: boolean): void {
   res.writeHead(status, {
@@ -110,20 +106,5 @@ export function startProbeServer(options: ProbeServerOptions): Promise<ProbeServ
   server.requestTimeout = 5_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.address.port, options.address.host || undefined, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      logger.info({ address: `${address.address}:${address.port}` }, 'health probes listening');
-      resolve({
-        address: () => address,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listen(server, options.address, logger, 'health probes');
 }
