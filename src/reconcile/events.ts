@@ -44,12 +44,17 @@ export function createEventRecorder(
         lastTimestamp: time,
         count: 1,
       };
-      rest.create(paths.events(namespace), event).catch((error: unknown) => {
-        logger.warn(
-          { object: `${namespace}/${name}`, reason, err: describe(error) },
-          'event not recorded',
-        );
-      });
+      // One retry a second later covers a conflict or a brief API outage;
+      // an Event is not worth holding up reconciliation for longer.
+      const post = () => rest.create(paths.events(namespace), event);
+      post()
+        .catch(() => new Promise((resolve) => setTimeout(resolve, 1000)).then(post))
+        .catch((error: unknown) => {
+          logger.warn(
+            { object: `${namespace}/${name}`, reason, err: describe(error) },
+            'event not recorded',
+          );
+        });
     },
   };
 }
