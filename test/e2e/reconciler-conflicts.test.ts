@@ -3,52 +3,70 @@
 // The reconciler is the truth: exactly one of a conflicting pair is Active,
 // the other reports Error naming the winner, and takes over when the winner goes.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { ControlPlane } from '../harness/controlplane.ts';
-import { configYaml, ensureNamespace, mustApply, waitFor } from './support.ts';
+import { describe, test } from 'node:test';
 import {
+  ALLOW_HARIKUBE_TARGETS,
+  configYaml,
   entryKey,
+  expectedEntry,
+  mustApply,
+  mustDeleteConfig,
   readConfig,
   readSecret,
   sleep,
-  startEnv,
+  useEnv,
+  waitForGone,
   waitForSecretKeys,
-  waitForState,
+  waitForStatus,
   withLogs,
-  type Env,
-} from './reconciler-helpers.ts';
+} from './support.ts';
 
-let env: Env | undefined;
-const cp = () => env!.cp;
-const logs = () => env?.products ?? [];
 const ns = 'e2e-conflicts';
-
-before(async () => {
-  env = await startEnv({ webhooks: false });
-  await ensureNamespace(env.cp, ns);
-});
-after(async () => {
-  await env?.stop();
+const env = useEnv({
+  webhooks: false,
+  namespaces: [ns],
+  productArgs: [ALLOW_HARIKUBE_TARGETS],
 });
 
-async function deleteAndWait(control: ControlPlane, name: string): Promise<void> {
-  const deleted = await control.kubectl([
-    'delete',
-    'topologyconfig',
-    '-n',
-    ns,
-    name,
-    '--wait=false',
-  ]);
-  assert.equal(deleted.code, 0, deleted.stderr);
-  await waitFor(`${ns}/${name} to disappear`, async () =>
-    (await readConfig(control, ns, name)) === undefined ? true : undefined,
-  );
+/** A config of one backend, routed by customresource, into harikube/<secret>. */
+interface Contender {
+  name: string;
+  position: number;
+  secret: string;
+  backend: { name: string; endpoint: string; kind?: string };
+}
+
+const manifest = (c: Contender) =>
+  configYaml({
+    name: c.name,
+    namespace: ns,
+    position: c.position,
+    targetSecret: `harikube/${c.secret}`,
+    backends: [c.backend],
+  });
+
+/** Waits until `c` is Active and its target Secret holds exactly its entry. */
+async function holdsOnly(c: Contender): Promise<void> {
+  const { cp } = env;
+  await waitForStatus(cp, ns, c.name, 'Active');
+  const key = entryKey(c.position, ns, c.name);
+  const secret = await waitForSecretKeys(cp, 'harikube', c.secret, [key]);
+  assert.deepEqual(secret.data, { [key]: expectedEntry([c.backend]) });
+}
+
+/** Waits until `c` reports Error; resolves to its reason. */
+async function reasonOf(c: Contender): Promise<string> {
+  return (await waitForStatus(env.cp, ns, c.name, 'Error')).status.deployStatusReason;
+}
+
+async function deleteAndWait(c: Contender): Promise<void> {
+  await mustDeleteConfig(env.cp, ns, c.name, '--wait=false');
+  await waitForGone(env.cp, ns, c.name);
 }
 
 describe('reconciler, webhook not registered', () => {
   test('no webhook configuration is registered, so conflicting configs reach the reconciler', async () => {
-    const configs = await cp().kubectl([
+    const configs = await env.cp.kubectl([
       'get',
       'validatingwebhookconfigurations,mutatingwebhookconfigurations',
       '-o',
@@ -59,151 +77,91 @@ describe('reconciler, webhook not registered', () => {
   });
 
   test('two configs at the same position: the older is Active, the newer reports Error naming it, and takes over when it is deleted', () =>
-    withLogs(logs, async () => {
-      const target = 'harikube/e2e-same-position';
-      const manifest = (name: string, backend: string) =>
-        configYaml({
-          name,
-          namespace: ns,
-          position: 3,
-          targetSecret: target,
-          backends: [{ name: backend, endpoint: `postgres://${backend}.db:5432/kine` }],
-        });
+    withLogs(env, async ({ cp }) => {
+      const contender = (name: string, backend: string): Contender => ({
+        name,
+        position: 3,
+        secret: 'e2e-same-position',
+        backend: { name: backend, endpoint: `postgres://${backend}.db:5432/kine` },
+      });
       // "z-early" sorts after "a-late" by name, so only its age can make it win.
-      await mustApply(cp(), manifest('z-early', 'same-position-early'));
-      const early = await readConfig(cp(), ns, 'z-early');
+      const early = contender('z-early', 'same-position-early');
+      const late = contender('a-late', 'same-position-late');
+      await mustApply(cp, manifest(early));
       // creationTimestamp has a one-second resolution.
-      const createdAt = Date.parse(early!.metadata.creationTimestamp);
+      const createdAt = Date.parse(
+        (await readConfig(cp, ns, early.name))!.metadata.creationTimestamp,
+      );
       await sleep(Math.max(0, createdAt + 1100 - Date.now()));
-      await mustApply(cp(), manifest('a-late', 'same-position-late'));
-      const late = await readConfig(cp(), ns, 'a-late');
-      assert.ok(Date.parse(late!.metadata.creationTimestamp) > createdAt);
+      await mustApply(cp, manifest(late));
+      const lateConfig = await readConfig(cp, ns, late.name);
+      assert.ok(Date.parse(lateConfig!.metadata.creationTimestamp) > createdAt);
 
-      await waitForState(cp(), ns, 'z-early', 'Active');
-      const loser = await waitForState(cp(), ns, 'a-late', 'Error');
+      await holdsOnly(early);
       assert.equal(
-        loser.status.deployStatusReason,
+        await reasonOf(late),
         'conflicts with e2e-conflicts/z-early, which comes first (lower position, then older, then namespace/name): spec.position: 3 is already taken by e2e-conflicts/z-early (position 3) in harikube/e2e-same-position: omit spec.position to get the next free one',
       );
-      const secret = await waitForSecretKeys(cp(), 'harikube', 'e2e-same-position', [
-        entryKey(3, ns, 'z-early'),
-      ]);
-      assert.deepEqual(secret.data, {
-        '0000000003-e2e-conflicts.z-early.yaml': `backends:
-- name: same-position-early
-  endpoint: postgres://same-position-early.db:5432/kine
-  customresource:
-    group: stable.example.com
-    kind: same-position-early
-`,
-      });
       // Still exactly one Active once things settle.
-      assert.equal((await readConfig(cp(), ns, 'z-early'))?.status?.deployStatus, 'Active');
+      assert.equal((await readConfig(cp, ns, early.name))?.status?.deployStatus, 'Active');
 
-      await deleteAndWait(cp(), 'z-early');
-      await waitForState(cp(), ns, 'a-late', 'Active');
-      const after = await waitForSecretKeys(cp(), 'harikube', 'e2e-same-position', [
-        entryKey(3, ns, 'a-late'),
-      ]);
-      assert.deepEqual(after.data, {
-        '0000000003-e2e-conflicts.a-late.yaml': `backends:
-- name: same-position-late
-  endpoint: postgres://same-position-late.db:5432/kine
-  customresource:
-    group: stable.example.com
-    kind: same-position-late
-`,
-      });
+      await deleteAndWait(early);
+      await holdsOnly(late);
     }));
 
   test('two configs with the same backend name: the lower position is Active, the other reports Error naming it, and takes over when it is deleted', () =>
-    withLogs(logs, async () => {
-      const target = 'harikube/e2e-same-name';
-      const manifest = (name: string, position: number, kind: string) =>
-        configYaml({
-          name,
-          namespace: ns,
-          position,
-          targetSecret: target,
-          backends: [{ name: 'shared-db', endpoint: `postgres://${name}.db:5432/kine`, kind }],
-        });
+    withLogs(env, async ({ cp }) => {
+      const contender = (name: string, position: number, kind: string): Contender => ({
+        name,
+        position,
+        secret: 'e2e-same-name',
+        backend: { name: 'shared-db', endpoint: `postgres://${name}.db:5432/kine`, kind },
+      });
+      const first = contender('first', 1, 'firsts');
+      const second = contender('second', 2, 'seconds');
       // The later position is created first: position decides, not age.
-      await mustApply(cp(), manifest('second', 2, 'seconds'));
-      await mustApply(cp(), manifest('first', 1, 'firsts'));
+      await mustApply(cp, manifest(second));
+      await mustApply(cp, manifest(first));
 
-      await waitForState(cp(), ns, 'first', 'Active');
-      const loser = await waitForState(cp(), ns, 'second', 'Error');
+      await holdsOnly(first);
       assert.equal(
-        loser.status.deployStatusReason,
+        await reasonOf(second),
         'conflicts with e2e-conflicts/first, which comes first (lower position, then older, then namespace/name): spec.backends[0].name: "shared-db" is already used by e2e-conflicts/first (position 1)',
       );
-      const secret = await waitForSecretKeys(cp(), 'harikube', 'e2e-same-name', [
-        entryKey(1, ns, 'first'),
-      ]);
-      assert.deepEqual(secret.data, {
-        '0000000001-e2e-conflicts.first.yaml': `backends:
-- name: shared-db
-  endpoint: postgres://first.db:5432/kine
-  customresource:
-    group: stable.example.com
-    kind: firsts
-`,
-      });
 
-      await deleteAndWait(cp(), 'first');
-      await waitForState(cp(), ns, 'second', 'Active');
-      const after = await waitForSecretKeys(cp(), 'harikube', 'e2e-same-name', [
-        entryKey(2, ns, 'second'),
-      ]);
-      assert.deepEqual(after.data, {
-        '0000000002-e2e-conflicts.second.yaml': `backends:
-- name: shared-db
-  endpoint: postgres://second.db:5432/kine
-  customresource:
-    group: stable.example.com
-    kind: seconds
-`,
-      });
+      await deleteAndWait(first);
+      await holdsOnly(second);
     }));
 
   test('a backend name is unique across target Secrets too: the loser in the other target reports Error naming the winner, and takes over when it is deleted', () =>
-    withLogs(logs, async () => {
-      const manifest = (name: string, position: number, target: string) =>
-        configYaml({
-          name,
-          namespace: ns,
-          position,
-          targetSecret: target,
-          backends: [
-            { name: 'cluster-wide-db', endpoint: `postgres://${name}.db:5432/kine`, kind: name },
-          ],
-        });
-      const entry = (name: string) => `backends:
-- name: cluster-wide-db
-  endpoint: postgres://${name}.db:5432/kine
-  customresource:
-    group: stable.example.com
-    kind: ${name}
-`;
-      await mustApply(cp(), manifest('cross-one', 1, 'harikube/e2e-cross-a'));
-      await waitForState(cp(), ns, 'cross-one', 'Active');
-      await mustApply(cp(), manifest('cross-two', 2, 'harikube/e2e-cross-b'));
-      const loser = await waitForState(cp(), ns, 'cross-two', 'Error');
+    withLogs(env, async ({ cp }) => {
+      const contender = (name: string, position: number, secret: string): Contender => ({
+        name,
+        position,
+        secret,
+        backend: {
+          name: 'cluster-wide-db',
+          endpoint: `postgres://${name}.db:5432/kine`,
+          kind: name,
+        },
+      });
+      const one = contender('cross-one', 1, 'e2e-cross-a');
+      const two = contender('cross-two', 2, 'e2e-cross-b');
+      await mustApply(cp, manifest(one));
+      await waitForStatus(cp, ns, one.name, 'Active');
+      await mustApply(cp, manifest(two));
       assert.equal(
-        loser.status.deployStatusReason,
+        await reasonOf(two),
         'conflicts with e2e-conflicts/cross-one, which comes first (lower position, then older, then namespace/name): spec.backends[0].name: "cluster-wide-db" is already used by e2e-conflicts/cross-one (position 1, target harikube/e2e-cross-a)',
       );
-      assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-cross-b'))?.data ?? {}, {});
-      assert.deepEqual((await readSecret(cp(), 'harikube', 'e2e-cross-a'))!.data, {
-        [entryKey(1, ns, 'cross-one')]: entry('cross-one'),
+      // Read at once: the winner's Secret holds it, the loser's nothing.
+      assert.deepEqual((await readSecret(cp, 'harikube', 'e2e-cross-b'))?.data ?? {}, {});
+      assert.deepEqual((await readSecret(cp, 'harikube', 'e2e-cross-a'))!.data, {
+        [entryKey(1, ns, 'cross-one')]: expectedEntry([one.backend]),
       });
 
-      await deleteAndWait(cp(), 'cross-one');
-      await waitForState(cp(), ns, 'cross-two', 'Active');
-      const after = await waitForSecretKeys(cp(), 'harikube', 'e2e-cross-b', [
-        entryKey(2, ns, 'cross-two'),
-      ]);
-      assert.deepEqual(after.data, { [entryKey(2, ns, 'cross-two')]: entry('cross-two') });
-      await waitForSecretKeys(cp(), 'harikube', 'e2e-cross-a', []);
+      await deleteAndWait(one);
+      await holdsOnly(two);
+      await waitForSecretKeys(cp, 'harikube', 'e2e-cross-a', []);
     }));
 });

@@ -6,19 +6,21 @@
 // times are measured from the new leader's own log timestamps. No webhook is
 // registered, so applies do not depend on which replica is up.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Product } from '../harness/product.ts';
-import { configYaml, ensureNamespace, mustApply, waitFor } from './support.ts';
 import {
+  ALLOW_HARIKUBE_TARGETS,
   api,
+  configYaml,
   entryKey,
+  mustApply,
   sleep,
-  startEnv,
+  useEnv,
+  waitFor,
   waitForSecretKeys,
-  waitForState,
+  waitForStatus,
   withLogs,
-  type Env,
-} from './reconciler-helpers.ts';
+} from './support.ts';
 
 const LEASE_MS = 4000;
 const LEASE_PATH =
@@ -26,21 +28,14 @@ const LEASE_PATH =
 const ns = 'e2e-leader';
 const target = 'harikube/e2e-leader';
 
-let env: Env | undefined;
-const logs = () => env?.products ?? [];
-
-before(async () => {
-  env = await startEnv({
-    webhooks: false,
-    products: [
-      { name: 'replica-a', leaderElect: true },
-      { name: 'replica-b', leaderElect: true },
-    ],
-  });
-  await ensureNamespace(env.cp, ns);
-});
-after(async () => {
-  await env?.stop();
+const env = useEnv({
+  webhooks: false,
+  namespaces: [ns],
+  productArgs: [ALLOW_HARIKUBE_TARGETS],
+  products: [
+    { name: 'replica-a', leaderElect: true },
+    { name: 'replica-b', leaderElect: true },
+  ],
 });
 
 interface LogLine {
@@ -87,7 +82,7 @@ interface Lease {
   spec: { holderIdentity?: string; renewTime?: string; leaseTransitions?: number };
 }
 async function readLease(): Promise<Lease> {
-  const response = await api<Lease>(env!.cp, 'GET', LEASE_PATH);
+  const response = await api<Lease>(env.cp, 'GET', LEASE_PATH);
   assert.equal(response.status, 200, 'the Lease exists');
   return response.body;
 }
@@ -95,7 +90,7 @@ async function readLease(): Promise<Lease> {
 async function applyConfig(position: number): Promise<void> {
   const name = `leader-${position}`;
   await mustApply(
-    env!.cp,
+    env.cp,
     configYaml({
       name,
       namespace: ns,
@@ -104,10 +99,34 @@ async function applyConfig(position: number): Promise<void> {
       backends: [{ name, endpoint: `postgres://${name}.db:5432/kine` }],
     }),
   );
-  await waitForState(env!.cp, ns, name, 'Active');
+  await waitForStatus(env.cp, ns, name, 'Active');
 }
 const keysUpTo = (n: number) =>
   Array.from({ length: n }, (_, i) => entryKey(i + 1, ns, `leader-${i + 1}`));
+
+/**
+ * After a handover: the Lease names the new leader (`line`, its log line
+ * from `from` on) with one transition more than `before`, and the new
+ * leader writes config `position` into the Secret.
+ */
+async function newLeaderWrites(
+  newLeader: Product,
+  from: number,
+  line: LogLine,
+  before: Lease,
+  position: number,
+): Promise<void> {
+  const lease = await readLease();
+  assert.equal(lease.spec.holderIdentity, line.identity);
+  assert.equal(lease.spec.leaseTransitions, (before.spec.leaseTransitions ?? 0) + 1);
+
+  await applyConfig(position);
+  await waitForSecretKeys(env.cp, 'harikube', 'e2e-leader', keysUpTo(position));
+  assert.ok(
+    writesOf(newLeader, from).some((l) => l.msg === 'target Secret updated'),
+    'the new leader wrote the Secret',
+  );
+}
 
 // Filled in by the tests, in order.
 let leader: Product;
@@ -115,8 +134,8 @@ let standby: Product;
 
 describe('reconciler, two replicas with leader election', () => {
   test('only the Lease holder writes', () =>
-    withLogs(logs, async () => {
-      const [a, b] = env!.products as [Product, Product];
+    withLogs(env, async () => {
+      const [a, b] = env.products as [Product, Product];
       const first = await waitFor('a replica to become leader', async () => {
         for (const product of [a, b]) {
           const line = lines(product).find((l) => l.msg === 'became leader');
@@ -129,7 +148,7 @@ describe('reconciler, two replicas with leader election', () => {
       assert.equal((await readLease()).spec.holderIdentity, first.line.identity);
 
       for (const position of [1, 2, 3]) await applyConfig(position);
-      await waitForSecretKeys(env!.cp, 'harikube', 'e2e-leader', keysUpTo(3));
+      await waitForSecretKeys(env.cp, 'harikube', 'e2e-leader', keysUpTo(3));
 
       const leaderWrites = writesOf(leader).filter((l) => l.target === target);
       assert.ok(leaderWrites.length >= 1, 'the leader wrote the Secret');
@@ -144,7 +163,7 @@ describe('reconciler, two replicas with leader election', () => {
     }));
 
   test('killing the leader (SIGKILL) hands over once its Lease has expired, and the new leader writes', () =>
-    withLogs(logs, async () => {
+    withLogs(env, async () => {
       const from = lineCount(standby);
       const before = await readLease();
       const lastRenewSeen = Date.parse(before.spec.renewTime!);
@@ -164,21 +183,12 @@ describe('reconciler, two replicas with leader election', () => {
         `took over ${tookOverAt - lastRenewSeen} ms after a renewal, within the lease duration`,
       );
       assert.ok(handoverMs <= LEASE_MS + 3000, `handover took ${handoverMs} ms`);
-      const lease = await readLease();
-      assert.equal(lease.spec.holderIdentity, line.identity);
-      assert.equal(lease.spec.leaseTransitions, (before.spec.leaseTransitions ?? 0) + 1);
-
-      await applyConfig(4);
-      await waitForSecretKeys(env!.cp, 'harikube', 'e2e-leader', keysUpTo(4));
-      assert.ok(
-        writesOf(standby, from).some((l) => l.msg === 'target Secret updated'),
-        'the new leader wrote the Secret',
-      );
+      await newLeaderWrites(standby, from, line, before, 4);
       [leader, standby] = [standby, leader];
     }));
 
   test('stopping the leader (SIGTERM) releases the Lease, so the standby takes over before it would expire', () =>
-    withLogs(logs, async () => {
+    withLogs(env, async () => {
       // The killed replica comes back as the standby.
       const restartedFrom = lineCount(standby);
       await standby.restart();
@@ -211,16 +221,7 @@ describe('reconciler, two replicas with leader election', () => {
         tookOverAt < lastRenewSeen + LEASE_MS,
         `took over ${tookOverAt - lastRenewSeen} ms after the last renewal seen`,
       );
-      const lease = await readLease();
-      assert.equal(lease.spec.holderIdentity, line.identity);
       // Released (no transition), then taken (one).
-      assert.equal(lease.spec.leaseTransitions, (before.spec.leaseTransitions ?? 0) + 1);
-
-      await applyConfig(5);
-      await waitForSecretKeys(env!.cp, 'harikube', 'e2e-leader', keysUpTo(5));
-      assert.ok(
-        writesOf(standby, from).some((l) => l.msg === 'target Secret updated'),
-        'the new leader wrote the Secret',
-      );
+      await newLeaderWrites(standby, from, line, before, 5);
     }));
 });

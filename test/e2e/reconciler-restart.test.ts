@@ -5,31 +5,27 @@
 // lost and nothing duplicated. No webhook is registered, so applies go on
 // while the server is down.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { configYaml, ensureNamespace, mustApply, waitFor } from './support.ts';
+import { describe, test } from 'node:test';
 import {
+  ALLOW_HARIKUBE_TARGETS,
+  configYaml,
   entryKey,
+  expectedEntry,
+  mustApply,
+  mustDeleteConfig,
   readConfig,
   readSecret,
-  startEnv,
+  useEnv,
+  waitFor,
+  waitForGone,
   waitForSecretKeys,
-  waitForState,
+  waitForStatus,
   withLogs,
-  type Env,
-} from './reconciler-helpers.ts';
+} from './support.ts';
 
-let env: Env | undefined;
-const logs = () => env?.products ?? [];
 const ns = 'e2e-restart';
 const target = 'harikube/e2e-restart';
-
-before(async () => {
-  env = await startEnv({ webhooks: false });
-  await ensureNamespace(env.cp, ns);
-});
-after(async () => {
-  await env?.stop();
-});
+const env = useEnv({ webhooks: false, namespaces: [ns], productArgs: [ALLOW_HARIKUBE_TARGETS] });
 
 const name = (i: number) => `stream-${String(i).padStart(2, '0')}`;
 const backend = (i: number, suffix = '') => ({
@@ -39,20 +35,9 @@ const backend = (i: number, suffix = '') => ({
 const manifest = (i: number, backends = [backend(i)]) =>
   configYaml({ name: name(i), namespace: ns, position: i, targetSecret: target, backends });
 
-/** The entry a config must have in the Secret, written out independently of the product's renderer. */
-const expectedEntry = (backends: Array<{ name: string; endpoint: string }>) =>
-  `backends:\n${backends
-    .map(
-      (b) =>
-        `- name: ${b.name}\n  endpoint: ${b.endpoint}\n  customresource:\n    group: stable.example.com\n    kind: ${b.name}\n`,
-    )
-    .join('')}`;
-
 describe('reconciler, server killed and restarted', () => {
   test('killing the server mid-stream of applies and restarting it loses and duplicates nothing', () =>
-    withLogs(logs, async () => {
-      const { cp } = env!;
-      const product = env!.products[0]!;
+    withLogs(env, async ({ cp, product }) => {
       const count = 20;
       const entries = async () =>
         Object.keys((await readSecret(cp, 'harikube', 'e2e-restart'))?.data ?? {}).length;
@@ -75,15 +60,7 @@ describe('reconciler, server killed and restarted', () => {
           heldAtFirstKill = await killNow();
           // While it is down: an update (a backend appended) and a delete.
           await mustApply(cp, manifest(2, [backend(2), backend(2, '-extra')]));
-          const deleted = await cp.kubectl([
-            'delete',
-            'topologyconfig',
-            '-n',
-            ns,
-            name(3),
-            '--wait=false',
-          ]);
-          assert.equal(deleted.code, 0, deleted.stderr);
+          await mustDeleteConfig(cp, ns, name(3), '--wait=false');
         }
         // Restarts run alongside the stream.
         if (i === 8) restarting = product.restart();
@@ -106,10 +83,8 @@ describe('reconciler, server killed and restarted', () => {
       console.log(`# restart: at the two kills the cluster had ${atKill.join(', then ')}`);
 
       const live = Array.from({ length: count }, (_, k) => k + 1).filter((i) => i !== 3);
-      for (const i of live) await waitForState(cp, ns, name(i), 'Active', 60_000);
-      await waitFor(`${ns}/${name(3)} to be gone`, async () =>
-        (await readConfig(cp, ns, name(3))) === undefined ? true : undefined,
-      );
+      for (const i of live) await waitForStatus(cp, ns, name(i), 'Active', 60_000);
+      await waitForGone(cp, ns, name(3));
       const secret = await waitForSecretKeys(
         cp,
         'harikube',
