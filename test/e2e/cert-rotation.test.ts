@@ -9,34 +9,23 @@
 //    one-minute validity so that they rotate it (two-CA window) during the test.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import tls from 'node:tls';
 import {
   createCertificateAuthority,
   issueCertificate,
   type CertificateAndKey,
 } from '../../src/crypto/certs.ts';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { freePort, registerWebhooks, startProduct, type Product } from '../harness/product.ts';
-import { apply, configYaml, ensureNamespace, getJson, waitFor } from './support.ts';
-
-let cp: ControlPlane;
-
-before(async () => {
-  cp = await startControlPlane();
-});
-
-after(async () => {
-  await cp?.stop();
-});
+import type { ControlPlane } from '../harness/controlplane.ts';
+import type { Product } from '../harness/product.ts';
+import { apply, configYaml, getJson, sleep, useEnv, waitFor, withLogs } from './support.ts';
 
 const WEBHOOK_KINDS = ['validatingwebhookconfiguration', 'mutatingwebhookconfiguration'];
 
 /** Sets caBundle of both webhook configurations, as a cert-manager CA injector would. */
-async function setCaBundle(pem: string): Promise<void> {
+async function setCaBundle(cp: ControlPlane, pem: string): Promise<void> {
   const patch = JSON.stringify([
     {
       op: 'add',
@@ -57,7 +46,7 @@ async function setCaBundle(pem: string): Promise<void> {
   }
 }
 
-async function caBundle(): Promise<string> {
+async function caBundle(cp: ControlPlane): Promise<string> {
   const config = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, [
     'validatingwebhookconfiguration',
     'topology-webhook',
@@ -81,7 +70,7 @@ function servedFingerprint(port: number, ca: string): Promise<string> {
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 /** kubectl apply of new configs, one after the other, until stopped; every result is kept. */
-function applyLoop(namespace: string, prefix: string) {
+function applyLoop(cp: ControlPlane, namespace: string, prefix: string) {
   const results: { i: number; code: number; stderr: string }[] = [];
   let stopped = false;
   const done = (async () => {
@@ -136,6 +125,10 @@ async function writeVolume(dir: string, files: Record<string, string>): Promise<
   }
 }
 
+/** Serves `cert` (with its CA) from the volume `dir`. */
+const serve = (dir: string, cert: CertificateAndKey, ca: CertificateAndKey) =>
+  writeVolume(dir, { 'tls.crt': cert.certPem, 'tls.key': cert.keyPem, 'ca.crt': ca.certPem });
+
 function leaf(ca: CertificateAndKey): CertificateAndKey {
   return issueCertificate(ca, {
     commonName: 'topology-webhook',
@@ -147,176 +140,141 @@ function leaf(ca: CertificateAndKey): CertificateAndKey {
 }
 
 describe('serving certificate from files', () => {
-  let product: Product;
   let dir: string;
   const ca1 = createCertificateAuthority({ commonName: 'e2e-rotation-ca-1', validityDays: 2 });
   const ca2 = createCertificateAuthority({ commonName: 'e2e-rotation-ca-2', validityDays: 2 });
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'e2e-serving-certs-'));
-    const first = leaf(ca1);
-    await writeVolume(dir, {
-      'tls.crt': first.certPem,
-      'tls.key': first.keyPem,
-      'ca.crt': ca1.certPem,
-    });
-    const port = await freePort();
-    await registerWebhooks(cp, port);
-    await setCaBundle(ca1.certPem);
-    await ensureNamespace(cp, 'rotation-files');
-    product = await startProduct(cp, {
-      name: 'files',
-      webhookPort: port,
-      args: [`--webhook-cert-path=${dir}`],
-    });
-    await product.waitReady(60_000);
+  const env = useEnv({
+    namespaces: ['rotation-files'],
+    products: async (cp) => {
+      // In the control plane's directory: removed with it.
+      dir = join(cp.dir, 'serving-certs');
+      await mkdir(dir);
+      await serve(dir, leaf(ca1), ca1);
+      await setCaBundle(cp, ca1.certPem);
+      return [{ name: 'files', args: [`--webhook-cert-path=${dir}`] }];
+    },
   });
 
-  after(async () => {
-    await product?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  test('rotates the serving certificate while kubectl apply keeps succeeding', (t) =>
+    withLogs(env, async ({ cp, product }) => {
+      const port = product.webhookPort;
+      const loop = applyLoop(cp, 'rotation-files', 'files');
+      try {
+        await appliesGoOn(loop, 3);
+        const first = await servedFingerprint(port, ca1.certPem);
 
-  test('rotates the serving certificate while kubectl apply keeps succeeding', async (t) => {
-    const port = product.webhookPort;
-    const loop = applyLoop('rotation-files', 'files');
-    try {
-      await appliesGoOn(loop, 3);
-      const first = await servedFingerprint(port, ca1.certPem);
+        // 1. A renewal from the same CA: caBundle stays as it is.
+        const second = leaf(ca1);
+        await serve(dir, second, ca1);
+        const secondFp = fingerprintOf(second.certPem);
+        assert.notEqual(secondFp, first);
+        await waitFor(
+          'new connections to see the renewed certificate',
+          async () => (await servedFingerprint(port, ca1.certPem)) === secondFp,
+        );
+        await appliesGoOn(loop, 5);
 
-      // 1. A renewal from the same CA: caBundle stays as it is.
-      const second = leaf(ca1);
-      await writeVolume(dir, {
-        'tls.crt': second.certPem,
-        'tls.key': second.keyPem,
-        'ca.crt': ca1.certPem,
-      });
-      const secondFp = fingerprintOf(second.certPem);
-      assert.notEqual(secondFp, first);
-      await waitFor(
-        'new connections to see the renewed certificate',
-        async () => (await servedFingerprint(port, ca1.certPem)) === secondFp,
-      );
-      await appliesGoOn(loop, 5);
+        // 2. A new CA: publish old + new CA first, let the API server pick it up, then switch.
+        await setCaBundle(cp, ca1.certPem + ca2.certPem);
+        // The API server reads webhook configurations through an informer: give it time.
+        await sleep(2_000);
+        await appliesGoOn(loop, 3);
+        const third = leaf(ca2);
+        await serve(dir, third, ca2);
+        const thirdFp = fingerprintOf(third.certPem);
+        await waitFor(
+          'new connections to see the certificate of the new CA',
+          async () => (await servedFingerprint(port, ca2.certPem)) === thirdFp,
+        );
+        await appliesGoOn(loop, 5);
 
-      // 2. A new CA: publish old + new CA first, let the API server pick it up, then switch.
-      await setCaBundle(ca1.certPem + ca2.certPem);
-      // The API server reads webhook configurations through an informer: give it time.
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      await appliesGoOn(loop, 3);
-      const third = leaf(ca2);
-      await writeVolume(dir, {
-        'tls.crt': third.certPem,
-        'tls.key': third.keyPem,
-        'ca.crt': ca2.certPem,
-      });
-      const thirdFp = fingerprintOf(third.certPem);
-      await waitFor(
-        'new connections to see the certificate of the new CA',
-        async () => (await servedFingerprint(port, ca2.certPem)) === thirdFp,
-      );
-      await appliesGoOn(loop, 5);
-
-      // 3. The old CA leaves the bundle.
-      await setCaBundle(ca2.certPem);
-      await appliesGoOn(loop, 5);
-      await assert.rejects(
-        servedFingerprint(port, ca1.certPem),
-        'the old CA no longer verifies it',
-      );
-    } finally {
-      await loop.stop();
-    }
-    const failed = loop.results.filter((r) => r.code !== 0);
-    assert.deepEqual(failed, [], 'every apply succeeded');
-    assert.ok(loop.results.length >= 20, `${loop.results.length} applies`);
-    t.diagnostic(`${loop.results.length} applies, all admitted`);
-    const reloads = product.logs().filter((l) => l.msg === 'serving certificate reloaded');
-    assert.equal(reloads.length, 2);
-  });
+        // 3. The old CA leaves the bundle.
+        await setCaBundle(cp, ca2.certPem);
+        await appliesGoOn(loop, 5);
+        await assert.rejects(
+          servedFingerprint(port, ca1.certPem),
+          'the old CA no longer verifies it',
+        );
+      } finally {
+        await loop.stop();
+      }
+      const failed = loop.results.filter((r) => r.code !== 0);
+      assert.deepEqual(failed, [], 'every apply succeeded');
+      assert.ok(loop.results.length >= 20, `${loop.results.length} applies`);
+      t.diagnostic(`${loop.results.length} applies, all admitted`);
+      const reloads = product.logs().filter((l) => l.msg === 'serving certificate reloaded');
+      assert.equal(reloads.length, 2);
+    }));
 });
 
 describe('self-provisioned certificate shared by two replicas', () => {
-  const products: Product[] = [];
-
-  before(async () => {
-    const port = await freePort();
-    await registerWebhooks(cp, port);
-    await ensureNamespace(cp, 'rotation-shared');
-    // Started together: they race to create the shared Secret.
-    const args = ['--webhook-cert-validity=1m'];
-    products.push(
-      ...(await Promise.all([
-        startProduct(cp, { name: 'replica-a', webhookPort: port, args }),
-        startProduct(cp, { name: 'replica-b', args }),
-      ])),
-    );
-    await Promise.all(products.map((p) => p.waitReady(60_000)));
+  // Started together: they race to create the shared Secret.
+  const env = useEnv({
+    namespaces: ['rotation-shared'],
+    productArgs: ['--webhook-cert-validity=1m'],
+    products: [{ name: 'replica-a' }, { name: 'replica-b' }],
   });
 
-  after(async () => {
-    await Promise.all(products.map((p) => p.stop()));
-  });
+  test('both serve one CA, and a rotation keeps kubectl apply succeeding', (t) =>
+    withLogs(env, async ({ cp, products }) => {
+      const [a, b] = products as [Product, Product];
+      const secret = await getJson<{ data: Record<string, string> }>(cp, [
+        'secret',
+        '-n',
+        'harikube-system',
+        'topology-webhook-tls',
+      ]);
+      const bundle = await caBundle(cp);
+      assert.equal(bundle, Buffer.from(secret!.data['ca.crt']!, 'base64').toString('utf8'));
+      const startFp = await servedFingerprint(a.webhookPort, bundle);
+      assert.equal(await servedFingerprint(b.webhookPort, bundle), startFp);
 
-  test('both serve one CA, and a rotation keeps kubectl apply succeeding', async (t) => {
-    const [a, b] = products as [Product, Product];
-    const secret = await getJson<{ data: Record<string, string> }>(cp, [
-      'secret',
-      '-n',
-      'harikube-system',
-      'topology-webhook-tls',
-    ]);
-    const bundle = await caBundle();
-    assert.equal(bundle, Buffer.from(secret!.data['ca.crt']!, 'base64').toString('utf8'));
-    const startFp = await servedFingerprint(a.webhookPort, bundle);
-    assert.equal(await servedFingerprint(b.webhookPort, bundle), startFp);
-
-    const loop = applyLoop('rotation-shared', 'shared');
-    const seen = new Set<string>([startFp]);
-    let samples = 0;
-    try {
-      // A one-minute certificate is renewed with 40 s left (~20 s after it was made);
-      // the switch and the end of the two-CA window follow within ~10 s.
-      const deadline = Date.now() + 75_000;
-      while (Date.now() < deadline) {
-        // Whatever each replica serves now is trusted by the published bundle.
-        const current = await caBundle();
-        const [fa, fb] = await Promise.all([
-          servedFingerprint(a.webhookPort, current),
-          servedFingerprint(b.webhookPort, current),
-        ]);
-        seen.add(fa).add(fb);
-        samples++;
-        if (seen.size >= 3 && fa === fb && loop.count() >= 20) break;
-        await new Promise((resolve) => setTimeout(resolve, 300));
+      const loop = applyLoop(cp, 'rotation-shared', 'shared');
+      const seen = new Set<string>([startFp]);
+      let samples = 0;
+      try {
+        // A one-minute certificate is renewed with 40 s left (~20 s after it was made);
+        // the switch and the end of the two-CA window follow within ~10 s.
+        const deadline = Date.now() + 75_000;
+        while (Date.now() < deadline) {
+          // Whatever each replica serves now is trusted by the published bundle.
+          const current = await caBundle(cp);
+          const [fa, fb] = await Promise.all([
+            servedFingerprint(a.webhookPort, current),
+            servedFingerprint(b.webhookPort, current),
+          ]);
+          seen.add(fa).add(fb);
+          samples++;
+          if (seen.size >= 3 && fa === fb && loop.count() >= 20) break;
+          await sleep(300);
+        }
+      } finally {
+        await loop.stop();
       }
-    } finally {
-      await loop.stop();
-    }
-    const failed = loop.results.filter((r) => r.code !== 0);
-    assert.deepEqual(failed, [], 'every apply succeeded');
-    assert.ok(loop.results.length >= 20, `${loop.results.length} applies`);
-    assert.ok(
-      seen.size >= 3,
-      `rotated at least twice (${seen.size} certificates in ${samples} samples)`,
-    );
-    const [fa, fb] = await Promise.all([
-      servedFingerprint(a.webhookPort, await caBundle()),
-      servedFingerprint(b.webhookPort, await caBundle()),
-    ]);
-    assert.equal(fa, fb, 'the replicas serve the same certificate');
-    // Each step was written by one replica only: a step name appears once per rotation.
-    const steps = products.flatMap((p) =>
-      p
-        .logs()
-        .filter((l) => l.msg === 'shared TLS Secret updated')
-        .map((l) => `${String(l.step)}`),
-    );
-    const count = (s: string) => steps.filter((x) => x === s).length;
-    t.diagnostic(
-      `${loop.results.length} applies, ${samples} samples, ${seen.size} certificates, steps written: ${steps.join(',')}`,
-    );
-    assert.ok(count('begin') >= 2, steps.join(','));
-    assert.ok(count('switch') >= 2 && count('switch') <= count('begin'), steps.join(','));
-  });
+      const failed = loop.results.filter((r) => r.code !== 0);
+      assert.deepEqual(failed, [], 'every apply succeeded');
+      assert.ok(loop.results.length >= 20, `${loop.results.length} applies`);
+      assert.ok(
+        seen.size >= 3,
+        `rotated at least twice (${seen.size} certificates in ${samples} samples)`,
+      );
+      const [fa, fb] = await Promise.all([
+        servedFingerprint(a.webhookPort, await caBundle(cp)),
+        servedFingerprint(b.webhookPort, await caBundle(cp)),
+      ]);
+      assert.equal(fa, fb, 'the replicas serve the same certificate');
+      // Each step was written by one replica only: a step name appears once per rotation.
+      const steps = products.flatMap((p) =>
+        p
+          .logs()
+          .filter((l) => l.msg === 'shared TLS Secret updated')
+          .map((l) => `${String(l.step)}`),
+      );
+      const count = (s: string) => steps.filter((x) => x === s).length;
+      t.diagnostic(
+        `${loop.results.length} applies, ${samples} samples, ${seen.size} certificates, steps written: ${steps.join(',')}`,
+      );
+      assert.ok(count('begin') >= 2, steps.join(','));
+      assert.ok(count('switch') >= 2 && count('switch') <= count('begin'), steps.join(','));
+    }));
 });

@@ -64,6 +64,18 @@ export async function writeTokenKubeconfig(
   return path;
 }
 
+/**
+ * The product's own credentials: a token of its ServiceAccount
+ * (harikube-system/topology-webhook, created by deploy/) and a kubeconfig
+ * that uses it, so that it runs with exactly the RBAC of deploy/.
+ */
+export async function productCredentials(
+  cp: ControlPlane,
+): Promise<{ token: string; kubeconfigPath: string }> {
+  const token = await serviceAccountToken(cp, 'harikube-system', 'topology-webhook');
+  return { token, kubeconfigPath: await writeTokenKubeconfig(cp, token, 'product.kubeconfig') };
+}
+
 /** kubectl as the holder of `token` (the flag overrides the admin kubeconfig's credentials). */
 export function kubectlAs(cp: ControlPlane, token: string, args: string[]) {
   return cp.kubectl([`--token=${token}`, ...args]);

@@ -6,56 +6,19 @@
 // configurations' caBundle: no verification is skipped.
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { after, before, describe, test } from 'node:test';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { freePort, registerWebhooks, startProduct, type Product } from '../harness/product.ts';
-import { createServiceAccount, serviceAccountToken, writeTokenKubeconfig } from './credentials.ts';
-import { apply, configYaml, ensureNamespace, getJson, mustApply } from './support.ts';
+import { before, describe, test } from 'node:test';
+import { createServiceAccount, productCredentials, serviceAccountToken } from './credentials.ts';
+import { apply, configYaml, getJson, mustApply, useEnv, withLogs } from './support.ts';
 
-let cp: ControlPlane;
-let product: Product;
 let caPem: string;
 let readerToken: string;
 let otherToken: string;
 
 const ENDPOINT = 'mysql://metrics:s3cret@tcp(metrics-orders.db:3306)/kine';
 
-before(async () => {
-  cp = await startControlPlane();
-  const port = await freePort();
-  await registerWebhooks(cp, port);
-  await ensureNamespace(cp, 'team-metrics');
-  await ensureNamespace(cp, 'monitoring');
-  const productToken = await serviceAccountToken(cp, 'harikube-system', 'topology-webhook');
-  product = await startProduct(cp, {
-    webhookPort: port,
-    kubeconfigPath: await writeTokenKubeconfig(cp, productToken, 'product.kubeconfig'),
-  });
-  await product.waitReady(60_000);
-
-  await createServiceAccount(cp, 'monitoring', 'prometheus');
-  await createServiceAccount(cp, 'monitoring', 'nosy');
-  const bound = await cp.kubectl([
-    'create',
-    'clusterrolebinding',
-    'prometheus-topology-metrics',
-    '--clusterrole=topology-webhook-metrics-reader',
-    '--serviceaccount=monitoring:prometheus',
-  ]);
-  assert.equal(bound.code, 0, bound.stderr);
-  readerToken = await serviceAccountToken(cp, 'monitoring', 'prometheus');
-  otherToken = await serviceAccountToken(cp, 'monitoring', 'nosy');
-
-  const webhook = await getJson<{ webhooks: { clientConfig: { caBundle: string } }[] }>(cp, [
-    'validatingwebhookconfiguration',
-    'topology-webhook',
-  ]);
-  caPem = Buffer.from(webhook!.webhooks[0]!.clientConfig.caBundle, 'base64').toString('utf8');
-});
-
-after(async () => {
-  await product?.stop();
-  await cp?.stop();
+const env = useEnv({
+  namespaces: ['team-metrics', 'monitoring'],
+  products: async (cp) => [{ kubeconfigPath: (await productCredentials(cp)).kubeconfigPath }],
 });
 
 function scrape(token?: string, path = '/metrics'): Promise<{ status: number; body: string }> {
@@ -63,7 +26,7 @@ function scrape(token?: string, path = '/metrics'): Promise<{ status: number; bo
     const request = https.get(
       {
         host: '127.0.0.1',
-        port: product.metricsPort,
+        port: env.product.metricsPort,
         path,
         ca: caPem,
         headers: token ? { authorization: `Bearer ${token}` } : {},
@@ -114,62 +77,86 @@ function admissions(samples: Sample[], webhook: string, operation: string, allow
 }
 
 describe('/metrics', () => {
-  test('with a token bound to metrics-reader: 200 and admission counts after kubectl apply', async () => {
-    const before = await scrape(readerToken);
-    assert.equal(before.status, 200, before.body);
-    const b = parse(before.body);
+  // Scrapers: a ServiceAccount bound to metrics-reader and one without.
+  before(async () => {
+    const { cp } = env;
+    await createServiceAccount(cp, 'monitoring', 'prometheus');
+    await createServiceAccount(cp, 'monitoring', 'nosy');
+    const bound = await cp.kubectl([
+      'create',
+      'clusterrolebinding',
+      'prometheus-topology-metrics',
+      '--clusterrole=topology-webhook-metrics-reader',
+      '--serviceaccount=monitoring:prometheus',
+    ]);
+    assert.equal(bound.code, 0, bound.stderr);
+    readerToken = await serviceAccountToken(cp, 'monitoring', 'prometheus');
+    otherToken = await serviceAccountToken(cp, 'monitoring', 'nosy');
 
-    await mustApply(
-      cp,
-      configYaml({
-        name: 'orders',
-        namespace: 'team-metrics',
-        position: 1,
-        backends: [{ name: 'metrics-orders', endpoint: ENDPOINT }],
-      }),
-    );
-    const refused = await apply(
-      cp,
-      configYaml({
-        name: 'broken',
-        namespace: 'team-metrics',
-        position: 2,
-        backends: [
-          {
-            name: 'metrics-broken',
-            endpoint: 'postgres://broken.db/kine',
-            extra: 'prefix: {prefix: no-slash}',
-          },
-        ],
-      }),
-    );
-    assert.notEqual(refused.code, 0, 'the invalid config is refused');
-
-    const after = await scrape(readerToken);
-    assert.equal(after.status, 200);
-    const a = parse(after.body);
-    const delta = (webhook: string, allowed: string) =>
-      admissions(a, webhook, 'CREATE', allowed) - admissions(b, webhook, 'CREATE', allowed);
-    assert.equal(delta('validating', 'true'), 1, 'the valid config was admitted once');
-    assert.equal(delta('validating', 'false'), 1, 'the invalid one was denied once');
-    assert.equal(delta('mutating', 'true'), 2, 'both went through the mutating webhook');
-    const latencyCount = (samples: Sample[]) =>
-      samples
-        .filter((s) => s.name === 'topology_admission_duration_seconds_count')
-        .reduce((sum, s) => sum + s.value, 0);
-    assert.equal(latencyCount(a) - latencyCount(b), 4, 'each review is in the latency histogram');
-    assert.ok(a.some((s) => s.name === 'topology_leader' && s.value === 1));
-    for (const name of [
-      'topology_reconcile_total',
-      'topology_workqueue_depth',
-      'topology_configs',
-    ]) {
-      assert.ok(
-        a.some((s) => s.name === name),
-        `${name} is exported`,
-      );
-    }
+    const webhook = await getJson<{ webhooks: { clientConfig: { caBundle: string } }[] }>(cp, [
+      'validatingwebhookconfiguration',
+      'topology-webhook',
+    ]);
+    caPem = Buffer.from(webhook!.webhooks[0]!.clientConfig.caBundle, 'base64').toString('utf8');
   });
+
+  test('with a token bound to metrics-reader: 200 and admission counts after kubectl apply', () =>
+    withLogs(env, async ({ cp }) => {
+      const before = await scrape(readerToken);
+      assert.equal(before.status, 200, before.body);
+      const b = parse(before.body);
+
+      await mustApply(
+        cp,
+        configYaml({
+          name: 'orders',
+          namespace: 'team-metrics',
+          position: 1,
+          backends: [{ name: 'metrics-orders', endpoint: ENDPOINT }],
+        }),
+      );
+      const refused = await apply(
+        cp,
+        configYaml({
+          name: 'broken',
+          namespace: 'team-metrics',
+          position: 2,
+          backends: [
+            {
+              name: 'metrics-broken',
+              endpoint: 'postgres://broken.db/kine',
+              extra: 'prefix: {prefix: no-slash}',
+            },
+          ],
+        }),
+      );
+      assert.notEqual(refused.code, 0, 'the invalid config is refused');
+
+      const after = await scrape(readerToken);
+      assert.equal(after.status, 200);
+      const a = parse(after.body);
+      const delta = (webhook: string, allowed: string) =>
+        admissions(a, webhook, 'CREATE', allowed) - admissions(b, webhook, 'CREATE', allowed);
+      assert.equal(delta('validating', 'true'), 1, 'the valid config was admitted once');
+      assert.equal(delta('validating', 'false'), 1, 'the invalid one was denied once');
+      assert.equal(delta('mutating', 'true'), 2, 'both went through the mutating webhook');
+      const latencyCount = (samples: Sample[]) =>
+        samples
+          .filter((s) => s.name === 'topology_admission_duration_seconds_count')
+          .reduce((sum, s) => sum + s.value, 0);
+      assert.equal(latencyCount(a) - latencyCount(b), 4, 'each review is in the latency histogram');
+      assert.ok(a.some((s) => s.name === 'topology_leader' && s.value === 1));
+      for (const name of [
+        'topology_reconcile_total',
+        'topology_workqueue_depth',
+        'topology_configs',
+      ]) {
+        assert.ok(
+          a.some((s) => s.name === name),
+          `${name} is exported`,
+        );
+      }
+    }));
 
   test('no label value holds an endpoint, a name or anything a user controls', async () => {
     const { status, body } = await scrape(readerToken);
@@ -236,15 +223,17 @@ describe('/metrics', () => {
     assert.equal(body, 'Forbidden\n');
   });
 
-  test('the endpoint serves the webhook certificate, trusted through the published caBundle', async () => {
-    // scrape() verifies the chain and the IP SAN against caPem; a wrong CA fails the handshake.
-    const other = await new Promise<string>((resolve) => {
-      https
-        .get({ host: '127.0.0.1', port: product.metricsPort, path: '/metrics', ca: cp.caPem }, () =>
-          resolve('connected'),
-        )
-        .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    });
-    assert.match(other, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
-  });
+  test('the endpoint serves the webhook certificate, trusted through the published caBundle', () =>
+    withLogs(env, async ({ cp, product }) => {
+      // scrape() verifies the chain and the IP SAN against caPem; a wrong CA fails the handshake.
+      const other = await new Promise<string>((resolve) => {
+        https
+          .get(
+            { host: '127.0.0.1', port: product.metricsPort, path: '/metrics', ca: cp.caPem },
+            () => resolve('connected'),
+          )
+          .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      assert.match(other, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+    }));
 });

@@ -5,63 +5,57 @@
 // their Secret, Events, deletion; and what it should not be able to write,
 // it cannot.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { freePort, registerWebhooks, startProduct, type Product } from '../harness/product.ts';
-import { kubectlAs, serviceAccountToken, writeTokenKubeconfig } from './credentials.ts';
+import { before, describe, test } from 'node:test';
+import { kubectlAs, productCredentials } from './credentials.ts';
 import {
   configYaml,
-  ensureNamespace,
+  eventsOf,
   getJson,
   mustApply,
-  secretData,
-  topologyConfig,
+  mustDeleteConfig,
+  OVERRIDE,
+  readConfig,
+  readSecret,
+  useEnv,
   waitFor,
   waitForStatus,
+  withLogs,
 } from './support.ts';
 
 const NS = 'harikube-system';
 const SA_USER = `system:serviceaccount:${NS}:topology-webhook`;
-const OVERRIDE = { 'harikube.info/allow-unsafe-routing-change': 'true' };
 
-let cp: ControlPlane;
-let product: Product;
 let token: string;
-
-before(async () => {
-  cp = await startControlPlane();
-  const port = await freePort();
-  // Namespaces, ServiceAccount, every Role and binding of deploy/, webhook configurations.
-  await registerWebhooks(cp, port);
-  for (const ns of ['team-a', 'team-x']) await ensureNamespace(cp, ns);
-  token = await serviceAccountToken(cp, NS, 'topology-webhook');
-  const kubeconfigPath = await writeTokenKubeconfig(cp, token, 'topology-webhook.kubeconfig');
-  product = await startProduct(cp, {
-    webhookPort: port,
-    kubeconfigPath,
-    leaderElect: true,
-    args: ['--allowed-target-secrets=harikube/topology-config,team-x/*'],
-  });
-  await product.waitReady(60_000);
-});
-
-after(async () => {
-  await product?.stop();
-  await cp?.stop();
+// deploy/ (namespaces, the ServiceAccount, every Role and binding, the
+// webhook configurations), then the product with the ServiceAccount's token.
+const env = useEnv({
+  namespaces: ['team-a', 'team-x'],
+  products: async (cp) => {
+    const credentials = await productCredentials(cp);
+    token = credentials.token;
+    return [
+      {
+        kubeconfigPath: credentials.kubeconfigPath,
+        leaderElect: true,
+        args: ['--allowed-target-secrets=harikube/topology-config,team-x/*'],
+      },
+    ];
+  },
 });
 
 describe('the product with its ServiceAccount’s own credentials', () => {
-  test('runs as the ServiceAccount, not as an admin', async () => {
-    const whoami = await kubectlAs(cp, token, ['auth', 'whoami', '-o', 'json']);
-    assert.equal(whoami.code, 0, whoami.stderr);
-    const review = JSON.parse(whoami.stdout) as { status: { userInfo: { username: string } } };
-    assert.equal(review.status.userInfo.username, SA_USER);
-    const admin = await kubectlAs(cp, token, ['auth', 'can-i', '*', '*']);
-    assert.equal(admin.stdout.trim(), 'no');
-  });
+  test('runs as the ServiceAccount, not as an admin', () =>
+    withLogs(env, async ({ cp }) => {
+      const whoami = await kubectlAs(cp, token, ['auth', 'whoami', '-o', 'json']);
+      assert.equal(whoami.code, 0, whoami.stderr);
+      const review = JSON.parse(whoami.stdout) as { status: { userInfo: { username: string } } };
+      assert.equal(review.status.userInfo.username, SA_USER);
+      const admin = await kubectlAs(cp, token, ['auth', 'can-i', '*', '*']);
+      assert.equal(admin.stdout.trim(), 'no');
+    }));
 
   test('its caches sync (configs, managed Secrets, key Secrets)', () => {
-    const synced = product
+    const synced = env.product
       .logs()
       .filter((l) => l.msg === 'cache synced')
       .map((l) => l.informer)
@@ -69,123 +63,102 @@ describe('the product with its ServiceAccount’s own credentials', () => {
     assert.deepEqual(synced, ['endpoint-key-secrets', 'managed-secrets', 'topologyconfigs']);
   });
 
-  test('it created the shared TLS Secret and injected its CA into both webhook configurations', async () => {
-    const secret = await getJson<{ type: string; data: Record<string, string> }>(cp, [
-      'secret',
-      '-n',
-      NS,
-      'topology-webhook-tls',
-    ]);
-    assert.ok(secret, 'the shared TLS Secret exists');
-    assert.equal(secret.type, 'kubernetes.io/tls');
-    for (const kind of ['validatingwebhookconfiguration', 'mutatingwebhookconfiguration']) {
-      const config = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, [
-        kind,
-        'topology-webhook',
-      ]);
-      assert.equal(config?.webhooks[0]?.clientConfig.caBundle, secret.data['ca.crt'], kind);
-    }
-  });
-
-  test('it holds the leader-election Lease', async () => {
-    const lease = await waitFor('the Lease to be held', async () => {
-      const l = await getJson<{ spec: { holderIdentity?: string } }>(cp, [
-        'lease',
+  test('it created the shared TLS Secret and injected its CA into both webhook configurations', () =>
+    withLogs(env, async ({ cp }) => {
+      const secret = await getJson<{ type: string; data: Record<string, string> }>(cp, [
+        'secret',
         '-n',
         NS,
-        'topology-webhook.harikube.info',
+        'topology-webhook-tls',
       ]);
-      return l?.spec.holderIdentity ? l : undefined;
-    });
-    assert.ok(product.logs().some((l) => l.msg === 'became leader'));
-    assert.ok(lease.spec.holderIdentity);
-  });
+      assert.ok(secret, 'the shared TLS Secret exists');
+      assert.equal(secret.type, 'kubernetes.io/tls');
+      for (const kind of ['validatingwebhookconfiguration', 'mutatingwebhookconfiguration']) {
+        const config = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, [
+          kind,
+          'topology-webhook',
+        ]);
+        assert.equal(config?.webhooks[0]?.clientConfig.caBundle, secret.data['ca.crt'], kind);
+      }
+    }));
 
-  test('a valid config becomes Active, its Secret is written and an Event recorded', async () => {
-    await mustApply(
-      cp,
-      configYaml({
-        name: 'orders',
-        namespace: 'team-a',
-        position: 1,
-        annotations: OVERRIDE,
-        backends: [{ name: 'orders-db', endpoint: 'mysql://app:pw@tcp(orders.db:3306)/kine' }],
-      }),
-    );
-    await waitForStatus(cp, 'team-a', 'orders', 'Active');
-    const data = await secretData(cp, 'harikube', 'topology-config');
-    assert.deepEqual(Object.keys(data ?? {}), ['0000000001-team-a.orders.yaml']);
-    const events = await waitFor('an Active Event', async () => {
-      const list = await getJson<{ items: { reason: string; type: string }[] }>(cp, [
-        'events',
-        '-n',
-        'team-a',
-        '--field-selector=involvedObject.name=orders',
-      ]);
-      return list?.items.find((e) => e.reason === 'Active');
-    });
-    assert.equal(events.type, 'Normal');
-  });
+  test('it holds the leader-election Lease', () =>
+    withLogs(env, async ({ cp, product }) => {
+      const lease = await waitFor('the Lease to be held', async () => {
+        const l = await getJson<{ spec: { holderIdentity?: string } }>(cp, [
+          'lease',
+          '-n',
+          NS,
+          'topology-webhook.harikube.info',
+        ]);
+        return l?.spec.holderIdentity ? l : undefined;
+      });
+      assert.ok(product.logs().some((l) => l.msg === 'became leader'));
+      assert.ok(lease.spec.holderIdentity);
+    }));
 
-  test('deleting it removes its backends from the Secret and releases the finalizer', async () => {
-    const deleted = await cp.kubectl([
-      'delete',
-      'topologyconfig',
-      '-n',
-      'team-a',
-      'orders',
-      '--timeout=30s',
-    ]);
-    assert.equal(deleted.code, 0, deleted.stderr);
-    assert.equal(await topologyConfig(cp, 'team-a', 'orders'), undefined);
-    assert.deepEqual(await secretData(cp, 'harikube', 'topology-config'), {});
-  });
-
-  test('a config naming a target Secret its RBAC does not cover ends in Error with the reason', async () => {
-    await mustApply(
-      cp,
-      configYaml({
-        name: 'routes',
-        namespace: 'team-x',
-        position: 1,
-        targetSecret: 'team-x/routes',
-        backends: [{ name: 'routes-db', endpoint: 'postgres://routes.db:5432/kine' }],
-      }),
-    );
-    const config = await waitForStatus(cp, 'team-x', 'routes', 'Error');
-    assert.equal(
-      config.status.deployStatusReason,
-      `the operator is not allowed to write Secret team-x/routes (RBAC): secrets is forbidden: User "${SA_USER}" cannot create resource "secrets" in API group "" in the namespace "team-x"`,
-    );
-    assert.equal(await secretData(cp, 'team-x', 'routes'), undefined);
-    const warning = await waitFor('an Error Event', async () => {
-      const list = await getJson<{ items: { reason: string; type: string; message: string }[] }>(
+  test('a valid config becomes Active, its Secret is written and an Event recorded', () =>
+    withLogs(env, async ({ cp }) => {
+      await mustApply(
         cp,
-        ['events', '-n', 'team-x', '--field-selector=involvedObject.name=routes'],
+        configYaml({
+          name: 'orders',
+          namespace: 'team-a',
+          position: 1,
+          annotations: OVERRIDE,
+          backends: [{ name: 'orders-db', endpoint: 'mysql://app:pw@tcp(orders.db:3306)/kine' }],
+        }),
       );
-      return list?.items.find((e) => e.reason === 'Error');
-    });
-    assert.equal(warning.type, 'Warning');
-    assert.equal(warning.message, config.status.deployStatusReason);
-    // Not a crash loop, not a hot retry loop.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    assert.equal(await product.ready(), true);
-    const failures = product.logs().filter((l) => l.msg === 'reconcile failed; will retry');
-    assert.deepEqual(failures, []);
-    // And it can still be deleted: the Secret never held its backends.
-    const deleted = await cp.kubectl([
-      'delete',
-      'topologyconfig',
-      '-n',
-      'team-x',
-      'routes',
-      '--timeout=30s',
-    ]);
-    assert.equal(deleted.code, 0, deleted.stderr);
-  });
+      await waitForStatus(cp, 'team-a', 'orders', 'Active');
+      const secret = await readSecret(cp, 'harikube', 'topology-config');
+      assert.deepEqual(Object.keys(secret?.data ?? {}), ['0000000001-team-a.orders.yaml']);
+      const events = await waitFor('an Active Event', async () =>
+        (await eventsOf(cp, 'team-a', 'orders')).find((e) => e.reason === 'Active'),
+      );
+      assert.equal(events.type, 'Normal');
+    }));
+
+  test('deleting it removes its backends from the Secret and releases the finalizer', () =>
+    withLogs(env, async ({ cp }) => {
+      await mustDeleteConfig(cp, 'team-a', 'orders', '--timeout=30s');
+      assert.equal(await readConfig(cp, 'team-a', 'orders'), undefined);
+      assert.deepEqual((await readSecret(cp, 'harikube', 'topology-config'))?.data, {});
+    }));
+
+  test('a config naming a target Secret its RBAC does not cover ends in Error with the reason', () =>
+    withLogs(env, async ({ cp, product }) => {
+      await mustApply(
+        cp,
+        configYaml({
+          name: 'routes',
+          namespace: 'team-x',
+          position: 1,
+          targetSecret: 'team-x/routes',
+          backends: [{ name: 'routes-db', endpoint: 'postgres://routes.db:5432/kine' }],
+        }),
+      );
+      const config = await waitForStatus(cp, 'team-x', 'routes', 'Error');
+      assert.equal(
+        config.status.deployStatusReason,
+        `the operator is not allowed to write Secret team-x/routes (RBAC): secrets is forbidden: User "${SA_USER}" cannot create resource "secrets" in API group "" in the namespace "team-x"`,
+      );
+      assert.equal(await readSecret(cp, 'team-x', 'routes'), undefined);
+      const warning = await waitFor('an Error Event', async () =>
+        (await eventsOf(cp, 'team-x', 'routes')).find((e) => e.reason === 'Error'),
+      );
+      assert.equal(warning.type, 'Warning');
+      assert.equal(warning.message, config.status.deployStatusReason);
+      // Not a crash loop, not a hot retry loop.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      assert.equal(await product.ready(), true);
+      const failures = product.logs().filter((l) => l.msg === 'reconcile failed; will retry');
+      assert.deepEqual(failures, []);
+      // And it can still be deleted: the Secret never held its backends.
+      await mustDeleteConfig(cp, 'team-x', 'routes', '--timeout=30s');
+    }));
 
   test('nothing it did was refused (no 403 in its log)', () => {
-    const refused = product
+    const refused = env.product
       .logs()
       .filter((l) => (l.level as number) >= 40 && /forbidden|\b403\b/i.test(JSON.stringify(l)));
     assert.deepEqual(refused, []);
@@ -200,7 +173,7 @@ describe('writes the ServiceAccount must not make are forbidden', () => {
       [NS, 'other'],
     ];
     for (const [ns, name] of existing) {
-      const created = await cp.kubectl([
+      const created = await env.cp.kubectl([
         'create',
         'secret',
         'generic',
@@ -256,40 +229,43 @@ describe('writes the ServiceAccount must not make are forbidden', () => {
     ],
   ];
   for (const [name, args, message] of cases) {
-    test(name, async () => {
-      if (args.includes('validatingwebhookconfiguration')) {
-        const other = await cp.kubectl(['apply', '-f', '-'], {
-          input:
-            'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: other-webhook\nwebhooks: []\n',
+    test(name, () =>
+      withLogs(env, async ({ cp }) => {
+        if (args.includes('validatingwebhookconfiguration')) {
+          const other = await cp.kubectl(['apply', '-f', '-'], {
+            input:
+              'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: other-webhook\nwebhooks: []\n',
+          });
+          assert.equal(other.code, 0, other.stderr);
+        }
+        const input = configYaml({
+          name: 'forged',
+          namespace: 'team-a',
+          position: 9,
+          backends: [{ name: 'forged-db', endpoint: 'postgres://forged.db:5432/kine' }],
         });
-        assert.equal(other.code, 0, other.stderr);
-      }
-      const input = configYaml({
-        name: 'forged',
-        namespace: 'team-a',
-        position: 9,
-        backends: [{ name: 'forged-db', endpoint: 'postgres://forged.db:5432/kine' }],
-      });
-      const result = await cp.kubectl([`--token=${token}`, ...args], { input });
-      assert.notEqual(result.code, 0, `should be forbidden: ${result.stdout}`);
-      assert.ok(
-        result.stderr.includes(` is forbidden: User "${SA_USER}" ${message}`),
-        `unexpected error: ${result.stderr}`,
-      );
-    });
+        const result = await cp.kubectl([`--token=${token}`, ...args], { input });
+        assert.notEqual(result.code, 0, `should be forbidden: ${result.stdout}`);
+        assert.ok(
+          result.stderr.includes(` is forbidden: User "${SA_USER}" ${message}`),
+          `unexpected error: ${result.stderr}`,
+        );
+      }),
+    );
   }
 
-  test('while the writes it needs are allowed (the token is valid and scoped as documented)', async () => {
-    const allowed: string[][] = [
-      ['create', 'secrets', '-n', 'harikube'],
-      ['update', 'secrets/topology-config', '-n', 'harikube'],
-      ['update', 'secrets/topology-webhook-tls', '-n', NS],
-      ['update', 'leases/topology-webhook.harikube.info', '-n', NS],
-      ['patch', 'topologyconfigs.harikube.info/status', '-n', 'team-a'],
-    ];
-    for (const args of allowed) {
-      const result = await kubectlAs(cp, token, ['auth', 'can-i', ...args]);
-      assert.equal(result.stdout.trim(), 'yes', args.join(' '));
-    }
-  });
+  test('while the writes it needs are allowed (the token is valid and scoped as documented)', () =>
+    withLogs(env, async ({ cp }) => {
+      const allowed: string[][] = [
+        ['create', 'secrets', '-n', 'harikube'],
+        ['update', 'secrets/topology-config', '-n', 'harikube'],
+        ['update', 'secrets/topology-webhook-tls', '-n', NS],
+        ['update', 'leases/topology-webhook.harikube.info', '-n', NS],
+        ['patch', 'topologyconfigs.harikube.info/status', '-n', 'team-a'],
+      ];
+      for (const args of allowed) {
+        const result = await kubectlAs(cp, token, ['auth', 'can-i', ...args]);
+        assert.equal(result.stdout.trim(), 'yes', args.join(' '));
+      }
+    }));
 });
