@@ -55,13 +55,19 @@ function yamlBound(value: unknown): number {
     for (const item of value) bytes += PER_LINE + yamlBound(item);
     return bytes;
   }
-  if (typeof value === 'object' && value !== null) {
-    let bytes = PER_COLLECTION;
-    for (const [key, item] of Object.entries(value))
-      bytes += PER_LINE + Buffer.byteLength(key) + yamlBound(item);
-    return bytes;
-  }
+  if (typeof value === 'object' && value !== null) return fieldsBound(value, undefined);
   return PER_SCALAR;
+}
+
+/** The bound of an object's fields, the one named `skip` left out. */
+function fieldsBound(value: object, skip: string | undefined): number {
+  let bytes = PER_COLLECTION;
+  const record = value as Record<string, unknown>;
+  // for-in: parsed JSON has no inherited enumerable fields, and no entry arrays are made.
+  for (const key in record) {
+    if (key !== skip) bytes += PER_LINE + Buffer.byteLength(key) + yamlBound(record[key]);
+  }
+  return bytes;
 }
 
 /**
@@ -75,8 +81,16 @@ export function renderedSizeBound(
   endpoints: readonly (string | undefined)[],
 ): number {
   let bytes = Buffer.byteLength(secretKeyFor(config)) + PER_COLLECTION + PER_LINE;
-  for (const [i, backend] of config.spec.backends.entries()) {
-    bytes += PER_LINE + yamlBound({ ...backend, endpoint: endpoints[i] ?? backend.endpoint });
+  const backends = config.spec.backends;
+  for (let i = 0; i < backends.length; i++) {
+    const backend = backends[i]!;
+    const endpoint = endpoints[i] ?? backend.endpoint;
+    bytes +=
+      PER_LINE +
+      fieldsBound(backend, 'endpoint') +
+      PER_LINE +
+      'endpoint'.length +
+      yamlBound(endpoint);
   }
   return bytes;
 }
