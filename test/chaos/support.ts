@@ -1,79 +1,44 @@
-// Shared by the fault tests: a real control plane with the product running
-// as its own process, and the one invariant every fault test checks after
-// its fault. The expectation is computed with the product's own pure merge
-// from the objects read back with kubectl, so the test judges the product by
-// the contract (the Secret is the deterministic merge of the surviving
-// configs, every status is true), not by its internals.
+// The fault tests' own pieces (their environment is test/e2e/support.ts's,
+// with the product's default policy: the one target harikube/topology-config):
+// applies retried through a fault, and the one invariant every fault test
+// checks after its fault. The expectation is computed with the product's own
+// pure merge from the objects read back from the API server, so the test
+// judges the product by the contract (the Secret is the deterministic merge
+// of the surviving configs, every status is true), not by its internals.
+import assert from 'node:assert/strict';
 import type { TopologyConfig } from '../../src/resource/types.ts';
 import { keysFromSecretData } from '../../src/crypto/aes-gcm.ts';
 import { mergeTarget } from '../../src/reconcile/merge.ts';
 import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../../src/resource/names.ts';
 import { defaultPolicy } from '../../src/rules/policy.ts';
 import type { KeyLookup, KeySet } from '../../src/rules/view.ts';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import {
-  freePort,
-  registerWebhooks,
-  startProduct,
-  type Product,
-  type ProductOptions,
-} from '../harness/product.ts';
-import { apply, getJson, waitFor } from '../e2e/support.ts';
+import type { ControlPlane } from '../harness/controlplane.ts';
+import { apply, getJson, readSecret, sleep, waitFor } from '../e2e/support.ts';
 
 export const TARGET = defaultPolicy.defaultTargetSecret;
 const [TARGET_NAMESPACE, TARGET_NAME] = TARGET.split('/') as [string, string];
 
 /** A line of the test's story: what was injected, what was checked. */
 export const say = (line: string) => console.log(`# ${line}`);
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export interface Env {
-  cp: ControlPlane;
-  product: Product;
-  webhookPort: number;
-  stop(): Promise<void>;
+/** The decoded data of the target Secret ({} while it does not exist). */
+export async function targetData(cp: ControlPlane): Promise<Record<string, string>> {
+  return (await readSecret(cp, TARGET_NAMESPACE, TARGET_NAME))?.data ?? {};
 }
 
-/**
- * A control plane, the webhook configurations of deploy/overlays/local and
- * the product (default policy: the one target harikube/topology-config).
- * stop() takes everything down even if a part fails.
- */
-export async function startEnv(
-  options: {
-    apiServerArgs?: string[];
-    product?: (cp: ControlPlane) => Promise<ProductOptions>;
-  } = {},
-): Promise<Env> {
-  const cp = await startControlPlane({ apiServerArgs: options.apiServerArgs ?? [] });
-  let product: Product | undefined;
-  const stop = async () => {
-    await product?.stop().catch(() => {});
-    await cp.stop();
-  };
-  try {
-    const webhookPort = await freePort();
-    await registerWebhooks(cp, webhookPort);
-    const extra = options.product ? await options.product(cp) : {};
-    product = await startProduct(cp, { ...extra, webhookPort });
-    await product.waitReady(60_000);
-    return { cp, product, webhookPort, stop };
-  } catch (error) {
-    await stop().catch(() => {});
-    throw error;
-  }
-}
-
-/** Runs `body`; a failure carries the last lines of the product's log. */
-export async function withLogs(product: () => Product | undefined, body: () => Promise<void>) {
-  try {
-    await body();
-  } catch (error) {
-    const p = product();
-    if (p)
-      process.stderr.write(`--- ${p.name} log (last lines) ---\n${p.logText().slice(-8000)}\n`);
-    throw error;
-  }
+/** Removes one entry of the target Secret by hand, as a careless operator would. */
+export async function removeTargetEntry(cp: ControlPlane, key: string): Promise<void> {
+  const patched = await cp.kubectl([
+    'patch',
+    'secret',
+    '-n',
+    TARGET_NAMESPACE,
+    TARGET_NAME,
+    '--type=json',
+    '-p',
+    JSON.stringify([{ op: 'remove', path: `/data/${key}` }]),
+  ]);
+  assert.equal(patched.code, 0, patched.stderr);
 }
 
 /**
@@ -110,22 +75,6 @@ export async function applyUntilAccepted(
 /** One backend routed by customresource group/kind; the endpoint names the backend. */
 export function backend(name: string) {
   return { name, endpoint: `postgres://${name}:pw@${name}.db:5432/kine` };
-}
-
-/** A key Secret as the product expects it: labelled, one raw AES key per data entry. */
-export function keySecretYaml(namespace: string, name: string, ...keys: Buffer[]): string {
-  return [
-    'apiVersion: v1',
-    'kind: Secret',
-    'metadata:',
-    `  name: ${name}`,
-    `  namespace: ${namespace}`,
-    '  labels:',
-    `    ${ENDPOINT_KEYS_LABEL}: "${ENDPOINT_KEYS_VALUE}"`,
-    'data:',
-    ...keys.map((key, i) => `  k${i + 1}: ${key.toString('base64')}`),
-    '',
-  ].join('\n');
 }
 
 // --- the invariant ------------------------------------------------------------
@@ -187,8 +136,8 @@ export interface InvariantOptions {
 }
 
 /**
- * Reads the configs, the key Secrets and the target Secret with kubectl and
- * compares them with mergeTarget(target, configs, keys, defaultPolicy, kept):
+ * Reads the configs and the key Secrets (kubectl) and the target Secret
+ * (the API) and compares them with mergeTarget(target, configs, keys, defaultPolicy, kept):
  * - the Secret's data equals the merge, byte for byte and key for key;
  * - every config reports its outcome for its current generation: Active
  *   (empty reason) exactly when the merge put it in the Secret from its own
@@ -209,7 +158,6 @@ export async function checkInvariant(
     '-l',
     `${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}`,
   ]);
-  const secret = await getJson<SecretObject>(cp, ['secret', '-n', TARGET_NAMESPACE, TARGET_NAME]);
   const configs = configList?.items ?? [];
   const expected = mergeTarget(
     TARGET,
@@ -218,9 +166,7 @@ export async function checkInvariant(
     defaultPolicy,
     options.kept,
   );
-  const actual = Object.fromEntries(
-    Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
-  );
+  const actual = await targetData(cp);
   const problems: string[] = [];
 
   const actualKeys = Object.keys(actual).sort();

@@ -214,7 +214,7 @@ export async function annotateOverride(
   assert.equal(result.code, 0, result.stderr);
 }
 
-export async function getJson<T = Record<string, any>>(
+export async function getJson<T = unknown>(
   cp: ControlPlane,
   args: string[],
 ): Promise<T | undefined> {
@@ -525,9 +525,3 @@ export function median(values: number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
-
-// TEMPORARY-COMPAT: callers not yet on readConfig/readSecret.
-export const topologyConfig = (cp: ControlPlane, namespace: string, name: string) =>
-  getJson(cp, ['topologyconfig', '-n', namespace, name]);
-export const secretData = async (cp: ControlPlane, namespace: string, name: string) =>
-  (await readSecret(cp, namespace, name))?.data;
