@@ -86,6 +86,22 @@ async function getJson(namespace: string, name: string) {
   ) as { spec: Record<string, unknown>; status?: Record<string, unknown> };
 }
 
+// kubectl arguments of a JSON merge patch of the config "shop", through the
+// status subresource when `subresource` is given.
+function patchShop(ns: string, body: object, subresource?: 'status'): string[] {
+  return [
+    'patch',
+    'topologyconfig',
+    'shop',
+    '-n',
+    ns,
+    ...(subresource ? [`--subresource=${subresource}`] : []),
+    '--type=merge',
+    '-p',
+    JSON.stringify(body),
+  ];
+}
+
 // `kubectl get` as a table: one array of cells per line, header first.
 function table(stdout: string): string[][] {
   return stdout
@@ -178,30 +194,17 @@ describe('TopologyConfig through kubectl', () => {
     await kubectl(['apply', '-f', '-'], manifest('shop', ns, seedSpec(), status));
     assert.equal((await getJson(ns, 'shop')).status, undefined);
 
-    const patched = await kubectl([
-      'patch',
-      'topologyconfig',
-      'shop',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      JSON.stringify(status),
-    ]);
+    const patched = await kubectl(patchShop(ns, status));
     assert.equal(patched.trim(), 'topologyconfig.harikube.info/shop patched (no change)');
     assert.equal((await getJson(ns, 'shop')).status, undefined);
 
-    await kubectl([
-      'patch',
-      'topologyconfig',
-      'shop',
-      '-n',
-      ns,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ status: { deployStatus: 'Active', deployStatusReason: 'applied' } }),
-    ]);
+    await kubectl(
+      patchShop(
+        ns,
+        { status: { deployStatus: 'Active', deployStatusReason: 'applied' } },
+        'status',
+      ),
+    );
     assert.deepEqual((await getJson(ns, 'shop')).status, {
       deployStatus: 'Active',
       deployStatusReason: 'applied',
@@ -213,17 +216,9 @@ describe('TopologyConfig through kubectl', () => {
   test('the status subresource does not write spec, and defaults deployStatus to Pending', async (t) => {
     const ns = await namespaceFor(t);
     await kubectl(['apply', '-f', '-'], manifest('shop', ns, seedSpec()));
-    await kubectl([
-      'patch',
-      'topologyconfig',
-      'shop',
-      '-n',
-      ns,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { position: 7 }, status: { deployStatusReason: 'queued' } }),
-    ]);
+    await kubectl(
+      patchShop(ns, { spec: { position: 7 }, status: { deployStatusReason: 'queued' } }, 'status'),
+    );
     const stored = await getJson(ns, 'shop');
     assert.equal(stored.spec.position, 1);
     assert.deepEqual(stored.status, { deployStatus: 'Pending', deployStatusReason: 'queued' });
@@ -300,16 +295,7 @@ describe('TopologyConfig through kubectl', () => {
     const immutable =
       'spec.targetSecret: Invalid value: "object": targetSecret is immutable: delete the TopologyConfig and create it again to move it';
 
-    const patch = await kubectlFails([
-      'patch',
-      'topologyconfig',
-      'shop',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { targetSecret: 'team-b/routes' } }),
-    ]);
+    const patch = await kubectlFails(patchShop(ns, { spec: { targetSecret: 'team-b/routes' } }));
     assert.ok(patch.stderr.includes(immutable), patch.stderr);
     const apply = await kubectlFails(
       ['apply', '-f', '-'],

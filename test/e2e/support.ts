@@ -322,16 +322,21 @@ export type ReportedConfig = ConfigObject & {
   status: { deployStatus: string; deployStatusReason: string; observedGeneration: number };
 };
 
+/** GET of one object; undefined when it does not exist. */
+async function getObject<T>(cp: ControlPlane, path: string): Promise<T | undefined> {
+  const response = await api<T>(cp, 'GET', path);
+  if (response.status === 404) return undefined;
+  if (response.status !== 200) throw new Error(`GET ${path}: ${response.status}`);
+  return response.body;
+}
+
 /** The config, or undefined when it does not exist. */
-export async function readConfig(
+export function readConfig(
   cp: ControlPlane,
   namespace: string,
   name: string,
 ): Promise<ConfigObject | undefined> {
-  const response = await api<ConfigObject>(cp, 'GET', configPath(namespace, name));
-  if (response.status === 404) return undefined;
-  if (response.status !== 200) throw new Error(`GET config: ${response.status}`);
-  return response.body;
+  return getObject<ConfigObject>(cp, configPath(namespace, name));
 }
 
 interface SecretObject {
@@ -355,10 +360,8 @@ export async function readSecret(
   namespace: string,
   name: string,
 ): Promise<SecretView | undefined> {
-  const response = await api<SecretObject>(cp, 'GET', secretPath(namespace, name));
-  if (response.status === 404) return undefined;
-  if (response.status !== 200) throw new Error(`GET secret: ${response.status}`);
-  const secret = response.body;
+  const secret = await getObject<SecretObject>(cp, secretPath(namespace, name));
+  if (!secret) return undefined;
   return {
     resourceVersion: secret.metadata.resourceVersion,
     labels: secret.metadata.labels ?? {},
