@@ -36,6 +36,20 @@ interface Contender {
   backend: { name: string; endpoint: string; kind?: string };
 }
 
+/** Contender `name` with one backend (its kind defaults to the backend's name). */
+const contender = (
+  name: string,
+  position: number,
+  secret: string,
+  backend: string,
+  kind?: string,
+): Contender => ({
+  name,
+  position,
+  secret,
+  backend: { name: backend, endpoint: `postgres://${name}.db:5432/kine`, kind },
+});
+
 const manifest = (c: Contender) =>
   configYaml({
     name: c.name,
@@ -78,15 +92,9 @@ describe('reconciler, webhook not registered', () => {
 
   test('two configs at the same position: the older is Active, the newer reports Error naming it, and takes over when it is deleted', () =>
     withLogs(env, async ({ cp }) => {
-      const contender = (name: string, backend: string): Contender => ({
-        name,
-        position: 3,
-        secret: 'e2e-same-position',
-        backend: { name: backend, endpoint: `postgres://${backend}.db:5432/kine` },
-      });
       // "z-early" sorts after "a-late" by name, so only its age can make it win.
-      const early = contender('z-early', 'same-position-early');
-      const late = contender('a-late', 'same-position-late');
+      const early = contender('z-early', 3, 'e2e-same-position', 'same-position-early');
+      const late = contender('a-late', 3, 'e2e-same-position', 'same-position-late');
       await mustApply(cp, manifest(early));
       // creationTimestamp has a one-second resolution.
       const createdAt = Date.parse(
@@ -111,14 +119,8 @@ describe('reconciler, webhook not registered', () => {
 
   test('two configs with the same backend name: the lower position is Active, the other reports Error naming it, and takes over when it is deleted', () =>
     withLogs(env, async ({ cp }) => {
-      const contender = (name: string, position: number, kind: string): Contender => ({
-        name,
-        position,
-        secret: 'e2e-same-name',
-        backend: { name: 'shared-db', endpoint: `postgres://${name}.db:5432/kine`, kind },
-      });
-      const first = contender('first', 1, 'firsts');
-      const second = contender('second', 2, 'seconds');
+      const first = contender('first', 1, 'e2e-same-name', 'shared-db', 'firsts');
+      const second = contender('second', 2, 'e2e-same-name', 'shared-db', 'seconds');
       // The later position is created first: position decides, not age.
       await mustApply(cp, manifest(second));
       await mustApply(cp, manifest(first));
@@ -135,18 +137,8 @@ describe('reconciler, webhook not registered', () => {
 
   test('a backend name is unique across target Secrets too: the loser in the other target reports Error naming the winner, and takes over when it is deleted', () =>
     withLogs(env, async ({ cp }) => {
-      const contender = (name: string, position: number, secret: string): Contender => ({
-        name,
-        position,
-        secret,
-        backend: {
-          name: 'cluster-wide-db',
-          endpoint: `postgres://${name}.db:5432/kine`,
-          kind: name,
-        },
-      });
-      const one = contender('cross-one', 1, 'e2e-cross-a');
-      const two = contender('cross-two', 2, 'e2e-cross-b');
+      const one = contender('cross-one', 1, 'e2e-cross-a', 'cluster-wide-db', 'cross-one');
+      const two = contender('cross-two', 2, 'e2e-cross-b', 'cluster-wide-db', 'cross-two');
       await mustApply(cp, manifest(one));
       await waitForStatus(cp, ns, one.name, 'Active');
       await mustApply(cp, manifest(two));
