@@ -21,7 +21,7 @@ export interface Contender {
 
 export interface CompareOptions {
   caPem: string;
-  /** Rounds of maximum throughput per server. */
+  /** Rounds of maximum throughput, and of the paced fixed rate, per server. */
   rounds: number;
   /** Seconds per round. */
   seconds: number;
@@ -44,8 +44,8 @@ export interface ContenderResult {
   };
   /** autocannon overallRate: each second's quota sent as a burst over all connections. */
   fixedRate: LoadResult;
-  /** The same rate, evenly paced (bench/lib/paced.ts). */
-  paced: PacedResult;
+  /** The same rate, evenly paced (bench/lib/paced.ts): medians over the rounds. */
+  paced: PacedResult & { rounds: PacedResult[] };
   /** Server CPU time per review over the measured runs, in microseconds. */
   cpuMicrosPerReview: number;
   /** Of which in the product's handlers (wall time from decode to response); 0 for the no-op. */
@@ -85,7 +85,6 @@ export async function compare(
     }
   }
   const fixed: LoadResult[] = [];
-  const even: PacedResult[] = [];
   for (const c of contenders) {
     const result = await load({
       url: c.server.url,
@@ -96,16 +95,37 @@ export async function compare(
     });
     log(`${options.rate} req/s (autocannon) ${c.label}: p99 ${result.p99Ms.toFixed(2)} ms`);
     fixed.push(result);
-    const evenResult = await paced({
-      url: c.server.url,
-      caPem: options.caPem,
-      requests: c.requests,
-      rate: options.rate,
-      seconds: options.rateSeconds,
-    });
-    log(`${options.rate} req/s (paced) ${c.label}: p99 ${evenResult.p99Ms.toFixed(2)} ms`);
-    even.push(evenResult);
   }
+  // A single stall of the machine of ~50 ms delays ~25 requests at 500/s:
+  // rounds, alternating between servers, and the median of their figures.
+  const evenRounds: PacedResult[][] = contenders.map(() => []);
+  for (let round = 0; round < options.rounds; round++) {
+    for (const [i, c] of contenders.entries()) {
+      const result = await paced({
+        url: c.server.url,
+        caPem: options.caPem,
+        requests: c.requests,
+        rate: options.rate,
+        seconds: options.rateSeconds,
+      });
+      log(
+        `round ${round + 1}/${options.rounds} ${options.rate} req/s (paced) ${c.label}: p99 ${result.p99Ms.toFixed(2)} ms (sender lag p99 ${result.sendLagP99Ms.toFixed(2)} ms)`,
+      );
+      evenRounds[i]!.push(result);
+    }
+  }
+  const even = evenRounds.map((own): PacedResult & { rounds: PacedResult[] } => ({
+    count: own.reduce((sum, r) => sum + r.count, 0),
+    sent: own.reduce((sum, r) => sum + r.sent, 0),
+    failed: own.reduce((sum, r) => sum + r.failed, 0),
+    p50Ms: median(own.map((r) => r.p50Ms)),
+    p90Ms: median(own.map((r) => r.p90Ms)),
+    p99Ms: median(own.map((r) => r.p99Ms)),
+    maxMs: median(own.map((r) => r.maxMs)),
+    requestsPerSecond: median(own.map((r) => r.requestsPerSecond)),
+    sendLagP99Ms: median(own.map((r) => r.sendLagP99Ms)),
+    rounds: own,
+  }));
   const after = await Promise.all(contenders.map((c) => c.server.stats()));
   return contenders.map((c, i) => {
     const own = rounds[i]!;
