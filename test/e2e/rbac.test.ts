@@ -16,6 +16,7 @@ import {
   OVERRIDE,
   readConfig,
   readSecret,
+  sleep,
   useEnv,
   waitFor,
   waitForStatus,
@@ -149,7 +150,7 @@ describe('the product with its ServiceAccount’s own credentials', () => {
       assert.equal(warning.type, 'Warning');
       assert.equal(warning.message, config.status.deployStatusReason);
       // Not a crash loop, not a hot retry loop.
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await sleep(2_000);
       assert.equal(await product.ready(), true);
       const failures = product.logs().filter((l) => l.msg === 'reconcile failed; will retry');
       assert.deepEqual(failures, []);
