@@ -51,6 +51,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let webhook: FastifyInstance | undefined;
   let elector: LeaderElector | undefined;
   let shuttingDown = false;
+  let tlsLoaded = false;
   const metrics = createMetrics();
 
   // Probes first, so the kubelet sees a live process while caches fill.
@@ -65,7 +66,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           name: 'webhook-serving',
           ready: () => (webhook !== undefined && !shuttingDown) || 'webhook server not listening',
         },
-        { name: 'leader-election', ready: () => true },
+        { name: 'tls-loaded', ready: () => tlsLoaded || 'serving certificate not loaded yet' },
       ],
     });
     stops.push(() => probes?.close());
@@ -111,6 +112,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     currentCertificate = () => shared.current();
     stops.push(() => shared.stop());
   }
+  tlsLoaded = true;
 
   const controller = createController({
     deps: {
