@@ -79,7 +79,7 @@ test('409 Conflict on the first attempt of every write: the server retries and c
     for (const key of injected.keys()) say(`  409 on the first ${key}`);
     const dropped = product.logs().filter((line) => line.msg === 'event not recorded').length;
     say(
-      `observed: ${dropped} Event(s) not recorded (Events are best effort and not retried; not part of the invariant)`,
+      `observed: ${dropped} Event(s) not recorded (Events are best effort, retried once; not part of the invariant)`,
     );
 
     // Each kind of write the reconciler makes was refused once and retried.
