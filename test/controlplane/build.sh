@@ -32,7 +32,7 @@ IFS=. read -r major minor _ <<<"${k8s_version#v}"
 ldflags="-s -w -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
 ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 
-echo "build.sh: building kube-apiserver $k8s_version and etcd $etcd_version into $bin (first time only, ~10-20 min on 2 cores)" >&2
+echo "build.sh: building kube-apiserver $k8s_version and etcd $etcd_version into $bin (first time only, about 4-5 min on 2 cores)" >&2
 (cd "$here/etcd" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/etcd" .)
 (cd "$here/kube-apiserver" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" .)
 mv "$tmp/etcd" "$tmp/kube-apiserver" "$bin/"
