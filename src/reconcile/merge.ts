@@ -26,8 +26,10 @@ export interface MergeOutcome {
   state: 'Active' | 'Error';
   /** Why it is in Error, or where it was merged; never an endpoint or a key. */
   reason: string;
-  /** Its data key in the Secret (Active only). */
+  /** Its data key in the Secret (Active, or kept). */
   key?: string;
+  /** In Error, but its last entry stays in the Secret (see RetainedEntries). */
+  kept?: boolean;
 }
 
 export interface MergeResult {
@@ -164,6 +166,7 @@ class Merger {
             state: 'Error',
             reason: `${candidate.kept.reason}; the routing last written for this generation stays in ${target} so that data written through it remains reachable: restore the key or fix the config`,
             key,
+            kept: true,
           }
         : { state: 'Active', reason: `merged into ${target} as ${key}`, key },
     );

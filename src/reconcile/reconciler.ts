@@ -149,6 +149,7 @@ export async function reconcileTarget(
       statuses.set(keyOf(config), {
         deployStatus: outcome.state,
         deployStatusReason: outcome.state === 'Active' ? '' : outcome.reason,
+        ...(outcome.kept ? { keptInSecret: true } : {}),
       });
     } else {
       statuses.set(keyOf(config), {

@@ -9,6 +9,8 @@ import { paths, type RestClient } from '../kube/rest.ts';
 export interface DesiredStatus {
   deployStatus: DeployStatus;
   deployStatusReason: string;
+  /** Error, but the Secret keeps its last entry: its routes are live. */
+  keptInSecret?: boolean;
 }
 
 export function statusChanged(config: TopologyConfig, desired: DesiredStatus): boolean {
@@ -16,7 +18,8 @@ export function statusChanged(config: TopologyConfig, desired: DesiredStatus): b
   return (
     current.deployStatus !== desired.deployStatus ||
     (current.deployStatusReason ?? '') !== desired.deployStatusReason ||
-    current.observedGeneration !== config.metadata.generation
+    current.observedGeneration !== config.metadata.generation ||
+    (current.keptInSecret ?? false) !== (desired.keptInSecret ?? false)
   );
 }
 
@@ -28,7 +31,17 @@ export async function writeStatus(
   const { namespace = '', name = '', resourceVersion, generation } = config.metadata;
   await rest.patch(`${paths.topologyConfig(namespace, name)}/status`, 'merge', {
     metadata: { resourceVersion },
-    status: { ...desired, observedGeneration: generation },
+    status: {
+      deployStatus: desired.deployStatus,
+      deployStatusReason: desired.deployStatusReason,
+      // null removes the field (merge patch) once the entry is no longer kept.
+      ...(desired.keptInSecret
+        ? { keptInSecret: true }
+        : config.status?.keptInSecret
+          ? { keptInSecret: null }
+          : {}),
+      observedGeneration: generation,
+    },
   });
 }
 

@@ -142,6 +142,14 @@ export const statusSchema = {
     },
     // Added beside the seed's fields (the CRD may add, never drop): which
     // generation the status describes, so `Active` is never read as stale.
+    // Also added: true while the target Secret keeps this config's last good
+    // entry although the config is in Error (its endpoint no longer
+    // decrypts); its routes are live, so it is protected like an Active one.
+    keptInSecret: {
+      description:
+        'KeptInSecret is true while the target Secret keeps the last entry written for this generation although the config is in Error.',
+      type: 'boolean',
+    },
     observedGeneration: {
       description: 'ObservedGeneration is the metadata.generation the status was computed for.',
       format: 'int64',

@@ -13,8 +13,9 @@ import type { ConfigView } from './view.ts';
 const OVERRIDE = `set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" to do it anyway`;
 const STRANDED = `this TopologyConfig is Active, and data already written through its routes would become unreachable; ${OVERRIDE}`;
 
+/** Whether data may have been written through the config's routes: Active, or in Error with its entry kept. */
 export function isActive(config: TopologyConfig | undefined): boolean {
-  return config?.status?.deployStatus === 'Active';
+  return config?.status?.deployStatus === 'Active' || config?.status?.keptInSecret === true;
 }
 
 export function allowsRoutingChange(config: TopologyConfig | undefined): boolean {

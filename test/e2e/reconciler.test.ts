@@ -382,6 +382,7 @@ spec:
           broken.status.deployStatusReason,
           'spec.backends[0].endpoint: cannot be decrypted with the keys of Secret e2e-crypto/endpoint-keys: no key of 1 opened it (tried: key-2025); the routing last written for this generation stays in harikube/e2e-crypto so that data written through it remains reachable: restore the key or fix the config',
         );
+        assert.equal(broken.status.keptInSecret, true);
         await sleep(500); // a few more samples after the last change
       } finally {
         watching = false;
@@ -414,8 +415,11 @@ spec:
       }
       assert.match(events.stdout, /"reason": "Error"/);
 
-      // Deleting the broken config (the override annotation: it may be in use)
-      // finally removes its kept entry.
+      // Its routes are live, so deleting it is refused like deleting an Active
+      // config; with the override annotation it goes, and its entry with it.
+      const refused = await deleteConfig(cp, ns, 'legacy', '--wait=false');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /harikube\.info\/allow-unsafe-routing-change/);
       await annotateOverride(cp, ns, 'legacy');
       await mustDeleteConfig(cp, ns, 'legacy', '--timeout=30s');
       await waitForSecretKeys(cp, 'harikube', 'e2e-crypto', [ordersKey]);

@@ -314,7 +314,12 @@ export interface ConfigObject {
     finalizers?: string[];
   };
   spec: { targetSecret?: string; position?: number };
-  status?: { deployStatus?: string; deployStatusReason?: string; observedGeneration?: number };
+  status?: {
+    deployStatus?: string;
+    deployStatusReason?: string;
+    observedGeneration?: number;
+    keptInSecret?: boolean;
+  };
 }
 
 /** A config whose status has been written. */

@@ -32,6 +32,7 @@ test('with its retained entry, it stays in the Secret, reported as Error with th
   assert.deepEqual(result.data, { [entryKey]: lastEntry });
   const outcome = result.outcomes.get('team-a/orders');
   assert.equal(outcome?.state, 'Error');
+  assert.equal(outcome?.kept, true);
   assert.match(
     outcome!.reason,
     /^spec\.endpointDecryptSecret: Secret team-a\/keys not found .*; the routing last written for this generation stays in harikube\/topology-config/,

@@ -88,6 +88,7 @@ const seed: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
 // Fields this project adds beside the seed's (allowed: the CRD may add).
 const additions: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
   'status.observedGeneration': { type: 'integer', format: 'int64' },
+  'status.keptInSecret': { type: 'boolean' },
 };
 
 const constraintKeys = [

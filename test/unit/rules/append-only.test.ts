@@ -204,6 +204,17 @@ describe('append-only: DELETE', () => {
       warnings: [],
     });
   });
+  test('of a config in Error whose entry the Secret keeps is refused (its routes are live)', () => {
+    const kept = config({ status: 'Error' });
+    kept.status = { ...kept.status, keptInSecret: true };
+    assertErrors(validateDelete(kept, indexOf(kept), policy).errors, [
+      {
+        type: 'Forbidden',
+        field: 'metadata.annotations',
+        detail: 'deleting it would make data already written through its routes unreachable',
+      },
+    ]);
+  });
   for (const status of [undefined, 'Pending', 'Error'] as const) {
     test(`of a config that is ${status ?? 'without status'} is always allowed`, () => {
       const c = config({ status });
