@@ -20,7 +20,7 @@ import type { Policy } from '../rules/policy.ts';
 import { targetAllowed } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
-import { entrySize, renderEntry, secretKeyFor } from './render.ts';
+import { entrySize, renderEntryOnce, secretKeyFor } from './render.ts';
 
 export interface MergeOutcome {
   state: 'Active' | 'Error';
@@ -145,7 +145,7 @@ class Merger {
       );
     }
     const key = secretKeyFor(config);
-    const value = candidate.kept?.value ?? renderEntry(config, candidate.endpoints);
+    const value = candidate.kept?.value ?? renderEntryOnce(config, candidate.endpoints);
     const size = entrySize(key, value);
     const total = (this.#totals.get(target) ?? 0) + size;
     if (total > this.#policy.maxSecretBytes) {
