@@ -11,6 +11,7 @@ import type { ConfigView } from '../rules/view.ts';
 import type { Verdict } from '../rules/field-errors.ts';
 import type { AdmissionRequest, AdmissionResponse } from './review.ts';
 import { allowed, denied, invalid, patched } from './response.ts';
+import { isRecord } from '../resource/json.ts';
 
 export interface AdmissionContext {
   view: ConfigView;
@@ -21,9 +22,6 @@ export type AdmissionHandler = (
   request: AdmissionRequest,
   context: AdmissionContext,
 ) => AdmissionResponse;
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The webhook configurations route only this resource here; anything else is a misconfiguration. */
 function wrongResource(request: AdmissionRequest): AdmissionResponse | undefined {
@@ -58,17 +56,17 @@ export const validateTopologyConfig: AdmissionHandler = (request, { view, policy
     case 'CREATE':
       return decide(request, validateCreate(request.object, view, policy));
     case 'UPDATE': {
-      if (!isObject(request.oldObject))
+      if (!isRecord(request.oldObject))
         return denied(request.uid, 400, 'request.oldObject is missing');
       const old = request.oldObject as unknown as TopologyConfig;
       // Housekeeping (finalizers, labels, annotations) leaves the spec as it
       // was; judging an unchanged spec again could only block that.
-      if (isObject(request.object) && isDeepStrictEqual(request.object.spec, old.spec))
+      if (isRecord(request.object) && isDeepStrictEqual(request.object.spec, old.spec))
         return allowed(request.uid);
       return decide(request, validateUpdate(request.object, old, view, policy));
     }
     case 'DELETE': {
-      if (!isObject(request.oldObject)) return allowed(request.uid);
+      if (!isRecord(request.oldObject)) return allowed(request.uid);
       return decide(
         request,
         validateDelete(request.oldObject as unknown as TopologyConfig, view, policy),
@@ -87,14 +85,14 @@ export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }
   }
   // A shape the defaulter cannot read is left alone: validation rejects it with reasons.
   if (
-    !isObject(request.object) ||
-    !isObject(request.object.spec) ||
-    !isObject(request.object.metadata)
+    !isRecord(request.object) ||
+    !isRecord(request.object.spec) ||
+    !isRecord(request.object.metadata)
   ) {
     return allowed(request.uid);
   }
   const object = request.object as unknown as TopologyConfig;
-  const old = isObject(request.oldObject)
+  const old = isRecord(request.oldObject)
     ? (request.oldObject as unknown as TopologyConfig)
     : undefined;
   const defaulted = defaultConfig(object, view, policy, old);

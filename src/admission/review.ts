@@ -2,6 +2,8 @@
 // shapes only, no policy. A request that cannot be answered with its own uid
 // is a client error (4xx); everything else is answered with a review.
 
+import { isRecord } from '../resource/json.ts';
+
 export interface GroupVersionResource {
   group: string;
   version: string;
@@ -56,12 +58,9 @@ export class BadReviewError extends Error {
 
 const OPERATIONS = new Set<string>(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** Checks the envelope and returns its request; throws BadReviewError with the reason. */
 export function decodeReview(body: unknown): AdmissionRequest {
-  if (!isObject(body)) throw new BadReviewError('body must be a JSON AdmissionReview object');
+  if (!isRecord(body)) throw new BadReviewError('body must be a JSON AdmissionReview object');
   if (body.kind !== 'AdmissionReview') throw new BadReviewError('kind must be AdmissionReview');
   if (body.apiVersion !== 'admission.k8s.io/v1') {
     throw new BadReviewError(
@@ -69,14 +68,14 @@ export function decodeReview(body: unknown): AdmissionRequest {
     );
   }
   const request = body.request;
-  if (!isObject(request)) throw new BadReviewError('request is missing');
+  if (!isRecord(request)) throw new BadReviewError('request is missing');
   if (typeof request.uid !== 'string' || request.uid === '') {
     throw new BadReviewError('request.uid is missing');
   }
   if (typeof request.operation !== 'string' || !OPERATIONS.has(request.operation)) {
     throw new BadReviewError('request.operation must be CREATE, UPDATE, DELETE or CONNECT');
   }
-  if (!isObject(request.kind) || !isObject(request.resource)) {
+  if (!isRecord(request.kind) || !isRecord(request.resource)) {
     throw new BadReviewError('request.kind and request.resource are required');
   }
   return request as unknown as AdmissionRequest;

@@ -15,6 +15,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { keysFromSecretData, type EndpointKey } from '../crypto/aes-gcm.ts';
 import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../resource/names.ts';
 import { GROUP, KIND } from '../resource/schema.ts';
+import { isRecord } from '../resource/json.ts';
 
 /** One TopologyConfig found in a file, as written (namespace defaulted). */
 export interface ManifestConfig {
@@ -46,9 +47,6 @@ export type ReadResult = ({ ok: true } & Manifest) | { ok: false; error: string 
 
 /** Namespace kubectl would use for a document without one (no context here). */
 export const DEFAULT_NAMESPACE = 'default';
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Throws RecursiveAlias for a structure that contains itself (an alias inside its own anchor). */
 function assertAcyclic(value: unknown, ancestors: Set<object> = new Set()): void {
@@ -103,7 +101,7 @@ function isTopologyConfig(doc: Record<string, unknown>): boolean {
 }
 
 const stringsOf = (value: unknown): Record<string, string> =>
-  isObject(value)
+  isRecord(value)
     ? Object.fromEntries(
         Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
       )
@@ -111,7 +109,7 @@ const stringsOf = (value: unknown): Record<string, string> =>
 
 function secretIn(file: string, doc: Record<string, unknown>): ManifestSecret | undefined {
   if (doc.kind !== 'Secret' || doc.apiVersion !== 'v1') return undefined;
-  const metadata = isObject(doc.metadata) ? doc.metadata : {};
+  const metadata = isRecord(doc.metadata) ? doc.metadata : {};
   if (typeof metadata.name !== 'string' || metadata.name === '') return undefined;
   // stringData holds the raw key bytes as text; the API server merges it over data.
   const data: Record<string, string> = { ...stringsOf(doc.data) };
@@ -140,17 +138,17 @@ const namespaceOf = (metadata: Record<string, unknown>): string =>
 export function manifestsIn(file: string, documents: readonly unknown[]): Manifest {
   const flat: unknown[] = [];
   for (const doc of documents) {
-    if (isObject(doc) && doc.kind === 'List' && Array.isArray(doc.items)) flat.push(...doc.items);
+    if (isRecord(doc) && doc.kind === 'List' && Array.isArray(doc.items)) flat.push(...doc.items);
     else flat.push(doc);
   }
   const configs: ManifestConfig[] = [];
   const secrets: ManifestSecret[] = [];
   flat.forEach((doc, index) => {
-    if (!isObject(doc)) return;
+    if (!isRecord(doc)) return;
     const secret = secretIn(file, doc);
     if (secret) secrets.push(secret);
     if (!isTopologyConfig(doc)) return;
-    const metadata = isObject(doc.metadata) ? doc.metadata : {};
+    const metadata = isRecord(doc.metadata) ? doc.metadata : {};
     const namespace = namespaceOf(metadata);
     const name = typeof metadata.name === 'string' ? metadata.name : '';
     const object = { ...doc, metadata: { ...metadata, namespace } };

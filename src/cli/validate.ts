@@ -13,6 +13,7 @@ import { duplicate, formatFieldError, required } from '../rules/field-errors.ts'
 import { validateCreate } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { Manifest, ManifestConfig } from './manifests.ts';
+import { isRecord } from '../resource/json.ts';
 
 export interface Judged {
   source: ManifestConfig;
@@ -26,9 +27,6 @@ export interface Admission {
   /** The accepted configs (and the key Secrets), as the cluster would hold them. */
   view: ConfigIndex;
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 // Fields the API server sets or ignores on create: a manifest saved with
 // `kubectl get -o yaml` must not be judged as already Active or deleting.
@@ -44,7 +42,7 @@ const SERVER_METADATA = [
 
 function asSubmitted(object: Record<string, unknown>): TopologyConfig {
   const { status: _status, ...rest } = object;
-  const metadata = isObject(rest.metadata) ? { ...rest.metadata } : {};
+  const metadata = isRecord(rest.metadata) ? { ...rest.metadata } : {};
   for (const field of SERVER_METADATA) delete metadata[field];
   return { ...rest, metadata } as unknown as TopologyConfig;
 }
@@ -58,7 +56,7 @@ export function admit(manifest: Manifest, policy: Policy): Admission {
   const seen = new Map<string, ManifestConfig>();
   const judged = manifest.configs.map((source): Judged => {
     const submitted = asSubmitted(source.object);
-    const defaulted = isObject(submitted.spec) ? defaultConfig(submitted, view, policy) : submitted;
+    const defaulted = isRecord(submitted.spec) ? defaultConfig(submitted, view, policy) : submitted;
     const verdict = validateCreate(defaulted, view, policy);
     const key = `${source.namespace}/${source.name}`;
     const earlier = source.name ? seen.get(key) : undefined;

@@ -4,9 +4,7 @@ import { invalid, required } from './field-errors.ts';
 import { dns1123SubdomainProblem } from './formats.ts';
 import { connectionPoolWarnings, validateConnectionPool } from './numbers.ts';
 import { validateSelectors } from './selectors.ts';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isRecord } from '../resource/json.ts';
 
 /**
  * A backend name is a DNS-1123 subdomain (lower case letters, digits, '-'

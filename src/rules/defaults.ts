@@ -5,9 +5,7 @@ import { FINALIZER, TARGET_SECRET_LABEL, targetSecretLabelValue } from '../resou
 import type { TopologyConfig } from '../resource/types.ts';
 import type { Policy } from './policy.ts';
 import type { ConfigView } from './view.ts';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isRecord } from '../resource/json.ts';
 
 /** A label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside. */
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;

@@ -5,6 +5,7 @@
 import { hash } from 'node:crypto';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
+import { isRecord } from '../resource/json.ts';
 
 export type SelectorField = 'customresource' | 'namespace' | 'prefix' | 'regexp';
 export const SELECTOR_FIELDS: readonly SelectorField[] = [
@@ -47,8 +48,6 @@ export interface ConfigFacts {
   backends: BackendFacts[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function hashEndpoint(endpoint: string): string {

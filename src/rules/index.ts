@@ -21,6 +21,7 @@ import { validateDecryptSecret, validateTargetSecret } from './references.ts';
 import { validateSchema } from './schema.ts';
 import { validateSize } from './size.ts';
 import type { ConfigView, KeyLookup } from './view.ts';
+import { isRecord } from '../resource/json.ts';
 
 /** The Secret key `<10 digits>-<namespace>.<name>.yaml` must fit the API server's 253-character limit. */
 export const MAX_NAMESPACE_AND_NAME = 253 - 10 - '-'.length - '.'.length - '.yaml'.length;
@@ -73,9 +74,6 @@ function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
     ...duplicatesWithin(factsOf(config, []), ['name', 'selector']),
   ];
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The rules that need nothing but the object and the policy: schema, formats,

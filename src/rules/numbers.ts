@@ -4,13 +4,11 @@
 import type { FieldPath } from './field-errors.ts';
 import type { FieldError } from './field-errors.ts';
 import { invalid } from './field-errors.ts';
+import { isRecord } from '../resource/json.ts';
 
 export const MAX_INT32 = 2_147_483_647;
 /** The Secret key pads the position to 10 digits; int32 keeps it there (and matches Go's int on every platform). */
 export const MAX_POSITION = MAX_INT32;
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function validatePosition(position: unknown, path: FieldPath): FieldError[] {
   if (typeof position !== 'number') return [];

@@ -7,9 +7,7 @@ import type { FieldError, FieldPath } from './field-errors.ts';
 import { invalid, required } from './field-errors.ts';
 import { dns1123LabelProblem, dns1123SubdomainProblem } from './formats.ts';
 import { SELECTOR_FIELDS } from './facts.ts';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isRecord } from '../resource/json.ts';
 
 export function validateCustomResourceSelector(
   value: Record<string, unknown>,
