@@ -46,7 +46,20 @@ export function createController(options: ControllerOptions): Controller {
     if (leading) queue.add(target);
   };
   const enqueueAll = () => {
+    if (!leading) return;
     for (const target of new Set(options.allConfigs().map(targetOf))) enqueue(target);
+  };
+  // Every config event enqueues every target; a burst of N events (a list
+  // after a restart or a 410) would scan all configs N times. One scan per
+  // turn of the event loop serves the whole burst.
+  let enqueueAllScheduled = false;
+  const enqueueAllSoon = () => {
+    if (enqueueAllScheduled || !leading) return;
+    enqueueAllScheduled = true;
+    setImmediate(() => {
+      enqueueAllScheduled = false;
+      enqueueAll();
+    });
   };
 
   const running = queue.run(async (target) => {
@@ -79,7 +92,7 @@ export function createController(options: ControllerOptions): Controller {
         // here can decide a conflict in another target, and a loser there
         // must be retried when this one goes.
         enqueue(targetOf(config));
-        enqueueAll();
+        enqueueAllSoon();
       },
       keySecretChanged: (ref: NamespacedName) => {
         const name = formatNamespacedName(ref);

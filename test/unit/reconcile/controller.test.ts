@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { createController } from '../../../src/reconcile/controller.ts';
+import type { TopologyConfig } from '../../../src/resource/types.ts';
+import { defaultPolicy } from '../../../src/rules/policy.ts';
+
+const configs = Array.from(
+  { length: 2000 },
+  (_, i) =>
+    ({
+      metadata: { namespace: 'team-a', name: `c${i}` },
+      spec: { targetSecret: `harikube/t${i % 8}` },
+    }) as unknown as TopologyConfig,
+);
+
+function controller(onList: () => void) {
+  const logger = pino({ level: 'silent' });
+  return createController({
+    deps: {
+      rest: {} as never,
+      configsOfTarget: () => [],
+      keys: { keysOf: () => ({ found: false, keys: [] }) },
+      policy: () => defaultPolicy,
+      events: { record() {} },
+      logger,
+    },
+    allConfigs: () => {
+      onList();
+      return configs;
+    },
+    logger,
+    workers: 0, // nothing is reconciled: only the queueing is under test
+  });
+}
+
+test('a burst of config events scans all configs once, not once per event', async () => {
+  let scans = 0;
+  const c = controller(() => scans++);
+  c.startLeading();
+  scans = 0;
+  for (const config of configs) c.listeners.configChanged(config);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(scans, 1);
+  await c.shutdown();
+});
+
+test('a replica that does not lead does not scan at all', async () => {
+  let scans = 0;
+  const c = controller(() => scans++);
+  for (const config of configs) c.listeners.configChanged(config);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(scans, 0);
+  await c.shutdown();
+});
