@@ -167,7 +167,12 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
             allowed: response.allowed,
             seconds,
           });
-          reviewLogger.info(
+          // Like Gatekeeper and Kyverno: a denial or a warning is worth a
+          // line at info, a plain "allowed" only at debug (the metrics count
+          // every review). At thousands of reviews a second, a line per
+          // review costs more than the review itself.
+          const level = response.allowed && !response.warnings?.length ? 'debug' : 'info';
+          reviewLogger[level](
             {
               uid: review.uid,
               webhook: route.webhook,

@@ -8,6 +8,7 @@ import { invalid, required } from './field-errors.ts';
 import { dns1123LabelProblem, dns1123SubdomainProblem } from './formats.ts';
 import { SELECTOR_FIELDS } from './facts.ts';
 import { isRecord } from '../resource/json.ts';
+import { memoizeString } from './memo.ts';
 
 export function validateCustomResourceSelector(
   value: Record<string, unknown>,
@@ -61,14 +62,17 @@ export function validatePrefixSelector(
 }
 
 /** The RE2 syntax error of `pattern`, or undefined when it compiles. */
-export function re2Problem(pattern: string): string | undefined {
-  try {
-    RE2JS.compile(pattern);
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
+export const re2Problem = memoizeString(
+  (pattern: string): string | undefined => {
+    try {
+      RE2JS.compile(pattern);
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  },
+  { maxEntries: 1024, maxInputLength: 1024 },
+);
 
 export function validateRegexpSelector(
   value: Record<string, unknown>,

@@ -22,7 +22,7 @@ const serving = issueCertificate(ca, {
 
 const index = new ConfigIndex();
 const logLines: string[] = [];
-const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
+const logger = pino({ level: 'debug' }, { write: (line: string) => logLines.push(line) });
 const app = buildWebhookServer({
   tls: serving,
   context: () => ({ view: index, policy: defaultPolicy }),
@@ -131,6 +131,21 @@ describe('validating webhook', () => {
     assert.equal(entry.object, 'team-a/orders');
     assert.equal(entry.allowed, true);
     assert.equal(typeof entry.latencyMs, 'number');
+  });
+
+  test('logs a denial at info with its reason, a plain admission only at debug', async () => {
+    logLines.length = 0;
+    await post('/validate', review('CREATE', topologyConfig()));
+    await post('/validate', review('CREATE', topologyConfig({ position: -1 })));
+    const entries = logLines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'admission review');
+    assert.deepEqual(
+      entries.map((e) => [e.allowed, e.level]),
+      [
+        [true, pino.levels.values.debug],
+        [false, pino.levels.values.info],
+      ],
+    );
+    assert.match(entries[1].reason, /spec\.position/);
   });
 });
 

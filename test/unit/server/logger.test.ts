@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import pino from 'pino';
-import { REDACTED, createLogger, flushLogger } from '../../../src/server/logger.ts';
+import { REDACTED, createLogger, flushLogger, isoTimestamp } from '../../../src/server/logger.ts';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -111,4 +112,33 @@ test('flushLogger waits until an asynchronous destination has written every line
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the cached timestamp writes what pino.stdTimeFunctions.isoTime writes, at every millisecond', () => {
+  let now = 0;
+  const stamp = isoTimestamp(() => now);
+  // Sequences of instants (forwards, backwards, within and across seconds) up to year 9999.
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }), {
+        minLength: 1,
+        maxLength: 20,
+      }),
+      fc.integer({ min: 0, max: 2500 }),
+      (instants, step) => {
+        for (const instant of instants) {
+          for (const t of [instant, instant + step]) {
+            now = t;
+            assert.equal(stamp(), `,"time":"${new Date(t).toISOString()}"`);
+          }
+        }
+      },
+    ),
+  );
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (line: string) => lines.push(line) });
+  const before = Date.now();
+  logger.info('hello');
+  const time = Date.parse(JSON.parse(lines[0]!).time);
+  assert.ok(time >= before && time <= Date.now(), `time ${time} is now`);
 });
