@@ -226,6 +226,20 @@ export class ConfigIndex implements ConfigView {
     return record?.live ? record.bytes : 0;
   }
 
+  factsOfVersion(config: TopologyConfig): ConfigFacts | undefined {
+    const { namespace, name, uid, resourceVersion } = config.metadata ?? {};
+    if (typeof uid !== 'string' || typeof resourceVersion !== 'string') return undefined;
+    const record = this.#records.get(`${namespace ?? ''}/${name ?? ''}`);
+    const held = record?.config.metadata;
+    if (held?.uid !== uid || held.resourceVersion !== resourceVersion) return undefined;
+    // The index decrypts without the policy; only a key Secret in another
+    // namespace is something the policy can refuse, and then facts differ.
+    const reference: unknown = config.spec?.endpointDecryptSecret;
+    const secret = typeof reference === 'string' ? parseNamespacedName(reference) : undefined;
+    if (secret && secret.namespace !== namespace) return undefined;
+    return record!.facts;
+  }
+
   maxPosition(target: string): number {
     return this.#positions.get(target)?.max ?? 0;
   }

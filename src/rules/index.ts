@@ -166,7 +166,7 @@ export function validateUpdate(
   const { config, verdict } = validateStatic(obj, policy);
   if (!config) return verdict;
   const resolved = resolveConfig(config, view, policy);
-  const oldFacts = resolveConfig(old, view, policy).facts;
+  const oldFacts = view.factsOfVersion(old) ?? resolveConfig(old, view, policy).facts;
   const errors: FieldError[] = [];
   if (old.spec?.targetSecret !== undefined && config.spec.targetSecret !== old.spec.targetSecret) {
     errors.push(

@@ -39,6 +39,14 @@ export interface ConfigView extends KeyLookup {
   targetBytes(target: string): number;
   /** The data bytes this config contributes to its target (0 when unknown). */
   entryBytes(namespace: string, name: string): number;
+  /**
+   * The facts the view already holds for this very version of `config` (same
+   * uid and resourceVersion), as resolveConfig would derive them; undefined
+   * when it holds another version or none. An UPDATE's oldObject is usually
+   * the version in the cache: its endpoints need not be hashed (or decrypted)
+   * again.
+   */
+  factsOfVersion(config: TopologyConfig): ConfigFacts | undefined;
   /** The highest position among the configs of `target`, 0 when there is none. */
   maxPosition(target: string): number;
   /** An Active config of `target` with a position above `position`, other than `self`. */

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { canonicalKinds, selectorFacts, SELECTOR_FIELDS } from '../../../src/rules/facts.ts';
+
+// Short strings over a tiny alphabet (with the separator ':' and digits) so
+// that near-collisions such as "1:a" vs "a" are tried often.
+const text = fc.string({ unit: fc.constantFrom('a', ':', '1', '0', '/'), maxLength: 4 });
+const selector = fc.record(
+  {
+    group: text,
+    kind: text,
+    namespace: text,
+    kinds: fc.array(text, { maxLength: 3 }),
+    prefix: text,
+    key: text,
+  },
+  { requiredKeys: [] },
+);
+
+/** What each selector routes, written out plainly (the meaning canonical strings must capture). */
+function meaning(field: (typeof SELECTOR_FIELDS)[number], s: Record<string, unknown>): string {
+  const v = (k: string) => (typeof s[k] === 'string' ? (s[k] as string) : '');
+  switch (field) {
+    case 'customresource':
+      return JSON.stringify([field, v('group'), v('kind')]);
+    case 'namespace':
+      return JSON.stringify([field, v('namespace'), canonicalKinds(s.kinds)]);
+    case 'prefix':
+      return JSON.stringify([field, v('prefix')]);
+    case 'regexp':
+      return JSON.stringify([field, v('prefix'), v('key')]);
+  }
+}
+
+test('two selectors have the same canonical string exactly when they route the same keys', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...SELECTOR_FIELDS),
+      fc.constantFrom(...SELECTOR_FIELDS),
+      selector,
+      selector,
+      (fa, fb, a, b) => {
+        const same = selectorFacts(fa, a)!.canonical === selectorFacts(fb, b)!.canonical;
+        assert.equal(same, meaning(fa, a) === meaning(fb, b));
+      },
+    ),
+    { numRuns: 20_000 },
+  );
+});
+
+test('kinds are compared as a set: order and repeats do not matter', () => {
+  const a = selectorFacts('namespace', { namespace: 'shop', kinds: ['Pod', 'Secret', 'Pod'] });
+  const b = selectorFacts('namespace', { namespace: 'shop', kinds: ['Secret', 'Pod'] });
+  assert.equal(a!.canonical, b!.canonical);
+});
