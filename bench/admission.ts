@@ -5,15 +5,29 @@
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import type { ContenderResult } from './lib/compare.ts';
-import { compare } from './lib/compare.ts';
+import { compare, maxThroughputRounds } from './lib/compare.ts';
 import { heading, writeResults } from './lib/report.ts';
+import { warmUp } from './lib/load.ts';
 import { benchReviews } from './lib/reviews.ts';
 import type { ServerProcess } from './lib/servers.ts';
 import { benchTls, startServer } from './lib/servers.ts';
-import { int, mib, ms, ratio, table } from './lib/stats.ts';
+import { int, median, mib, ms, ratio, table } from './lib/stats.ts';
 
 export const CONFIGS = 1000;
 export const RATE = 500;
+/** Busy-waits added to the no-op for the calibration, in µs per review. */
+export const BUSY_MICROS = [10, 20, 40];
+
+/** One server of the calibration: the no-op with a fixed busy-wait, or the product. */
+export interface BudgetRow {
+  label: string;
+  /** The no-op's busy-wait per review; undefined for the product. */
+  busyMicros: number | undefined;
+  requestsPerSecond: number;
+  /** requestsPerSecond / the no-op's in the same rounds. */
+  ratio: number;
+  cpuMicrosPerReview: number;
+}
 
 export interface AdmissionResults {
   configs: number;
@@ -29,6 +43,11 @@ export interface AdmissionResults {
     p99AtRateSilent: number;
     p99AtRateInfo: number;
   };
+  /**
+   * What the 0.7× target leaves on this machine: the no-op with busy-waits of
+   * known length, and the product (log silent), in alternating rounds.
+   */
+  budget: BudgetRow[];
 }
 
 export async function runAdmission(flags: BenchFlags): Promise<AdmissionResults> {
@@ -68,6 +87,26 @@ export async function runAdmission(flags: BenchFlags): Promise<AdmissionResults>
       },
     );
     const [n, s, i] = results as [ContenderResult, ContenderResult, ContenderResult];
+    const busy = [];
+    for (const micros of BUSY_MICROS) {
+      const server = await startServer({
+        mode: 'noop',
+        configs: 0,
+        log: 'silent',
+        tls: serving,
+        busyMicros: micros,
+      });
+      servers.push(server);
+      busy.push({ label: `no-op + ${micros} µs busy-wait`, server, requests, micros });
+    }
+    const budget = await calibrate(
+      [
+        { label: 'no-op fastify (ceiling)', server: noop, requests, micros: 0 },
+        ...busy,
+        { label: 'product, log silent', server: silent, requests, micros: undefined },
+      ],
+      { rounds: flags.quick ? 1 : 3, seconds: flags.quick ? 2 : 5, connections },
+    );
     return {
       configs: CONFIGS,
       connections,
@@ -80,10 +119,41 @@ export async function runAdmission(flags: BenchFlags): Promise<AdmissionResults>
         p99AtRateSilent: s.paced.p99Ms / n.paced.p99Ms,
         p99AtRateInfo: i.paced.p99Ms / n.paced.p99Ms,
       },
+      budget,
     };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
+}
+
+async function calibrate(
+  contenders: ReadonlyArray<{
+    label: string;
+    server: ServerProcess;
+    requests: ReturnType<typeof benchReviews>;
+    micros: number | undefined;
+  }>,
+  options: { rounds: number; seconds: number; connections: number },
+): Promise<BudgetRow[]> {
+  for (const c of contenders) await warmUp(c.server.url, c.requests);
+  const before = await Promise.all(contenders.map((c) => c.server.stats()));
+  const rounds = await maxThroughputRounds(contenders, { ...options, log });
+  const after = await Promise.all(contenders.map((c) => c.server.stats()));
+  const rates = rounds.map((own) => median(own.map((r) => r.requestsPerSecond)));
+  return contenders.map((c, i) => {
+    const cpu =
+      after[i]!.cpuUserMicros +
+      after[i]!.cpuSystemMicros -
+      before[i]!.cpuUserMicros -
+      before[i]!.cpuSystemMicros;
+    return {
+      label: c.label,
+      busyMicros: c.micros,
+      requestsPerSecond: rates[i]!,
+      ratio: rates[i]! / rates[0]!,
+      cpuMicrosPerReview: cpu / Math.max(1, after[i]!.reviews - before[i]!.reviews),
+    };
+  });
 }
 
 export function printAdmission(r: AdmissionResults): void {
@@ -164,6 +234,20 @@ export function printAdmission(r: AdmissionResults): void {
   console.log(`Requests: ${r.requests.join('; ')}`);
   console.log(
     'Sender lag: how late the paced sender itself got its timer (other work on the machine); a p99 near it is noise, not the server.',
+  );
+  console.log(
+    '\nCalibration: the no-op made slower by a busy-wait of known length per review, and the product, in alternating rounds (what the 0.7× target leaves on this machine):\n',
+  );
+  console.log(
+    table(
+      ['server', 'req/s', '× no-op', 'server CPU µs/review'],
+      r.budget.map((b) => [
+        b.label,
+        int(b.requestsPerSecond),
+        ratio(b.ratio),
+        int(b.cpuMicrosPerReview),
+      ]),
+    ),
   );
   const pass = (ok: boolean) => (ok ? 'met' : 'MISSED');
   console.log(

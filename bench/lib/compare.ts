@@ -58,17 +58,12 @@ export interface ContenderResult {
   maxRssBytes: number;
 }
 
-export async function compare(
-  contenders: readonly Contender[],
-  options: CompareOptions,
-): Promise<ContenderResult[]> {
+/** Rounds of maximum throughput that alternate between the servers; per server, its results in order. */
+export async function maxThroughputRounds(
+  contenders: readonly Pick<Contender, 'label' | 'server' | 'requests'>[],
+  options: Pick<CompareOptions, 'rounds' | 'seconds' | 'connections' | 'log'>,
+): Promise<LoadResult[][]> {
   const log = options.log ?? (() => {});
-  for (const c of contenders) {
-    if (c.check) await checkAnswers(c.server.url, options.caPem, c.requests);
-    log(`warming up ${c.label}`);
-    await warmUp(c.server.url, c.requests);
-  }
-  const before = await Promise.all(contenders.map((c) => c.server.stats()));
   const rounds: LoadResult[][] = contenders.map(() => []);
   for (let round = 0; round < options.rounds; round++) {
     for (const [i, c] of contenders.entries()) {
@@ -84,6 +79,21 @@ export async function compare(
       rounds[i]!.push(result);
     }
   }
+  return rounds;
+}
+
+export async function compare(
+  contenders: readonly Contender[],
+  options: CompareOptions,
+): Promise<ContenderResult[]> {
+  const log = options.log ?? (() => {});
+  for (const c of contenders) {
+    if (c.check) await checkAnswers(c.server.url, options.caPem, c.requests);
+    log(`warming up ${c.label}`);
+    await warmUp(c.server.url, c.requests);
+  }
+  const before = await Promise.all(contenders.map((c) => c.server.stats()));
+  const rounds = await maxThroughputRounds(contenders, options);
   const fixed: LoadResult[] = [];
   for (const c of contenders) {
     const result = await load({

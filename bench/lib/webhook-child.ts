@@ -24,6 +24,11 @@ export interface StartMessage {
   configs: number;
   log: LogMode;
   tls: { certPem: string; keyPem: string };
+  /**
+   * no-op only: busy-wait this many microseconds per review before answering,
+   * a stand-in for work of a known cost (calibrates what a target leaves).
+   */
+  busyMicros?: number;
 }
 
 export interface MemoryFigures {
@@ -87,8 +92,13 @@ async function start(message: StartMessage): Promise<void> {
     });
     // The body is parsed (fastify's JSON parser) and ignored; the answer is
     // serialised by fastify, as any handler's would be.
+    const busyMs = (message.busyMicros ?? 0) / 1000;
     const handler = async () => {
       reviews++;
+      if (busyMs > 0) {
+        const until = performance.now() + busyMs;
+        while (performance.now() < until);
+      }
       return FIXED_REVIEW;
     };
     app.post('/validate', handler);
