@@ -15,6 +15,7 @@ import { compareFacts } from '../rules/facts.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
 import { namespacedNameProblem } from '../rules/formats.ts';
 import type { FieldError } from '../rules/field-errors.ts';
+import type { Resolved } from '../rules/index.ts';
 import { resolveConfig, validateStatic } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import { targetAllowed } from '../rules/policy.ts';
@@ -80,6 +81,36 @@ function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
   return [...chosen.values()];
 }
 
+// A reconcile of one target prepares every config of the cluster (backend
+// names are unique cluster-wide), and the static rules cost more than the
+// rest. Informer objects are replaced on change, never mutated, so an object
+// and the policy determine its static verdict, and, when its endpoints are
+// plain, its facts too: remember them per object, like its rendering.
+// Encrypted endpoints depend on the key Secrets and are resolved each time.
+interface Prepared {
+  policy: Policy;
+  checked: ReturnType<typeof validateStatic>;
+  resolved?: Resolved;
+}
+const prepared = new WeakMap<TopologyConfig, Prepared>();
+
+function preparedOnce(raw: TopologyConfig, policy: Policy): Prepared {
+  let seen = prepared.get(raw);
+  if (seen?.policy !== policy)
+    prepared.set(raw, (seen = { policy, checked: validateStatic(raw, policy) }));
+  return seen;
+}
+
+function resolvedOnce(
+  entry: Prepared,
+  config: TopologyConfig,
+  keys: KeyLookup,
+  policy: Policy,
+): Resolved {
+  if (config.spec.endpointDecryptSecret) return resolveConfig(config, keys, policy);
+  return (entry.resolved ??= resolveConfig(config, keys, policy));
+}
+
 class Merger {
   readonly results = new Map<string, MergeResult>();
   readonly #policy: Policy;
@@ -113,10 +144,11 @@ class Merger {
   prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | undefined {
     const target = targetOf(raw, this.#policy);
     this.result(target);
-    const { config, verdict } = validateStatic(raw, this.#policy);
+    const entry = preparedOnce(raw, this.#policy);
+    const { config, verdict } = entry.checked;
     if (!config || verdict.errors.length > 0)
       return void this.fail(target, keyOf(raw), joined(verdict.errors));
-    const resolved = resolveConfig(config, keys, this.#policy);
+    const resolved = resolvedOnce(entry, config, keys, this.#policy);
     if (resolved.errors.length > 0) {
       const kept = this.#retained.get(keyOf(raw));
       if (kept === undefined) return void this.fail(target, keyOf(raw), joined(resolved.errors));

@@ -38,6 +38,7 @@ function pull<T extends { key: string } | { config: { key: string } }>(
   return true;
 }
 
+const NONE: readonly Entry[] = Object.freeze([]);
 const k = (target: string, part: string | number) => `${target}\u0000${part}`;
 /** Stops the overlap search: warnings past this many help nobody. */
 export const MAX_OVERLAPS = 5;
@@ -116,10 +117,13 @@ export class ConflictMaps {
   conflicts(facts: ConfigFacts): Conflict[] {
     const out: Conflict[] = [];
     const t = facts.target;
-    const others = (entries: readonly Entry[] | undefined) =>
-      (entries ?? [])
+    // Most lookups find nothing, or only the config itself: no copy then.
+    const others = (entries: readonly Entry[] | undefined): readonly Entry[] => {
+      if (!entries || (entries.length === 1 && entries[0]!.config.key === facts.key)) return NONE;
+      return entries
         .filter((e) => e.config.key !== facts.key)
         .sort((a, b) => compareFacts(a.config, b.config) || a.backend - b.backend);
+    };
     if (t !== undefined && facts.position !== undefined) {
       const at = (this.#positions.get(k(t, facts.position)) ?? [])
         .filter((c) => c.key !== facts.key)

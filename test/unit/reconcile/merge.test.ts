@@ -360,3 +360,38 @@ describe('merge determinism', () => {
     assert.deepEqual(merge([a, b]).data, merge([b, a]).data);
   });
 });
+
+describe('the same objects merged again (what every reconcile does)', () => {
+  // The merge remembers each object's static verdict and plain facts; what
+  // they depend on besides the object must still be read every time.
+  test('a changed policy judges the same objects anew', () => {
+    const c = config({ name: 'a', target: 'shared/routes' });
+    assert.equal(
+      mergeTarget('shared/routes', [c], noKeys, policy).outcomes.get('team-a/a')?.state,
+      'Active',
+    );
+    const strict = { ...policy, allowedTargetSecrets: [TARGET] };
+    const again = mergeTarget('shared/routes', [c], noKeys, strict).outcomes.get('team-a/a');
+    assert.equal(again?.state, 'Error');
+    assert.match(again!.reason, /not allowed by the cluster policy/);
+  });
+
+  test('a rotated key Secret decrypts the same encrypted objects anew', () => {
+    const key = Buffer.alloc(32, 3);
+    const plaintext = 'postgres://app:pw@db/orders';
+    const c = config({
+      name: 'sealed',
+      decryptSecret: 'team-a/keys',
+      backends: [backend('sealed-db', { endpoint: encryptEndpoint(key, plaintext) })],
+    });
+    const keys = new ConfigIndex();
+    keys.setKeys({ namespace: 'team-a', name: 'keys' }, [{ name: 'k', key }]);
+    const first = mergeTarget(TARGET, [c], keys, policy);
+    assert.equal(first.outcomes.get('team-a/sealed')?.state, 'Active');
+    assert.match(Object.values(first.data)[0]!, /db\/orders/);
+    keys.setKeys({ namespace: 'team-a', name: 'keys' }, [{ name: 'k', key: Buffer.alloc(32, 4) }]);
+    const second = mergeTarget(TARGET, [c], keys, policy);
+    assert.equal(second.outcomes.get('team-a/sealed')?.state, 'Error');
+    assert.deepEqual(second.data, {});
+  });
+});
