@@ -5,7 +5,7 @@
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import type { ContenderResult } from './lib/compare.ts';
-import { compare, maxThroughputRounds } from './lib/compare.ts';
+import { compare, cpuMicrosPerReview, maxThroughputRounds, roundLengths } from './lib/compare.ts';
 import { heading, writeResults } from './lib/report.ts';
 import { warmUp } from './lib/load.ts';
 import { benchReviews } from './lib/reviews.ts';
@@ -78,11 +78,9 @@ export async function runAdmission(flags: BenchFlags): Promise<AdmissionResults>
       ],
       {
         caPem,
-        rounds: flags.quick ? 1 : 3,
-        seconds: flags.quick ? 2 : 5,
+        ...roundLengths(flags.quick),
         connections,
         rate: RATE,
-        rateSeconds: flags.quick ? 3 : 10,
         log,
       },
     );
@@ -105,7 +103,7 @@ export async function runAdmission(flags: BenchFlags): Promise<AdmissionResults>
         ...busy,
         { label: 'product, log silent', server: silent, requests, micros: undefined },
       ],
-      { rounds: flags.quick ? 1 : 3, seconds: flags.quick ? 2 : 5, connections },
+      { ...roundLengths(flags.quick), connections },
     );
     return {
       configs: CONFIGS,
@@ -140,20 +138,13 @@ async function calibrate(
   const rounds = await maxThroughputRounds(contenders, { ...options, log });
   const after = await Promise.all(contenders.map((c) => c.server.stats()));
   const rates = rounds.map((own) => median(own.map((r) => r.requestsPerSecond)));
-  return contenders.map((c, i) => {
-    const cpu =
-      after[i]!.cpuUserMicros +
-      after[i]!.cpuSystemMicros -
-      before[i]!.cpuUserMicros -
-      before[i]!.cpuSystemMicros;
-    return {
-      label: c.label,
-      busyMicros: c.micros,
-      requestsPerSecond: rates[i]!,
-      ratio: rates[i]! / rates[0]!,
-      cpuMicrosPerReview: cpu / Math.max(1, after[i]!.reviews - before[i]!.reviews),
-    };
-  });
+  return contenders.map((c, i) => ({
+    label: c.label,
+    busyMicros: c.micros,
+    requestsPerSecond: rates[i]!,
+    ratio: rates[i]! / rates[0]!,
+    cpuMicrosPerReview: cpuMicrosPerReview(before[i]!, after[i]!),
+  }));
 }
 
 export function printAdmission(r: AdmissionResults): void {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import type { ContenderResult } from './lib/compare.ts';
-import { compare } from './lib/compare.ts';
+import { compare, roundLengths } from './lib/compare.ts';
 import { heading, writeResults } from './lib/report.ts';
 import { benchReviews } from './lib/reviews.ts';
 import type { ServerProcess, StartServerOptions } from './lib/servers.ts';
@@ -73,11 +73,9 @@ try {
   ].map((c, i) => ({ ...c, requests, check: i > 0 }));
   const results: ContenderResult[] = await compare(contenders, {
     caPem,
-    rounds: flags.quick ? 1 : 3,
-    seconds: flags.quick ? 2 : 5,
+    ...roundLengths(flags.quick),
     connections: 10,
     rate: 500,
-    rateSeconds: flags.quick ? 3 : 10,
     log,
   });
   heading(`Admission, ${commit} against the working tree (${int(CONFIGS)} configs, same run)`);

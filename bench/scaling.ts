@@ -7,7 +7,7 @@
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import type { ContenderResult } from './lib/compare.ts';
-import { compare } from './lib/compare.ts';
+import { compare, roundLengths } from './lib/compare.ts';
 import { heading, writeResults } from './lib/report.ts';
 import { benchReviews } from './lib/reviews.ts';
 import type { ServerProcess } from './lib/servers.ts';
@@ -71,11 +71,9 @@ export async function runScaling(flags: BenchFlags): Promise<ScalingResults> {
       ],
       {
         caPem,
-        rounds: flags.quick ? 1 : 3,
-        seconds: flags.quick ? 2 : 5,
+        ...roundLengths(flags.quick),
         connections,
         rate: RATE,
-        rateSeconds: flags.quick ? 3 : 10,
         log,
       },
     );

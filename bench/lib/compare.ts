@@ -9,7 +9,7 @@ import { paced } from './paced.ts';
 import type { BenchRequest } from './reviews.ts';
 import type { ServerProcess } from './servers.ts';
 import { median } from './stats.ts';
-import type { MemoryFigures } from './webhook-child.ts';
+import type { MemoryFigures, StatsMessage } from './webhook-child.ts';
 
 export interface Contender {
   label: string;
@@ -56,6 +56,22 @@ export interface ContenderResult {
   /** After the load (full GC). */
   memoryAfter: MemoryFigures;
   maxRssBytes: number;
+}
+
+/** The lengths of the rounds every side-by-side benchmark uses (shorter with --quick). */
+export function roundLengths(
+  quick: boolean,
+): Pick<CompareOptions, 'rounds' | 'seconds' | 'rateSeconds'> {
+  return quick
+    ? { rounds: 1, seconds: 2, rateSeconds: 3 }
+    : { rounds: 3, seconds: 5, rateSeconds: 10 };
+}
+
+/** A server's CPU time (user + system, all threads) per review it answered between two stats. */
+export function cpuMicrosPerReview(before: StatsMessage, after: StatsMessage): number {
+  const cpu =
+    after.cpuUserMicros + after.cpuSystemMicros - before.cpuUserMicros - before.cpuSystemMicros;
+  return cpu / Math.max(1, after.reviews - before.reviews);
 }
 
 /** Rounds of maximum throughput that alternate between the servers; per server, its results in order. */
@@ -146,11 +162,6 @@ export async function compare(
   return contenders.map((c, i) => {
     const own = rounds[i]!;
     const pick = (f: (r: LoadResult) => number) => median(own.map(f));
-    const cpu =
-      after[i]!.cpuUserMicros +
-      after[i]!.cpuSystemMicros -
-      before[i]!.cpuUserMicros -
-      before[i]!.cpuSystemMicros;
     for (const r of [...own, fixed[i]!]) {
       if (r.errors > 0 || r.non2xx > 0)
         throw new Error(
@@ -172,7 +183,7 @@ export async function compare(
       },
       fixedRate: fixed[i]!,
       paced: even[i]!,
-      cpuMicrosPerReview: cpu / reviews,
+      cpuMicrosPerReview: cpuMicrosPerReview(before[i]!, after[i]!),
       handlerMicrosPerReview: (after[i]!.handlerMicros - before[i]!.handlerMicros) / reviews,
       indexMs: c.server.ready.indexMs,
       idleMemory: c.server.ready.memory,
