@@ -7,6 +7,8 @@
 // `npx topology` works before and without `npm run build`; an installed
 // package has no src/ and runs the JavaScript that `npm pack` compiled.
 import { existsSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
 const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split('.')[0]);
