@@ -10,7 +10,7 @@
 // and the group's Secret holding only the winner.
 //   npx node bench/concurrency.ts
 import net from 'node:net';
-import { secretKeyFor } from '../src/reconcile/render.ts';
+import { secretKeyFor } from '../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../src/resource/types.ts';
 import { startControlPlane } from '../test/harness/controlplane.ts';
 import type { Product } from '../test/harness/product.ts';

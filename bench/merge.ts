@@ -5,7 +5,7 @@
 // nothing else (renderEntry of each), the least any merge must do.
 //   npx node bench/merge.ts [--quick]
 import { mergeAll, mergeTarget } from '../src/reconcile/merge.ts';
-import { renderEntry } from '../src/reconcile/render.ts';
+import { renderEntry } from '../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../src/resource/types.ts';
 import type { KeyLookup } from '../src/rules/view.ts';
 import type { BenchFlags } from './lib/cli.ts';

@@ -6,14 +6,10 @@
 // exactly these bytes, which is what the reconciler writes.
 
 import { stringify } from 'yaml';
-import {
-  FINALIZER,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
-  parseNamespacedName,
-} from '../resource/names.ts';
+import { parseNamespacedName } from '../resource/names.ts';
 import { mergeAll, type MergeResult } from '../reconcile/merge.ts';
 import type { Policy } from '../rules/policy.ts';
+import { managedSecret } from '../secret-format/secret.ts';
 import type { Admission } from './validate.ts';
 
 export interface Rendered {
@@ -21,23 +17,6 @@ export interface Rendered {
   secrets: object[];
   /** `<file>: <namespace>/<name>: error: <reason>` per config that would end in Error. */
   errors: string[];
-}
-
-/** The Secret object the reconciler would create for `target`. */
-export function secretObject(target: string, data: Record<string, string>): object {
-  const ref = parseNamespacedName(target);
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: ref?.name ?? target,
-      namespace: ref?.namespace ?? '',
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-      finalizers: [FINALIZER],
-    },
-    type: 'Opaque',
-    stringData: data,
-  };
 }
 
 /** Merges the configs admission accepted, as the reconciler would. */
@@ -55,7 +34,8 @@ export function renderAdmitted(admission: Admission, policy: Policy): Rendered {
   for (const target of targets) {
     const result: MergeResult = results.get(target)!;
     if (result.targetAllowed && Object.keys(result.data).length > 0) {
-      secrets.push(secretObject(target, result.data));
+      const ref = parseNamespacedName(target) ?? { namespace: '', name: target };
+      secrets.push(managedSecret(ref, result.data, 'stringData'));
     }
     for (const [key, outcome] of [...result.outcomes].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (outcome.state === 'Error') {

@@ -20,8 +20,9 @@ import { resolveConfig, validateStatic } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import { targetAllowed } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
+import { renderEntryOnce, secretKeyFor } from '../secret-format/entry.ts';
+import { entrySize } from '../secret-format/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
-import { entrySize, renderEntryOnce, secretKeyFor } from './render.ts';
 
 export interface MergeOutcome {
   state: 'Active' | 'Error';

@@ -14,6 +14,8 @@ import {
 import type { TopologyConfig } from '../resource/types.ts';
 import { targetAllowed, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
+import { secretKeyFor } from '../secret-format/entry.ts';
+import { encodeSecretData, isManagedSecret, managedSecret } from '../secret-format/secret.ts';
 import {
   ApiError,
   isAlreadyExists,
@@ -24,7 +26,6 @@ import {
 } from '../kube/rest.ts';
 import type { EventRecorder } from './events.ts';
 import { mergeTarget, type RetainedEntries } from './merge.ts';
-import { secretKeyFor } from './render.ts';
 import {
   hasFinalizer,
   setFinalizer,
@@ -65,22 +66,12 @@ interface Secret {
 
 export type ReconcileResult = 'done' | 'retry';
 
-const encode = (data: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(data).map(([key, value]) => [
-      key,
-      Buffer.from(value, 'utf8').toString('base64'),
-    ]),
-  );
-
 function sameData(a: Record<string, string> | undefined, b: Record<string, string>): boolean {
   const aKeys = Object.keys(a ?? {});
   if (aKeys.length !== Object.keys(b).length) return false;
   return aKeys.every((key) => a![key] === b[key]);
 }
 
-const isManaged = (secret: Secret): boolean =>
-  secret.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
 const keyOf = (config: TopologyConfig): string =>
   `${config.metadata.namespace}/${config.metadata.name}`;
 
@@ -267,7 +258,7 @@ function retainedEntries(
   secret: Secret | undefined,
 ): RetainedEntries {
   const retained = new Map<string, string>();
-  if (!secret || !isManaged(secret)) return retained;
+  if (!secret || !isManagedSecret(secret)) return retained;
   for (const config of live) {
     if (config.status?.observedGeneration !== config.metadata.generation) continue;
     const value = secret.data?.[secretKeyFor(config)];
@@ -286,24 +277,13 @@ async function writeSecret(
 ): Promise<WriteOutcome> {
   const { rest, logger } = deps;
   const target = formatNamespacedName(ref);
-  const desired = encode(data);
+  const desired = encodeSecretData(data);
 
   if (!secret) {
     if (!inUse) return { state: 'unchanged' };
     if (!deps.mayWrite()) return { state: 'conflict' };
     try {
-      await rest.create(paths.secrets(ref.namespace), {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'Opaque',
-        metadata: {
-          name: ref.name,
-          namespace: ref.namespace,
-          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-          finalizers: [FINALIZER],
-        },
-        data: desired,
-      });
+      await rest.create(paths.secrets(ref.namespace), managedSecret(ref, data, 'data'));
     } catch (error) {
       if (isAlreadyExists(error)) return { state: 'conflict' };
       const denied = forbidden(error, 'create', target);
@@ -320,7 +300,7 @@ async function writeSecret(
     return { state: 'written' };
   }
 
-  if (!isManaged(secret)) {
+  if (!isManagedSecret(secret)) {
     return {
       state: 'blocked',
       reason: `Secret ${target} exists and is not managed by ${MANAGED_BY_VALUE} (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} is missing), so it is never overwritten: choose another targetSecret or remove that Secret`,

@@ -16,7 +16,7 @@ import type { Conflict, Overlap } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
 import { resolveEndpoints } from './encryption.ts';
-import { renderedSize } from './size.ts';
+import { renderedSize } from '../secret-format/size.ts';
 import type { ConfigSummary, ConfigView, KeySet } from './view.ts';
 
 interface Indexed {

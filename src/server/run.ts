@@ -16,16 +16,17 @@ import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
 import { defaultPolicy, type Policy } from '../rules/policy.ts';
 import { servingCertificateNames, type Config } from './config.ts';
-import { createMetrics, kubeAuthorizer, startMetricsServer } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
+import { kubeAuthorizer } from './metrics-auth.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { startProbeServer, type ProbeServer } from './probes.ts';
-import { restTlsSecretStore, rotationTiming, startSharedCertificate } from './tls-secret.ts';
-import {
-  followCertificate,
-  injectCaBundle,
-  watchCertificateFiles,
-  webhookConfigurationClient,
-  type ServingCertificate,
-} from './tls.ts';
+import { injectCaBundle, webhookConfigurationClient } from '../tls/ca-bundle.ts';
+import { followCertificate } from '../tls/certificate.ts';
+import { watchCertificateFiles } from '../tls/file-source.ts';
+import { rotationTiming } from '../tls/rotation.ts';
+import { restTlsSecretStore } from '../tls/secret-store.ts';
+import { startSharedCertificate } from '../tls/shared-secret-source.ts';
+import type { CertificateSource } from '../tls/source.ts';
 
 export interface RunningServer {
   stop(): Promise<void>;
@@ -76,9 +77,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // that every replica shares through one Secret and whose CA they inject
   // into the webhook configurations (one CA for all replicas, or the API
   // server would reject every replica but the last to inject).
-  let currentCertificate: () => ServingCertificate;
+  let source: CertificateSource;
   if (config.webhook.certPath) {
-    const watcher = watchCertificateFiles(
+    source = watchCertificateFiles(
       config.webhook.certPath,
       config.webhook.certName,
       config.webhook.keyName,
@@ -87,11 +88,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         onChange: () => logger.info('serving certificate reloaded from files'),
       },
     );
-    currentCertificate = () => watcher.current();
-    stops.push(() => watcher.stop());
   } else {
     const client = webhookConfigurationClient(kubeConfig);
-    const shared = await startSharedCertificate({
+    source = await startSharedCertificate({
       store: restTlsSecretStore(rest, config.webhook.certSecret),
       ref: config.webhook.certSecret,
       names: servingCertificateNames(config.webhook),
@@ -109,9 +108,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         return changed;
       },
     });
-    currentCertificate = () => shared.current();
-    stops.push(() => shared.stop());
   }
+  stops.push(() => source.stop());
+  const currentCertificate = () => source.current();
   tlsLoaded = true;
 
   const controller = createController({

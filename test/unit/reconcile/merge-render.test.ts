@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { renderEntry, renderEntryOnce, secretKeyFor } from '../../../src/reconcile/render.ts';
+import { renderEntry, renderEntryOnce, secretKeyFor } from '../../../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { backend, config } from '../rules/fixtures.ts';
 

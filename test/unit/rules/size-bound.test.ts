@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Backend } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
-import { renderedSize, renderedSizeBound, validateSize } from '../../../src/rules/size.ts';
+import { validateSize } from '../../../src/rules/size.ts';
+import { renderedSize, renderedSizeBound } from '../../../src/secret-format/size.ts';
 import { backend, config, policy } from './fixtures.ts';
 
 // Characters that change how YAML writes a string: quotes, escapes, line

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { entrySize, renderEntry, secretKeyFor } from '../../../src/reconcile/render.ts';
+import { renderEntry, secretKeyFor } from '../../../src/secret-format/entry.ts';
+import { entrySize } from '../../../src/secret-format/size.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { validateCreate, validateUpdate } from '../../../src/rules/index.ts';
 import { assertErrors, backend, config, policy } from './fixtures.ts';

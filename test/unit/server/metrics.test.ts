@@ -4,14 +4,11 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 import pino from 'pino';
 import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
-import {
-  createAuthCache,
-  createMetrics,
-  reviewAuthorizer,
-  startMetricsServer,
-} from '../../../src/server/metrics.ts';
-import type { AuthDecision, MetricsServer, ReviewApis } from '../../../src/server/metrics.ts';
-import { parseServingCertificate } from '../../../src/server/tls.ts';
+import { createMetrics } from '../../../src/server/metrics.ts';
+import { createAuthCache, reviewAuthorizer } from '../../../src/server/metrics-auth.ts';
+import type { AuthDecision, ReviewApis } from '../../../src/server/metrics-auth.ts';
+import { startMetricsServer, type MetricsServer } from '../../../src/server/metrics-server.ts';
+import { parseServingCertificate } from '../../../src/tls/certificate.ts';
 
 describe('createMetrics', () => {
   test('exposes the product metrics with closed label sets, plus process metrics', async () => {

@@ -90,8 +90,3 @@ export function renderEntryOnce(config: TopologyConfig, endpoints: readonly stri
   rendered.set(config, { endpoints: [...endpoints], value });
   return value;
 }
-
-/** The bytes an entry adds to the Secret's data, as the API server counts them (key + value). */
-export function entrySize(key: string, value: string): number {
-  return Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
-}

@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { injectCaBundle } from '../../../src/server/tls.ts';
+import { injectCaBundle } from '../../../src/tls/ca-bundle.ts';
 import type {
   WebhookConfigurationClient,
   WebhookConfigurationKind,
   WebhookConfigurationObject,
-} from '../../../src/server/tls.ts';
+} from '../../../src/tls/ca-bundle.ts';
 
 const BUNDLE = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const ENCODED = Buffer.from(BUNDLE).toString('base64');

@@ -4,20 +4,21 @@ import { X509Certificate } from 'node:crypto';
 import pino from 'pino';
 import { ApiError } from '../../../src/kube/rest.ts';
 import { MANAGED_BY_LABEL } from '../../../src/resource/names.ts';
+import { selfProvision, type ServingCertificate } from '../../../src/tls/certificate.ts';
+import { caBundleOf, renewAt, rotationTiming } from '../../../src/tls/rotation.ts';
 import {
-  AccessDeniedError,
   STEP_AT_ANNOTATION,
-  caBundleOf,
   decodeTlsSecret,
   encodeTlsSecret,
-  renewAt,
-  rotationTiming,
+  type TlsSecretObject,
+} from '../../../src/tls/secret-codec.ts';
+import type { TlsSecretStore } from '../../../src/tls/secret-store.ts';
+import {
+  AccessDeniedError,
   startSharedCertificate,
   type SharedCertificate,
-  type TlsSecretObject,
-  type TlsSecretStore,
-} from '../../../src/server/tls-secret.ts';
-import { selfProvision, type ServingCertificate, type Timers } from '../../../src/server/tls.ts';
+} from '../../../src/tls/shared-secret-source.ts';
+import type { Timers } from '../../../src/tls/source.ts';
 
 const DAY = 86_400_000;
 const SECOND = 1000;

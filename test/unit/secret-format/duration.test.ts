@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatGoDuration } from '../../../src/reconcile/duration.ts';
+import { formatGoDuration } from '../../../src/secret-format/duration.ts';
 import { runGo } from '../crypto/run-go.ts';
 
 const MAX = 2n ** 63n - 1n;

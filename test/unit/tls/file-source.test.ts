@@ -20,9 +20,10 @@ import {
   parseServingCertificate,
   secureContextOptions,
   selfProvision,
-  watchCertificateFiles,
-} from '../../../src/server/tls.ts';
-import type { CertificateWatcher, ServingCertificate } from '../../../src/server/tls.ts';
+} from '../../../src/tls/certificate.ts';
+import type { ServingCertificate } from '../../../src/tls/certificate.ts';
+import { watchCertificateFiles } from '../../../src/tls/file-source.ts';
+import type { CertificateWatcher } from '../../../src/tls/file-source.ts';
 
 const ca = createCertificateAuthority({ commonName: 'h5-test-ca', validityDays: 30 });
 const issue = (): CertificateAndKey =>

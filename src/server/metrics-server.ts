@@ -1,0 +1,103 @@
+// The HTTPS endpoint GET /metrics, guarded by a TokenReview/SubjectAccessReview
+// decision (metrics-auth.ts) and served with the webhook's certificate.
+
+import { createServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { followCertificate, secureContextOptions } from '../tls/certificate.ts';
+import type { ServingCertificate } from '../tls/certificate.ts';
+import type { BindAddress } from './config.ts';
+import { listen, type ListeningServer } from './listen.ts';
+import { createAuthCache, type AuthCache, type AuthCacheOptions } from './metrics-auth.ts';
+import type { AuthDecision, Authorize } from './metrics-auth.ts';
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+export interface MetricsServerOptions {
+  address: BindAddress;
+  /** The serving certificate; consulted for each new connection, so rotation needs no restart. */
+  tls: () => ServingCertificate;
+  authorize: Authorize;
+  registry: Registry;
+  logger: Logger;
+  cache?: AuthCacheOptions;
+}
+
+export type MetricsServer = ListeningServer;
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(body);
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  cache: AuthCache,
+  registry: Registry,
+  logger: Logger,
+): Promise<void> {
+  const path = new URL(req.url ?? '/', 'https://metrics').pathname;
+  if (path !== '/metrics') return send(res, 404, 'not found\n');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+  }
+  const token = bearerToken(req);
+  const remote = req.socket.remoteAddress;
+  if (!token) return send(res, 401, 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
+  let decision: AuthDecision;
+  try {
+    decision = await cache.check(token);
+  } catch (err) {
+    logger.error({ remote, reason: (err as Error).message }, 'metrics authorization check failed');
+    return send(res, 500, 'authorization check failed\n');
+  }
+  if (decision === 'unauthenticated') {
+    logger.debug({ remote }, 'metrics request with an invalid token');
+    return send(res, 401, 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
+  }
+  if (decision === 'forbidden') {
+    logger.debug({ remote }, 'metrics request forbidden');
+    return send(res, 403, 'Forbidden\n');
+  }
+  const body = await registry.metrics();
+  res.writeHead(200, {
+    'content-type': registry.contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** HTTPS (TLS 1.2+) server for GET /metrics, guarded by `authorize` with a decision cache. */
+export function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { logger, registry } = options;
+  const cache = createAuthCache(options.authorize, options.cache);
+  const server = createServer(secureContextOptions(options.tls()), (req, res) => {
+    handle(req, res, cache, registry, logger).catch((err: unknown) => {
+      logger.error({ reason: (err as Error).message }, 'metrics request failed');
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  followCertificate(server, options.tls);
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  return listen(server, options.address, logger, 'metrics (HTTPS)');
+}
