@@ -6,6 +6,7 @@ import { hash } from 'node:crypto';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { isRecord } from '../resource/json.ts';
+import { normalizePrefix } from './key-space.ts';
 
 export type SelectorField = 'customresource' | 'namespace' | 'prefix' | 'regexp';
 export const SELECTOR_FIELDS: readonly SelectorField[] = [
@@ -19,7 +20,7 @@ export interface SelectorFacts {
   field: SelectorField;
   /** Equal canonical strings route exactly the same keys (kinds sorted, an absent kind = ''). */
   canonical: string;
-  /** prefix selector: the etcd key prefix. */
+  /** prefix selector: the etcd key prefix, absolute (`pods` → `/registry/pods`). */
   prefix?: string;
   /** namespace selector: the namespace and its sorted, de-duplicated kinds (empty = every kind). */
   namespace?: string;
@@ -82,7 +83,9 @@ export function selectorFacts(field: SelectorField, value: unknown): SelectorFac
       return { field, canonical: `namespace:${part(namespace)}${list}`, namespace, kinds };
     }
     case 'prefix': {
-      const prefix = str(value.prefix) ?? '';
+      // Both forms compare alike: `pods` is `/registry/pods`.
+      const raw = str(value.prefix) ?? '';
+      const prefix = raw === '' ? '' : normalizePrefix(raw);
       return { field, canonical: `prefix:${prefix}`, prefix };
     }
     case 'regexp':

@@ -57,7 +57,14 @@ export function validatePrefixSelector(
   const field = path.child('prefix').path;
   if (typeof prefix !== 'string' || prefix === '')
     return [required(field, 'Required value: the etcd key prefix to route')];
-  if (!prefix.startsWith('/')) return [invalid(field, `must start with "/" (an etcd key prefix)`)];
+  // Both forms HariKube users write: relative to the registry root (`pods`) or absolute (`/registry/pods/`).
+  if (/[\s\p{Cc}]/u.test(prefix))
+    return [
+      invalid(
+        field,
+        'must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"',
+      ),
+    ];
   return [];
 }
 

@@ -59,14 +59,14 @@ describe('kubectl apply of a bad config fails with the field path and the reason
       /spec\.backends\[0\]\.regexp\.key: .*RE2/,
     ],
     [
-      'a prefix that is not an etcd key prefix',
+      'a prefix with whitespace, which no storage key has',
       configYaml({
         name: 'bad-prefix',
         namespace: 'team-c',
         position: 53,
-        backends: [backend('bad-prefix-db', 'prefix: {prefix: "registry/pods"}')],
+        backends: [backend('bad-prefix-db', 'prefix: {prefix: "registry pods"}')],
       }),
-      /spec\.backends\[0\]\.prefix\.prefix: must start with "\/"/,
+      /spec\.backends\[0\]\.prefix\.prefix: must not contain whitespace/,
     ],
     [
       'a customresource selector without a group',

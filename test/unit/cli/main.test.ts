@@ -80,13 +80,13 @@ describe('topology validate', () => {
   test('an invalid config: exit 1, one line with the field path', () => {
     const file = fixture(
       'invalid.yaml',
-      config({ name: 'bad', prefix: 'registry/bad', position: 2 }),
+      config({ name: 'bad', prefix: 'registry bad', position: 2 }),
     );
     const run = topology(['validate', file]);
     assert.equal(run.status, 1);
     assert.equal(
       run.stdout,
-      `${file}: default/bad: spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)\n`,
+      `${file}: default/bad: spec.backends[0].prefix.prefix: must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"\n`,
     );
     assert.equal(run.stderr, '');
   });
@@ -141,11 +141,11 @@ describe('topology validate', () => {
   });
 
   test('"-" reads stdin, named <stdin>', () => {
-    const run = topology(['validate', '-'], config({ name: 'in', prefix: 'nope' }));
+    const run = topology(['validate', '-'], config({ name: 'in', prefix: 'no pe' }));
     assert.equal(run.status, 1);
     assert.equal(
       run.stdout,
-      '<stdin>: default/in: spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)\n',
+      '<stdin>: default/in: spec.backends[0].prefix.prefix: must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"\n',
     );
   });
 

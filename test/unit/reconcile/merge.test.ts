@@ -152,14 +152,14 @@ describe('merge', () => {
     const bad = config({
       name: 'bad',
       position: 1,
-      backends: [backend('Bad_Name', { prefix: { prefix: 'no-slash' } })],
+      backends: [backend('Bad_Name', { prefix: { prefix: 'no slash' } })],
     });
     const r = merge([bad]);
     assert.deepEqual(r.data, {});
     assert.equal(outcome(r, 'team-a/bad')?.state, 'Error');
     assert.match(
       outcome(r, 'team-a/bad')!.reason,
-      /^spec\.backends\[0\]\.name: "Bad_Name" must be a DNS-1123 subdomain.*; spec\.backends\[0\]\.prefix\.prefix: must start with "\/" \(an etcd key prefix\)$/,
+      /^spec\.backends\[0\]\.name: "Bad_Name" must be a DNS-1123 subdomain.*; spec\.backends\[0\]\.prefix\.prefix: must not contain whitespace.*$/,
     );
   });
 

@@ -84,10 +84,19 @@ describe('routing selectors', () => {
       errors: [],
     },
     {
-      name: 'prefix not starting with /',
+      name: 'prefix relative to the registry root, as HariKube writes it',
       backend: { prefix: { prefix: 'pods' } },
+      errors: [],
+    },
+    {
+      name: 'prefix with whitespace',
+      backend: { prefix: { prefix: 'pods ' } },
       errors: [
-        { type: 'Invalid', field: 'spec.backends[0].prefix.prefix', detail: 'must start with "/"' },
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].prefix.prefix',
+          detail: 'must not contain whitespace',
+        },
       ],
     },
     {
@@ -153,10 +162,14 @@ describe('routing selectors', () => {
     },
     {
       name: 'several selectors, each judged',
-      backend: { prefix: { prefix: 'x' }, customresource: { kind: 'y' } },
+      backend: { prefix: { prefix: 'x\ty' }, customresource: { kind: 'y' } },
       errors: [
         { type: 'Required', field: 'spec.backends[0].customresource.group', detail: 'API group' },
-        { type: 'Invalid', field: 'spec.backends[0].prefix.prefix', detail: 'must start with "/"' },
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].prefix.prefix',
+          detail: 'must not contain whitespace',
+        },
       ],
     },
   ];
