@@ -137,7 +137,7 @@ describe('schema', () => {
     assert.equal(validateStatic({ ...config(), spec: 1 }, policy).config, undefined);
     const bad = config({
       position: 5,
-      backends: [{ name: 'x', endpoint: 'mysql://x', prefix: { prefix: 'nope' } }],
+      backends: [{ name: 'x', endpoint: 'mysql://x', prefix: { prefix: 'no pe' } }],
     });
     const { config: judged, verdict } = validateStatic(bad, policy);
     assert.equal(judged, bad);
