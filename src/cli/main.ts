@@ -2,7 +2,8 @@
 // `topology`: the offline command. This file only parses arguments and does
 // the I/O; the work is in the modules beside it.
 //
-// Exit codes: 0 all accepted, 1 something rejected (or would end in Error),
+// Exit codes: 0 all accepted, 1 something rejected (or would end in Error, or
+// warned with --warnings-as-errors),
 // 2 bad usage or input that cannot be read.
 
 import { chmod, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { defaultPolicy, parseTargetPattern, type Policy } from '../rules/policy.
 import { checkKey, encryptForConfig, endpointFromStdin, generateKey } from './keys.ts';
 import { readManifest, type Manifest } from './manifests.ts';
 import { renderAdmitted, toYaml } from './render.ts';
-import { accepted, admit, verdictLines } from './validate.ts';
+import { buildReport, REPORT_API_VERSION, REPORT_KIND, toJunit } from './report.ts';
+import { admit, verdictLines } from './validate.ts';
 
 const OK = 0;
 const REJECTED = 1;
@@ -47,11 +49,18 @@ rule, against the configs accepted before it in the order given. A document
 without metadata.namespace is in namespace "default". Secrets among the files
 serve as endpoint-key Secrets (they need the label harikube.info/endpoint-keys=true).
 
-Prints one line per problem:
+  -o, --output FORMAT     text (default), json or junit
+  --warnings-as-errors    a warning fails the run too (exit 1)
+
+text: one line per problem, nothing when all is accepted:
   <file>: <namespace>/<name>: <field path>: <reason>
   <file>: <namespace>/<name>: warning: <text>
+json: a ${REPORT_KIND} (apiVersion ${REPORT_API_VERSION}): per file and
+  object the verdict, the errors (field, type, reason) and the warnings.
+junit: JUnit XML, a test case per TopologyConfig, a failure per error.
 
-Exit status: 0 all accepted, 1 any rejected, 2 bad usage or unreadable input.
+Exit status: 0 all accepted, 1 any rejected, 2 bad usage or unreadable input
+(then nothing is printed on stdout, whatever the format).
 
 ${POLICY_HELP}
 `,
@@ -90,6 +99,8 @@ Writes a fresh random AES key, as raw bytes, to a new file with mode 0600
 };
 
 class UsageError extends Error {}
+
+const STDIN = '<stdin>';
 
 function write(stream: NodeJS.WriteStream, lines: readonly string[]): void {
   if (lines.length > 0) stream.write(`${lines.join('\n')}\n`);
@@ -163,7 +174,7 @@ async function readManifests(files: string[]): Promise<Manifest | undefined> {
   const manifest: Manifest = { configs: [], secrets: [] };
   const problems: string[] = [];
   for (const file of files) {
-    const name = file === '-' ? '<stdin>' : file;
+    const name = file === '-' ? STDIN : file;
     let text: string;
     try {
       text = (file === '-' ? await readStdin() : await readFile(file)).toString('utf8');
@@ -183,15 +194,29 @@ async function readManifests(files: string[]): Promise<Manifest | undefined> {
   return problems.length > 0 ? undefined : manifest;
 }
 
+const OUTPUT_FORMATS = ['text', 'json', 'junit'] as const;
+
 async function validateCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, POLICY_OPTIONS);
+  const { values, positionals } = parse(args, {
+    ...POLICY_OPTIONS,
+    output: { type: 'string', short: 'o', default: 'text' },
+    'warnings-as-errors': { type: 'boolean' },
+  });
   if (values.help) return help('validate');
+  const output = values.output as string;
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(output))
+    throw new UsageError(`--output: ${JSON.stringify(output)} is not one of text, json, junit`);
+  const warningsAsErrors = values['warnings-as-errors'] === true;
   const policy = policyFrom(values);
   const manifest = await readManifests(positionals);
   if (!manifest) return USAGE;
   const { judged } = admit(manifest, policy);
-  write(process.stdout, verdictLines(judged));
-  return accepted(judged) ? OK : REJECTED;
+  const names = positionals.map((f) => (f === '-' ? STDIN : f));
+  const report = buildReport(names, judged, warningsAsErrors);
+  if (output === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (output === 'junit') process.stdout.write(toJunit(report, warningsAsErrors));
+  else write(process.stdout, verdictLines(judged));
+  return report.passed ? OK : REJECTED;
 }
 
 async function renderCommand(args: string[]): Promise<number> {

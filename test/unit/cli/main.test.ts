@@ -1,71 +1,13 @@
 // The `topology` command as users run it: a child process, fixture files in a
 // temp dir, exit codes and exact output lines.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import { decryptEndpoint, encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
+import { config, topology, useTempDir } from './support.ts';
 
-const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function topology(args: string[], input?: string | Buffer): Run {
-  const result = spawnSync(process.execPath, [MAIN, ...args], {
-    input: input ?? '',
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-let dir = '';
-const path = (name: string) => join(dir, name);
-function fixture(name: string, text: string): string {
-  writeFileSync(path(name), text);
-  return path(name);
-}
-
-interface ConfigOptions {
-  name: string;
-  namespace?: string;
-  position?: number;
-  backend?: string;
-  endpoint?: string;
-  prefix?: string;
-  decryptSecret?: string;
-}
-
-function config(o: ConfigOptions): string {
-  return `apiVersion: harikube.info/v1
-kind: TopologyConfig
-metadata:
-  name: ${o.name}
-${o.namespace ? `  namespace: ${o.namespace}\n` : ''}spec:
-${o.position ? `  position: ${o.position}\n` : ''}${o.decryptSecret ? `  endpointDecryptSecret: ${o.decryptSecret}\n` : ''}  backends:
-  - name: ${o.backend ?? o.name}
-    endpoint: ${JSON.stringify(o.endpoint ?? `mysql://root:pw@tcp(${o.name}.db:3306)/kine`)}
-    connectionPool:
-      maxIdle: 5
-      maxOpen: 90
-      maxLifeTime: 300000000000
-    prefix:
-      prefix: ${o.prefix ?? `/registry/${o.name}/`}
-`;
-}
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'topology-cli-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const { path, fixture } = useTempDir('topology-cli-');
 
 describe('topology validate', () => {
   test('a valid file: exit 0 and no output', () => {
