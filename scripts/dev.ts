@@ -1,5 +1,6 @@
 // The README's run command: the whole product on a local, real control plane.
-// Starts etcd + kube-apiserver (built from source on first use), installs the
+// Starts etcd, kube-apiserver and kube-controller-manager (built from source
+// on first use; namespaces terminate, default ServiceAccounts appear), installs the
 // CRD, RBAC and webhook configurations of deploy/overlays/local, starts the
 // server, shows one config admitted and Active and one rejected, then keeps
 // everything running until Ctrl-C.
@@ -11,7 +12,9 @@ import { freePort, registerWebhooks, startProduct, type Product } from '../test/
 const repo = resolve(import.meta.dirname, '..');
 const say = (text: string) => process.stdout.write(`\n==> ${text}\n`);
 
-say('starting etcd and kube-apiserver on loopback (the first run builds them, ~5 min)');
+say(
+  'starting etcd, kube-apiserver and kube-controller-manager on loopback (the first run builds them, ~6 min)',
+);
 const cp = await startControlPlane();
 const kubeconfig = join(repo, 'certs', 'kubeconfig');
 mkdirSync(join(repo, 'certs'), { recursive: true });

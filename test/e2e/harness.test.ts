@@ -1,6 +1,7 @@
 // The control-plane harness itself: what later end-to-end and fault tests
-// rely on (restarts keep data, the client CA is wired, stop leaves nothing
-// behind, a bad start fails with the log).
+// rely on (restarts keep data, the client CA is wired, kube-controller-manager
+// makes namespaces behave as in a cluster, stop leaves nothing behind, a bad
+// start fails with the log).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -116,14 +117,80 @@ describe('control plane harness', () => {
     assert.deepEqual(processesMentioning(dir), []);
   });
 
-  test('stop ends both processes, removes the directory and can be called again', async () => {
+  test('kube-controller-manager: a new namespace gets its default ServiceAccount and kube-root-ca.crt', async () => {
+    await kubectl(['create', 'namespace', 'fresh']);
+    const deadline = Date.now() + 30_000;
+    let found = '';
+    while (Date.now() < deadline) {
+      const sa = await cp.kubectl([
+        'get',
+        'serviceaccount',
+        'default',
+        '-n',
+        'fresh',
+        '-o',
+        'name',
+      ]);
+      const cm = await cp.kubectl([
+        'get',
+        'configmap',
+        'kube-root-ca.crt',
+        '-n',
+        'fresh',
+        '-o',
+        'jsonpath={.data.ca\\.crt}',
+      ]);
+      found = `${sa.stdout.trim()} ${cm.stdout.trim()}`;
+      if (sa.code === 0 && cm.code === 0 && cm.stdout.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // The published CA is the one that signed the API server's certificate.
+    assert.equal(found, `serviceaccount/default ${cp.caPem.trim()}`);
+  });
+
+  test('kube-controller-manager: a deleted namespace terminates and takes its objects with it', async () => {
+    await kubectl(['create', 'namespace', 'doomed']);
+    await kubectl(['create', 'configmap', 'inside', '-n', 'doomed', '--from-literal=k=v']);
+    // --wait: kubectl returns once the namespace is gone, which needs the namespace controller.
+    await kubectl(['delete', 'namespace', 'doomed', '--wait=true', '--timeout=60s']);
+    const gone = await cp.kubectl(['get', 'namespace', 'doomed']);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /NotFound/);
+  });
+
+  test('kube-controller-manager: the garbage collector deletes objects whose owner is gone', async () => {
+    await kubectl(['create', 'configmap', 'owner']);
+    const uid = await kubectl(['get', 'configmap', 'owner', '-o', 'jsonpath={.metadata.uid}']);
+    const owned = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'owned',
+        namespace: 'default',
+        ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid }],
+      },
+    };
+    const created = await cp.kubectl(['create', '-f', '-'], { input: JSON.stringify(owned) });
+    assert.equal(created.code, 0, created.stderr);
+    await kubectl(['delete', 'configmap', 'owner']);
+    const deadline = Date.now() + 60_000;
+    let code = 0;
+    while (Date.now() < deadline && code === 0) {
+      code = (await cp.kubectl(['get', 'configmap', 'owned'])).code;
+      if (code === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.notEqual(code, 0, 'the owned ConfigMap outlived its owner');
+  });
+
+  test('stop ends every process, removes the directory and can be called again', async () => {
     const other = await startControlPlane({ installCrd: false });
-    const { etcd, apiServer } = other.pids();
-    assert.ok(alive(etcd) && alive(apiServer));
+    const { etcd, apiServer, controllerManager } = other.pids();
+    assert.ok(alive(etcd) && alive(apiServer) && alive(controllerManager));
     assert.ok(existsSync(other.dir));
     await other.stop();
     assert.equal(alive(etcd), false);
     assert.equal(alive(apiServer), false);
+    assert.equal(alive(controllerManager), false);
     assert.equal(existsSync(other.dir), false);
     assert.deepEqual(processesMentioning(other.dir), []);
     await other.stop();

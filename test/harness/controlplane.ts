@@ -1,6 +1,10 @@
-// A real Kubernetes control plane for end-to-end tests: etcd and
-// kube-apiserver (built by test/controlplane/build.sh) on free loopback ports,
-// with throwaway certificates, an admin kubeconfig and the CRD installed.
+// A real Kubernetes control plane for end-to-end tests: etcd, kube-apiserver
+// and kube-controller-manager (built by test/controlplane/build.sh) on free
+// loopback ports, with throwaway certificates, an admin kubeconfig and the CRD
+// installed. The controller manager runs the controllers a namespace's life
+// depends on (namespace deletion, the `default` ServiceAccount and its token,
+// kube-root-ca.crt, ownerReference garbage collection), so those behave here
+// as in a cluster.
 // Flags follow controller-runtime's envtest. Nothing here mocks the API server.
 //
 //   const cp = await startControlPlane();
@@ -39,7 +43,7 @@ const BUILD_SCRIPT = join(REPO, 'test/controlplane/build.sh');
 const CRD_FILE = join(REPO, `deploy/crd/${CRD_NAME}.yaml`);
 
 export interface ControlPlaneOptions {
-  /** Directory holding kube-apiserver and etcd; default: whatever build.sh prints (building if needed). */
+  /** Directory holding kube-apiserver, kube-controller-manager and etcd; default: whatever build.sh prints (building if needed). */
   binDir?: string;
   /** kubectl binary; default kubectlPath(). */
   kubectl?: string;
@@ -47,6 +51,8 @@ export interface ControlPlaneOptions {
   installCrd?: boolean;
   /** Extra kube-apiserver flags, appended last (so they win). */
   apiServerArgs?: readonly string[];
+  /** Start kube-controller-manager (default true). */
+  controllerManager?: boolean;
   /** Time allowed for each component to become ready; default 60 s. */
   readyTimeoutMs?: number;
 }
@@ -80,6 +86,12 @@ export interface StartupTimings {
   apiServerMs: number;
   /** kubectl apply of the CRD until it is Established. */
   crdMs: number;
+  /**
+   * kube-controller-manager from launch until the `default` namespace has its
+   * ServiceAccount and kube-root-ca.crt (it starts with the CRD install, so
+   * the start-up it adds is at most this). 0 without it.
+   */
+  controllerManagerMs: number;
   totalMs: number;
 }
 
@@ -113,12 +125,14 @@ export interface ControlPlane {
    */
   restartEtcd(options?: RestartOptions): Promise<void>;
   /** Process ids of the running components (for fault tests: SIGSTOP, SIGKILL, ...). */
-  pids(): { etcd?: number; apiServer?: number };
+  pids(): { etcd?: number; apiServer?: number; controllerManager?: number };
   /** Last lines of a component's log. */
-  logTail(component: 'etcd' | 'kube-apiserver', lines?: number): string;
-  /** Stops kube-apiserver, then etcd, and removes the directory. Idempotent. */
+  logTail(component: Component, lines?: number): string;
+  /** Stops kube-controller-manager, kube-apiserver, then etcd, and removes the directory. Idempotent. */
   stop(): Promise<void>;
 }
+
+export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
 
 /** The Kubernetes version the wrapper module builds (test/controlplane/kube-apiserver/go.mod). */
 export function kubernetesVersion(): string {
@@ -165,13 +179,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const kubectlBin = options.kubectl ?? kubectlPath();
   const dir = await mkdtemp(join(tmpdir(), 'topology-controlplane-'));
   trackDir(dir);
-  const procs: { etcd?: Managed; apiServer?: Managed } = {};
+  const procs: { etcd?: Managed; apiServer?: Managed; controllerManager?: Managed } = {};
   let stopping: Promise<void> | undefined;
 
   // Idempotent: a second call waits for the first.
   const stop = () =>
     (stopping ??= (async () => {
-      // The API server first: stopping etcd under it makes it log errors and retry.
+      // Clients first: stopping etcd under the API server makes it log errors and retry.
+      if (procs.controllerManager) await terminate(procs.controllerManager);
       if (procs.apiServer) await terminate(procs.apiServer);
       if (procs.etcd) await terminate(procs.etcd);
       await rm(dir, { recursive: true, force: true });
@@ -179,7 +194,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     })());
 
   try {
-    const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort] = await freePorts(4);
 
     // etcd and the version check run while the certificates are made.
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -233,6 +248,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
+    // The controller manager's own identity, which the bootstrap RBAC policy
+    // binds; each controller then acts as its own ServiceAccount in kube-system.
+    const kcmClient = issueCertificate(clientCa, {
+      commonName: 'system:kube-controller-manager',
+      validityDays: 2,
+      usage: 'client',
+    });
     const token = randomBytes(24).toString('hex');
     const files = {
       ca: join(dir, 'ca.crt'),
@@ -243,6 +265,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       saKey: join(dir, 'sa.key'),
       tokens: join(dir, 'tokens.csv'),
       kubeconfig: join(dir, 'kubeconfig'),
+      kcmKubeconfig: join(dir, 'kube-controller-manager.kubeconfig'),
     };
     await Promise.all([
       writeFile(files.ca, ca.certPem),
@@ -254,10 +277,21 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // token,user,uid,"groups"
       writeFile(files.tokens, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 }),
       mkdir(join(dir, 'cert-dir')),
+      mkdir(join(dir, 'kcm-cert-dir')),
       mkdir(join(dir, 'kubectl-cache')),
     ]);
     const server = `https://127.0.0.1:${apiPort}`;
-    await writeFile(files.kubeconfig, kubeconfig(server, ca.certPem, token), { mode: 0o600 });
+    await Promise.all([
+      writeFile(files.kubeconfig, kubeconfig(server, ca.certPem, { token }), { mode: 0o600 }),
+      writeFile(
+        files.kcmKubeconfig,
+        kubeconfig(server, ca.certPem, {
+          'client-certificate-data': Buffer.from(kcmClient.certPem).toString('base64'),
+          'client-key-data': Buffer.from(kcmClient.keyPem).toString('base64'),
+        }),
+        { mode: 0o600 },
+      ),
+    ]);
     const certsMs = lap();
 
     const [version] = await background;
@@ -280,8 +314,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--service-account-signing-key-file=${files.saKey}`,
       // Only a setting for service IP allocation: nothing is ever routed there.
       '--service-cluster-ip-range=10.0.0.0/24',
-      // No controller-manager creates service-account tokens here.
-      '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
       ...(options.apiServerArgs ?? []),
     ];
@@ -309,6 +341,57 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         kubectlOptions,
       );
 
+    // The controller manager starts while the CRD is installed.
+    const kcmLog = join(dir, 'kube-controller-manager.log');
+    const withControllerManager = options.controllerManager ?? true;
+    const controllerManagerReady = withControllerManager
+      ? (async () => {
+          const started = performance.now();
+          procs.controllerManager = launch(
+            'kube-controller-manager',
+            join(binDir, 'kube-controller-manager'),
+            [
+              `--kubeconfig=${files.kcmKubeconfig}`,
+              '--bind-address=127.0.0.1',
+              `--secure-port=${kcmPort}`,
+              `--cert-dir=${join(dir, 'kcm-cert-dir')}`,
+              '--leader-elect=false',
+              '--use-service-account-credentials=true',
+              `--controllers=${CONTROLLERS.join(',')}`,
+              // Signs the legacy token Secrets; the API server verifies with sa.pub.
+              `--service-account-private-key-file=${files.saKey}`,
+              // Published as kube-root-ca.crt in every namespace.
+              `--root-ca-file=${files.ca}`,
+              // Only a setting for service IP allocation (as the API server's).
+              '--service-cluster-ip-range=10.0.0.0/24',
+              // Namespaces are short-lived in tests: sync them often.
+              '--namespace-sync-period=1m',
+              '--concurrent-namespace-syncs=5',
+            ],
+            kcmLog,
+          );
+          await waitUntil(
+            procs.controllerManager,
+            async () =>
+              (
+                await Promise.all([
+                  httpGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, {
+                    ca: ca.certPem,
+                    token,
+                  }),
+                  httpGet(`${server}/api/v1/namespaces/default/configmaps/kube-root-ca.crt`, {
+                    ca: ca.certPem,
+                    token,
+                  }),
+                ])
+              ).every((r) => r.status === 200),
+            readyTimeoutMs,
+          );
+          return Math.round(performance.now() - started);
+        })()
+      : Promise.resolve(0);
+    controllerManagerReady.catch(() => {}); // awaited below
+
     if (options.installCrd ?? true) {
       // Server-side: no last-applied annotation, which a large CRD can overflow.
       await mustKubectl(kubectl, ['apply', '--server-side', '-f', CRD_FILE]);
@@ -320,9 +403,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       ]);
     }
     const crdMs = lap();
+    const controllerManagerMs = await controllerManagerReady;
+    lap();
 
-    const logTail = (component: 'etcd' | 'kube-apiserver', lines = 40) =>
-      tail(component === 'etcd' ? etcdLog : apiLog, lines);
+    const logs: Record<Component, string> = {
+      etcd: etcdLog,
+      'kube-apiserver': apiLog,
+      'kube-controller-manager': kcmLog,
+    };
+    const logTail = (component: Component, lines = 40) => tail(logs[component], lines);
 
     return {
       dir,
@@ -341,6 +430,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         etcdMs,
         apiServerMs,
         crdMs,
+        controllerManagerMs,
         totalMs: Math.round(performance.now() - t0),
       },
       kubectl,
@@ -360,6 +450,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         ...(procs.apiServer && !procs.apiServer.done
           ? { apiServer: procs.apiServer.child.pid }
           : {}),
+        ...(procs.controllerManager && !procs.controllerManager.done
+          ? { controllerManager: procs.controllerManager.child.pid }
+          : {}),
       }),
       logTail,
       stop,
@@ -368,6 +461,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const logs = [
       ['etcd', join(dir, 'etcd.log')],
       ['kube-apiserver', join(dir, 'kube-apiserver.log')],
+      ['kube-controller-manager', join(dir, 'kube-controller-manager.log')],
     ]
       .map(([name, path]) => `--- ${name} log (last lines) ---\n${tail(path!, 30)}`)
       .join('\n');
@@ -535,7 +629,17 @@ function httpGet(
   });
 }
 
-function kubeconfig(server: string, caPem: string, token: string): string {
+// What a namespace's life needs, as a cluster has it (kube-controller-manager's
+// own names for them, `--controllers`).
+const CONTROLLERS = [
+  'namespace-controller',
+  'serviceaccount-controller',
+  'serviceaccount-token-controller',
+  'root-ca-certificate-publisher-controller',
+  'garbage-collector-controller',
+];
+
+function kubeconfig(server: string, caPem: string, user: Record<string, string>): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
@@ -545,7 +649,7 @@ function kubeconfig(server: string, caPem: string, token: string): string {
         cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
       },
     ],
-    users: [{ name: 'admin', user: { token } }],
+    users: [{ name: 'admin', user }],
     contexts: [
       {
         name: 'topology-test',
