@@ -52,7 +52,7 @@ function files() {
     'a.yaml',
     config({ name: 'good', position: 1 }) +
       '---\n' +
-      config({ name: 'bad', position: 2, prefix: 'no-slash', backend: 'good' }),
+      config({ name: 'bad', position: 2, prefix: 'no slash', backend: 'good' }),
   );
   const b = fixture('b.yaml', config({ name: 'w', position: 3, endpoint: 'foo://somewhere' }));
   const c = fixture('c.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n');
@@ -96,7 +96,8 @@ describe('-o json', () => {
                 {
                   field: 'spec.backends[0].prefix.prefix',
                   type: 'Invalid',
-                  reason: 'must start with "/" (an etcd key prefix)',
+                  reason:
+                    'must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"',
                 },
                 {
                   field: 'spec.backends[0].name',
@@ -179,8 +180,8 @@ describe('-o junit', () => {
       [
         [
           'Invalid',
-          'spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)',
-          'spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)',
+          'spec.backends[0].prefix.prefix: must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"',
+          'spec.backends[0].prefix.prefix: must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"',
         ],
         [
           'Duplicate',
@@ -210,7 +211,7 @@ describe('-o junit', () => {
     // The object's name is printed as written: here with a control character, which XML 1.0 cannot carry.
     const file = fixture(
       'x<&>"\'.yaml',
-      config({ name: 'x', position: 1, prefix: 'a&b' }).replace(
+      config({ name: 'x', position: 1, prefix: 'a b' }).replace(
         'name: x\n',
         'name: "x\\u0001<&>"\n',
       ),
@@ -223,7 +224,7 @@ describe('-o junit', () => {
     assert.equal(testcase!.attributes.name, 'TopologyConfig default/x\uFFFD<&>');
     assert.equal(
       children(testcase!, 'failure')[0]!.attributes.message,
-      'spec.backends[0].prefix.prefix: must start with "/" (an etcd key prefix)',
+      'spec.backends[0].prefix.prefix: must not contain whitespace or control characters (storage keys have none); write it relative to the registry root, as in "pods", or absolute, as in "/registry/pods/"',
     );
   });
 });
