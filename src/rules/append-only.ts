@@ -7,7 +7,7 @@ import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigFacts } from './facts.ts';
 import type { FieldError } from './field-errors.ts';
-import { forbidden } from './field-errors.ts';
+import { forbidden, quote } from './field-errors.ts';
 import type { ConfigView } from './view.ts';
 
 const OVERRIDE = `set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" to do it anyway`;
@@ -61,14 +61,14 @@ export function validateActiveUpdate(
         errors.push(
           forbidden(
             `${path}.name`,
-            `renamed from ${JSON.stringify(before.name)} to ${JSON.stringify(now.name)}; ${STRANDED}`,
+            `renamed from ${quote(before.name)} to ${quote(now.name)}; ${STRANDED}`,
           ),
         );
       } else {
         errors.push(
           forbidden(
             'spec.backends',
-            `backend ${JSON.stringify(before.name)} (${path}) was removed; ${STRANDED}`,
+            `backend ${quote(before.name)} (${path}) was removed; ${STRANDED}`,
           ),
         );
       }
@@ -78,7 +78,7 @@ export function validateActiveUpdate(
       errors.push(
         forbidden(
           `spec.backends[${j}]`,
-          `backend ${JSON.stringify(before.name)} moved from ${path} (new backends may only be added at the end); ${STRANDED}`,
+          `backend ${quote(before.name)} moved from ${path} (new backends may only be added at the end); ${STRANDED}`,
         ),
       );
       continue;

@@ -1,6 +1,6 @@
 // Backend names and endpoints, and the per-backend dispatch of the other rules.
 import type { FieldError, FieldPath } from './field-errors.ts';
-import { invalid, required } from './field-errors.ts';
+import { invalid, quote, required } from './field-errors.ts';
 import { dns1123SubdomainProblem } from './formats.ts';
 import { connectionPoolWarnings, validateConnectionPool } from './numbers.ts';
 import { validateSelectors } from './selectors.ts';
@@ -18,7 +18,7 @@ export function validateBackendName(name: unknown, path: FieldPath): FieldError[
   if (name === '')
     return [required(path.path, 'Required value: a cluster-wide unique backend name')];
   const problem = dns1123SubdomainProblem(name);
-  return problem ? [invalid(path.path, `${JSON.stringify(name)} ${problem}`)] : [];
+  return problem ? [invalid(path.path, `${quote(name)} ${problem}`)] : [];
 }
 
 export function validateEndpoint(endpoint: unknown, path: FieldPath): FieldError[] {

@@ -1,6 +1,6 @@
 // Maps of configs' facts, keyed so that every conflict check is a lookup:
 //   - a backend name (cluster-wide: every target Secret);
-//   - an endpoint hash, a position, or a canonical selector (per target).
+//   - a database hash (the endpoint without credentials), a position, or a canonical selector (per target).
 // Overlap warnings use per-target buckets (namespace, group) and a sorted
 // list of prefixes, so they too avoid scanning all configs.
 import type { Conflict, Overlap } from './conflicts.ts';
@@ -67,7 +67,7 @@ export class ConflictMaps {
       const entry = { config: facts, backend: b.index };
       if (b.name) push(this.#names, b.name, entry);
       if (t === undefined) continue;
-      if (b.endpointHash) push(this.#endpoints, k(t, b.endpointHash), entry);
+      if (b.databaseHash) push(this.#endpoints, k(t, b.databaseHash), entry);
       for (const s of b.selectors) this.#addSelector(t, { ...entry, selector: s });
     }
   }
@@ -79,7 +79,7 @@ export class ConflictMaps {
     for (const b of facts.backends) {
       if (b.name) pull(this.#names, b.name, facts.key);
       if (t === undefined) continue;
-      if (b.endpointHash) pull(this.#endpoints, k(t, b.endpointHash), facts.key);
+      if (b.databaseHash) pull(this.#endpoints, k(t, b.databaseHash), facts.key);
       for (const s of b.selectors) this.#removeSelector(t, s, facts.key);
     }
   }
@@ -145,8 +145,8 @@ export class ConflictMaps {
         }
       }
       if (t === undefined) continue;
-      if (b.endpointHash) {
-        for (const e of others(this.#endpoints.get(k(t, b.endpointHash)))) {
+      if (b.databaseHash) {
+        for (const e of others(this.#endpoints.get(k(t, b.databaseHash)))) {
           out.push({
             kind: 'endpoint',
             field: `${path}.endpoint`,

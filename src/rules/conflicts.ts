@@ -3,7 +3,7 @@
 // conflict and overlap records, their reasons, and duplicates within a config.
 // ConflictMaps (conflict-maps.ts) finds them between configs by map lookups.
 import type { FieldError } from './field-errors.ts';
-import { duplicate } from './field-errors.ts';
+import { duplicate, quote } from './field-errors.ts';
 import type { ConfigFacts } from './facts.ts';
 
 export type ConflictKind = 'name' | 'endpoint' | 'position' | 'selector';
@@ -39,14 +39,11 @@ export function conflictError(conflict: Conflict, self: ConfigFacts): FieldError
   const other = describe(conflict.other, self.target);
   switch (conflict.kind) {
     case 'name':
-      return duplicate(
-        conflict.field,
-        `${JSON.stringify(conflict.name)} is already used by ${other}`,
-      );
+      return duplicate(conflict.field, `${quote(conflict.name)} is already used by ${other}`);
     case 'endpoint':
       return duplicate(
         conflict.field,
-        `the same endpoint as ${conflict.other.key} ${conflict.otherField} (position ${conflict.other.position ?? 'unset'}): every backend of a target Secret needs its own database`,
+        `points at the same database as ${conflict.other.key} ${conflict.otherField} (position ${conflict.other.position ?? 'unset'}): every backend of a target Secret needs its own database`,
       );
     case 'position':
       return duplicate(
@@ -87,15 +84,15 @@ export function duplicatesWithin(
       note(
         `n${b.name}`,
         `${backendPath(b.index)}.name`,
-        (f) => `${JSON.stringify(b.name)} is also the name of ${f.slice(0, -'.name'.length)}`,
+        (f) => `${quote(b.name)} is also the name of ${f.slice(0, -'.name'.length)}`,
       );
     }
-    if (kinds.includes('endpoint') && b.endpointHash) {
+    if (kinds.includes('endpoint') && b.databaseHash) {
       note(
-        `e${b.endpointHash}`,
+        `e${b.databaseHash}`,
         `${backendPath(b.index)}.endpoint`,
         (f) =>
-          `the same endpoint as ${f.slice(0, -'.endpoint'.length)}: every backend needs its own database`,
+          `points at the same database as ${f.slice(0, -'.endpoint'.length)}: every backend needs its own database`,
       );
     }
     if (kinds.includes('selector')) {

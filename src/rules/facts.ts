@@ -1,11 +1,13 @@
 // A config reduced to the facts that conflicts are decided on: its backends'
-// names, the SHA-256 of each effective (decrypted) endpoint, and a canonical
+// names, the SHA-256 of each effective (decrypted) endpoint and of the database
+// it points at (endpoint-identity.ts), and a canonical
 // string per routing selector (equal strings route exactly the same keys).
 // Tolerant of any shape: the informer may hold objects that bypassed the webhook.
 import { hash } from 'node:crypto';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { isRecord } from '../resource/json.ts';
+import { databaseIdentity } from './endpoint-identity.ts';
 import { normalizePrefix } from './key-space.ts';
 
 export type SelectorField = 'customresource' | 'namespace' | 'prefix' | 'regexp';
@@ -35,6 +37,11 @@ export interface BackendFacts {
   name: string | undefined;
   /** SHA-256 (hex) of the effective endpoint; undefined when it could not be decrypted. */
   endpointHash: string | undefined;
+  /**
+   * SHA-256 (hex) of the database the endpoint points at, credentials stripped:
+   * what endpoint conflicts compare. Undefined when unknown or unparseable.
+   */
+  databaseHash: string | undefined;
   selectors: SelectorFacts[];
 }
 
@@ -54,6 +61,11 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 export function hashEndpoint(endpoint: string): string {
   // The one-shot hash: no Hash object per call (a review hashes every endpoint).
   return hash('sha256', endpoint, 'hex');
+}
+
+function databaseHashOf(endpoint: string | undefined): string | undefined {
+  const identity = endpoint ? databaseIdentity(endpoint) : undefined;
+  return identity === undefined ? undefined : hashEndpoint(identity);
 }
 
 /** Sorted, de-duplicated kinds: the order of `kinds` does not change what is routed. */
@@ -107,6 +119,7 @@ function backendFacts(backend: unknown, index: number, endpoint: string | undefi
     index,
     name: str(b.name),
     endpointHash: endpoint ? hashEndpoint(endpoint) : undefined,
+    databaseHash: databaseHashOf(endpoint),
     selectors,
   };
 }

@@ -13,6 +13,17 @@ export interface FieldError {
   detail: string;
 }
 
+// Only name-like values are quoted back (printable ASCII without spaces, ':'
+// or '@'; at most 253 characters): a free-form string in the wrong field (an
+// endpoint or a credential pasted as a name) could hold a password.
+const NAME_LIKE = /^[!-9;-?A-~]{1,253}$/;
+
+/** A user's value as a reason may show it: quoted when name-like, otherwise not at all. */
+export const quote = (value: unknown): string =>
+  typeof value === 'string' && NAME_LIKE.test(value)
+    ? JSON.stringify(value)
+    : 'the value (not shown)';
+
 /** Result of judging one object: errors reject it, warnings are shown but admit it. */
 export interface Verdict {
   errors: FieldError[];

@@ -1,5 +1,6 @@
 // Name formats shared by the rules: Kubernetes' DNS-1123 label and subdomain.
 // Each check returns the problem in words, or undefined when the value is fine.
+import { quote } from './field-errors.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -33,8 +34,8 @@ export function namespacedNameProblem(value: string): string | undefined {
   if (!namespace) return 'must have the form namespace/name: the namespace is empty';
   if (!name) return 'must have the form namespace/name: the name is empty';
   const nsProblem = dns1123LabelProblem(namespace);
-  if (nsProblem) return `namespace ${JSON.stringify(namespace)} ${nsProblem}`;
+  if (nsProblem) return `namespace ${quote(namespace)} ${nsProblem}`;
   const nameProblem = dns1123SubdomainProblem(name);
-  if (nameProblem) return `name ${JSON.stringify(name)} ${nameProblem}`;
+  if (nameProblem) return `name ${quote(name)} ${nameProblem}`;
   return undefined;
 }

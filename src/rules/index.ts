@@ -14,7 +14,7 @@ import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
 import { endpointWarnings, resolveEndpoints } from './encryption.ts';
 import type { FieldError, Verdict } from './field-errors.ts';
-import { forbidden, root, tooLong } from './field-errors.ts';
+import { forbidden, quote, root, tooLong } from './field-errors.ts';
 import { validatePosition } from './numbers.ts';
 import type { Policy } from './policy.ts';
 import { validateDecryptSecret, validateTargetSecret } from './references.ts';
@@ -172,7 +172,7 @@ export function validateUpdate(
     errors.push(
       forbidden(
         'spec.targetSecret',
-        `is immutable (was ${JSON.stringify(old.spec.targetSecret)}): delete this TopologyConfig and create it again to move it`,
+        `is immutable (was ${quote(old.spec.targetSecret)}): delete this TopologyConfig and create it again to move it`,
       ),
     );
   }

@@ -3,7 +3,7 @@
 // without the policy a tenant could overwrite any Secret or read another
 // team's keys.
 import type { FieldError, FieldPath } from './field-errors.ts';
-import { forbidden, invalid, required } from './field-errors.ts';
+import { forbidden, invalid, quote, required } from './field-errors.ts';
 import { namespacedNameProblem } from './formats.ts';
 import { parseNamespacedName } from '../resource/names.ts';
 import type { Policy } from './policy.ts';
@@ -18,13 +18,13 @@ export function validateTargetSecret(
   if (value === '')
     return [required(path.path, 'Required value: namespace/name of the merged Secret')];
   const problem = namespacedNameProblem(value);
-  if (problem) return [invalid(path.path, `${JSON.stringify(value)} ${problem}`)];
+  if (problem) return [invalid(path.path, `${quote(value)} ${problem}`)];
   if (!targetAllowed(parseNamespacedName(value)!, policy)) {
     const allowed = policy.allowedTargetSecrets.join(', ') || '(none)';
     return [
       forbidden(
         path.path,
-        `${JSON.stringify(value)} is not allowed by the cluster policy; allowed target Secrets: ${allowed}`,
+        `${quote(value)} is not allowed by the cluster policy; allowed target Secrets: ${allowed}`,
       ),
     ];
   }
@@ -39,7 +39,7 @@ export function validateDecryptSecret(
 ): FieldError[] {
   if (typeof value !== 'string' || value === '') return [];
   const problem = namespacedNameProblem(value);
-  if (problem) return [invalid(path.path, `${JSON.stringify(value)} ${problem}`)];
+  if (problem) return [invalid(path.path, `${quote(value)} ${problem}`)];
   const ref = parseNamespacedName(value)!;
   if (
     !policy.allowCrossNamespaceDecryptSecret &&

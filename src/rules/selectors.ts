@@ -4,7 +4,7 @@
 // that JavaScript would accept is rejected here, as Go would reject it.
 import { RE2JS } from 're2js';
 import type { FieldError, FieldPath } from './field-errors.ts';
-import { invalid, required } from './field-errors.ts';
+import { invalid, quote, required } from './field-errors.ts';
 import { dns1123LabelProblem, dns1123SubdomainProblem } from './formats.ts';
 import { SELECTOR_FIELDS } from './facts.ts';
 import { isRecord } from '../resource/json.ts';
@@ -25,7 +25,7 @@ export function validateCustomResourceSelector(
   }
   const problem = dns1123SubdomainProblem(group);
   // An empty kind is allowed: it routes the whole group.
-  return problem ? [invalid(path.child('group').path, `${JSON.stringify(group)} ${problem}`)] : [];
+  return problem ? [invalid(path.child('group').path, `${quote(group)} ${problem}`)] : [];
 }
 
 export function validateNamespaceSelector(
@@ -39,7 +39,7 @@ export function validateNamespaceSelector(
   } else {
     const problem = dns1123LabelProblem(namespace);
     if (problem)
-      errors.push(invalid(path.child('namespace').path, `${JSON.stringify(namespace)} ${problem}`));
+      errors.push(invalid(path.child('namespace').path, `${quote(namespace)} ${problem}`));
   }
   if (Array.isArray(value.kinds)) {
     value.kinds.forEach((kind, i) => {

@@ -303,6 +303,40 @@ describe('conflicts and append-only safety', () => {
       );
     }));
 
+  test('a dry run cannot tell a right password from a wrong one', () =>
+    withLogs(env, async ({ cp }) => {
+      await waitForStatus(cp, 'team-a', 'orders', 'Active');
+      // team-a/orders points at mysql://app:pw@tcp(orders-db.db:3306)/kine.
+      const guess = (userinfo: string) =>
+        apply(
+          cp,
+          configYaml({
+            name: 'guess',
+            namespace: 'team-b',
+            position: 31,
+            backends: [
+              {
+                name: 'guess-db',
+                endpoint: `mysql://${userinfo}@tcp(orders-db.db:3306)/kine`,
+                kind: 'guesses',
+              },
+            ],
+          }),
+          ['--dry-run=server'],
+        );
+      const right = await guess('app:pw');
+      const wrong = await guess('app:wrong');
+      const other = await guess('root:hunter2');
+      assert.notEqual(right.code, 0);
+      assert.match(
+        right.stderr,
+        /spec\.backends\[0\]\.endpoint: points at the same database as team-a\/orders/,
+      );
+      assert.deepEqual(wrong, right, 'a wrong password gets the same answer');
+      assert.deepEqual(other, right, 'another user gets the same answer');
+      assert.equal(await readConfig(cp, 'team-b', 'guess'), undefined);
+    }));
+
   test('a config inserted before an Active one is refused; the annotation allows it', () =>
     withLogs(env, async ({ cp }) => {
       await mustApply(

@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Backend } from '../../../src/resource/types.ts';
 import { validateStatic } from '../../../src/rules/index.ts';
 import type { Expected } from './fixtures.ts';
-import { assertErrors, backend, config, policy } from './fixtures.ts';
+import { assertErrors, assertNoSecret, backend, config, policy } from './fixtures.ts';
 
 const judge = (backends: Backend[]) => validateStatic(config({ backends }), policy).verdict.errors;
 
@@ -117,4 +118,21 @@ describe('backend names and endpoints', () => {
     },
   ];
   for (const c of cases) test(c.name, () => assertErrors(judge(c.backends), c.errors));
+});
+
+describe('reasons never quote a value that could hold a secret', () => {
+  test('an endpoint pasted as a backend name or a target is not shown', () => {
+    const pasted = 'mysql://root:hunter2@tcp(db:3306)/kine';
+    const c = config({ backends: [backend(pasted)] });
+    c.spec.targetSecret = `ns/${pasted}`;
+    const errors = validateStatic(c, policy).verdict.errors;
+    assert.deepEqual(errors.map((e) => e.field).sort(), [
+      'spec.backends[0].name',
+      'spec.targetSecret',
+    ]);
+    assertNoSecret(
+      errors.map((e) => e.detail),
+      ['hunter2', 'root'],
+    );
+  });
 });

@@ -95,7 +95,11 @@ const selectorArb: fc.Arbitrary<Partial<Backend>> = fc.oneof(
 );
 const backendArb = fc.record({
   name: fc.constantFrom('n1', 'n2', 'n3', 'n4'),
-  endpoint: fc.constantFrom('mysql://e1', 'mysql://e2', 'mysql://e3'),
+  endpoint: fc.constantFrom(
+    'mysql://tcp(e1)/kine',
+    'mysql://u:p@tcp(e2)/kine',
+    'mysql://tcp(e3)/kine',
+  ),
   selector: selectorArb,
 });
 const configArb = fc
@@ -141,7 +145,7 @@ function naiveConflicts(probe: ConfigFacts, live: ConfigFacts[]): string[] {
         const other = `spec.backends[${ob.index}]`;
         if (b.name === ob.name) out.push(`name ${at}.name ${o.key} ${other}.name`);
         if (o.target !== probe.target) continue;
-        if (b.endpointHash === ob.endpointHash)
+        if (b.databaseHash !== undefined && b.databaseHash === ob.databaseHash)
           out.push(`endpoint ${at}.endpoint ${o.key} ${other}`);
         for (const s of b.selectors) {
           for (const os of ob.selectors) {

@@ -81,7 +81,7 @@ describe('conflicts with other configs', () => {
         {
           type: 'Duplicate',
           field: 'spec.backends[0].endpoint',
-          detail: 'the same endpoint as team-a/orders spec.backends[1] (position 3)',
+          detail: 'points at the same database as team-a/orders spec.backends[1] (position 3)',
         },
       ],
     },

@@ -142,7 +142,7 @@ describe('endpoint encryption', () => {
       'postgresql://c',
       'sqlite://./db',
       'http://etcd:2379',
-      'https://etcd:2379',
+      'https://etcd-1:2379',
       'nats://n:4222',
     ];
     const backends = endpoints.map((endpoint, i) => backend(`b${i}`, { endpoint }));
@@ -164,7 +164,7 @@ describe('endpoint encryption', () => {
       {
         type: 'Duplicate',
         field: 'spec.backends[0].endpoint',
-        detail: 'the same endpoint as team-a/first spec.backends[0]',
+        detail: 'points at the same database as team-a/first spec.backends[0]',
       },
     ]);
   });
