@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
 import { GROUP, KIND, PLURAL, VERSION } from '../resource/schema.ts';
 import type { TopologyConfig } from '../resource/types.ts';
+import { validateBounds } from '../rules/bounds.ts';
 import { defaultConfig } from '../rules/defaults.ts';
 import { validateCreate, validateDelete, validateUpdate } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
@@ -91,6 +92,8 @@ export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }
   ) {
     return allowed(request.uid);
   }
+  // Nor is a config over a bound: defaulting and diffing it would cost what the bounds prevent.
+  if (validateBounds(request.object).length > 0) return allowed(request.uid);
   const object = request.object as unknown as TopologyConfig;
   const old = isRecord(request.oldObject)
     ? (request.oldObject as unknown as TopologyConfig)

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AdmissionContext, AdmissionHandler } from './handlers.ts';
 import { mutateTopologyConfig, validateTopologyConfig } from './handlers.ts';
 import { BadReviewError, decodeReview, encodeReview } from './review.ts';
+import { MAX_NESTING_DEPTH, jsonTextTooDeep } from '../resource/json.ts';
 
 /** The API server sends an object and its old self, each up to 3 MiB; this leaves room for the envelope. */
 export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
@@ -120,6 +121,23 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
 
   // AdmissionReviews are JSON; anything else is refused with 415, not parsed.
   app.removeContentTypeParser('text/plain');
+  // JSON nested deeper than any review is refused with 400 before it is
+  // parsed: the handlers' recursive code (deep comparison, the schema, the
+  // patch diff) would overflow the stack on thousands of levels.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonTextTooDeep(body as string)) {
+      done(
+        Object.assign(new Error(`JSON nests deeper than ${MAX_NESTING_DEPTH} levels`), {
+          statusCode: 400,
+        }),
+        undefined,
+      );
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

@@ -15,7 +15,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { keysFromSecretData, type EndpointKey } from '../crypto/aes-gcm.ts';
 import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../resource/names.ts';
 import { GROUP, KIND } from '../resource/schema.ts';
-import { isRecord } from '../resource/json.ts';
+import { MAX_NESTING_DEPTH, isRecord, tooDeep } from '../resource/json.ts';
 
 /** One TopologyConfig found in a file, as written (namespace defaulted). */
 export interface ManifestConfig {
@@ -77,6 +77,12 @@ export function parseDocuments(
     try {
       const value: unknown = doc.toJS({ maxAliasCount: 100 });
       assertAcyclic(value);
+      // The webhook's bound, offline (the yaml parser stops near 1,000 levels itself).
+      if (tooDeep(value))
+        return {
+          ok: false,
+          error: `YAML error in document ${i + 1}: nests deeper than ${MAX_NESTING_DEPTH} levels`,
+        };
       values.push(value);
     } catch (error) {
       // Neither message carries source text; say which document, not what it holds.

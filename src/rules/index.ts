@@ -9,6 +9,7 @@ import {
   isActive,
 } from './append-only.ts';
 import { validateBackend, backendWarnings } from './backends.ts';
+import { validateBounds } from './bounds.ts';
 import { conflictError, duplicatesWithin, overlapWarning } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
@@ -76,7 +77,8 @@ function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
 }
 
 /**
- * The rules that need nothing but the object and the policy: schema, formats,
+ * The rules that need nothing but the object and the policy: bounds (a config
+ * over one is judged no further), schema, formats,
  * ranges, regular expressions, policy, duplicates within the config. All are
  * reported at once (a field the schema already faults is not faulted twice).
  * `config` is set when the object passes the schema, so that its types can be
@@ -86,6 +88,9 @@ export function validateStatic(
   obj: unknown,
   policy: Policy,
 ): { config?: TopologyConfig; verdict: Verdict } {
+  // Before anything that costs in proportion to the input.
+  const bounds = validateBounds(obj);
+  if (bounds.length > 0) return { verdict: { errors: bounds, warnings: [] } };
   const schemaErrors = validateSchema(obj);
   if (!isRecord(obj) || !isRecord(obj.spec))
     return { verdict: { errors: schemaErrors, warnings: [] } };

@@ -179,6 +179,20 @@ describe('mutating webhook', () => {
 describe('transport errors get a clear 4xx, never a crash', () => {
   const cases: Array<[string, unknown, Record<string, string>, number, RegExp]> = [
     ['malformed JSON', '{"apiVersion": ', {}, 400, /JSON/i],
+    [
+      '5,000 levels of nesting',
+      `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`,
+      {},
+      400,
+      /nests deeper than 64 levels/,
+    ],
+    [
+      'brackets inside strings do not count',
+      `{"a":"${'['.repeat(5000)}"}`,
+      {},
+      400,
+      /kind must be AdmissionReview/,
+    ],
     ['not an object', '[1,2]', {}, 400, /AdmissionReview object/],
     [
       'wrong kind',
@@ -385,6 +399,49 @@ describe('over real HTTPS', () => {
       }),
     );
   });
+});
+
+describe('reviews over a bound are refused, and the next one is answered', () => {
+  const backend = (i: number, extra: Record<string, unknown> = {}) => ({
+    name: `b${i}`,
+    endpoint: `mysql://tcp(b${i}.db:3306)/kine`,
+    customresource: { group: 'stable.example.com', kind: `k${i}` },
+    ...extra,
+  });
+  const hostile: Array<[string, unknown]> = [
+    [
+      'a 1 MiB pattern',
+      topologyConfig({
+        backends: [backend(0, { regexp: { prefix: '^/registry/', key: 'a'.repeat(1 << 20) } })],
+      }),
+    ],
+    [
+      // Small backends, so that the review fits the body limit and reaches the rules.
+      '60,000 backends',
+      topologyConfig({
+        backends: Array.from({ length: 60_000 }, (_, i) => ({ name: `b${i}` }) as never),
+      }),
+    ],
+    [
+      'a 9 KB pattern that compiles to a million instructions',
+      topologyConfig({ backends: [backend(0, { regexp: { key: '\\pL{1000}'.repeat(1000) } })] }),
+    ],
+  ];
+  for (const [name, object] of hostile) {
+    test(name, async () => {
+      for (const url of ['/mutate', '/validate']) {
+        const res = await post(url, review('CREATE', object));
+        assert.equal(res.status, 200);
+        if (url === '/mutate') assert.equal(res.body.response.patch, undefined, 'not defaulted');
+        else {
+          assert.equal(res.body.response.allowed, false);
+          assert.match(res.body.response.status.message, /at most/);
+        }
+      }
+      const next = await post('/validate', review('CREATE', topologyConfig()));
+      assert.equal(next.body.response.allowed, true);
+    });
+  }
 });
 
 describe('bounded memory', () => {

@@ -49,6 +49,11 @@ describe('parseDocuments', () => {
       text: 'ok: 1\n---\na: &x [*x]\n',
       error: 'YAML error in document 2: an alias refers to itself',
     },
+    {
+      name: 'nesting deeper than the webhook accepts',
+      text: `spec: ${'['.repeat(64)}${']'.repeat(64)}\n`,
+      error: 'YAML error in document 1: nests deeper than 64 levels',
+    },
   ];
   for (const c of errors) {
     test(`fails: ${c.name}`, () => {
