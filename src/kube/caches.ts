@@ -19,7 +19,12 @@ import { startInformer, type RunningInformer } from './informer.ts';
 import { paths, type RestClient } from './rest.ts';
 
 interface SecretObject {
-  metadata: { name?: string; namespace?: string };
+  metadata: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   data?: Record<string, string>;
 }
 
@@ -33,6 +38,8 @@ export interface CacheListeners {
 export interface Caches {
   synced(): boolean;
   configs(): ReadonlyArray<TopologyConfig>;
+  /** The target Secrets this product manages (label-selected), as last seen. */
+  managedSecrets(): ReadonlyArray<SecretObject>;
   stop(): Promise<void>;
 }
 
@@ -107,6 +114,7 @@ export async function startCaches(options: {
   return {
     synced: () => started.every((informer) => informer.synced()),
     configs: () => configs.list(),
+    managedSecrets: () => managedSecrets.list(),
     stop: async () => {
       await Promise.all(started.map((informer) => informer.stop()));
     },

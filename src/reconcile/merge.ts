@@ -1,17 +1,32 @@
-// The deterministic merge: from the set of configs to the data of each target
-// Secret and the outcome of every config. The webhook is the fast path, this
-// is the truth: a config that bypassed the webhook is judged here by the same
-// rules (validateStatic, decryption, the shared conflict maps, the size limit).
+// The deterministic merge: from the configs and the entries already written
+// to the data of each target Secret and the outcome of every config. The
+// webhook is the fast path, this is the truth: a config that bypassed the
+// webhook is judged here by the same rules (validateStatic, decryption, the
+// append-only rules, the shared conflict maps, the size limit).
 //
-// Determinism: configs are visited in one total order (lower position, then
-// older creationTimestamp, then namespace/name), so the same set of configs in
-// any order gives byte-identical data and the same outcomes.
+// The invariant: an entry leaves a Secret only when its config is deleted (or
+// changed under an authorised override). An incumbent, the config whose entry
+// the Secret holds, is first given its written entry; its current generation
+// replaces that entry only if it passes every rule against everything else the
+// Secrets hold, and otherwise the written entry stays and the config is in
+// Error saying what is kept and why (a key-Secret failure, a policy change, a
+// size overflow, a conflict, a stale cache). So an incumbent wins every
+// conflict against a newcomer, whatever the positions. Two incumbents never
+// conflict: each change is checked against the other's entry. Newcomers come
+// after: in one target the lower position wins, then the older, then
+// namespace/name; a backend name claimed in two targets goes to the older
+// config (positions of different Secrets are not comparable).
+//
+// Determinism: the same configs and the same written entries, in any order,
+// give byte-identical data and the same outcomes.
 import type { TopologyConfig } from '../resource/types.ts';
 import { parseNamespacedName } from '../resource/names.ts';
+import { isRecord } from '../resource/json.ts';
+import { allowsRoutingChange, validateActiveUpdate } from '../rules/append-only.ts';
 import { ConflictMaps } from '../rules/conflict-maps.ts';
-import { conflictError } from '../rules/conflicts.ts';
+import { conflictError, type Conflict } from '../rules/conflicts.ts';
 import type { ConfigFacts } from '../rules/facts.ts';
-import { compareFacts } from '../rules/facts.ts';
+import { compareFacts, factsOf } from '../rules/facts.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
 import { namespacedNameProblem } from '../rules/formats.ts';
 import type { FieldError } from '../rules/field-errors.ts';
@@ -20,9 +35,16 @@ import { resolveConfig, validateStatic } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import { targetAllowed } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
-import { renderEntryOnce, secretKeyFor } from '../secret-format/entry.ts';
+import { POSITION_DIGITS, renderEntryOnce, secretKeyFor } from '../secret-format/entry.ts';
 import { entrySize } from '../secret-format/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
+import { parse } from 'yaml';
+import {
+  ownerBytes,
+  type EntryOwner,
+  type WrittenEntries,
+  type WrittenEntry,
+} from './incumbents.ts';
 
 export interface MergeOutcome {
   state: 'Active' | 'Error';
@@ -30,17 +52,30 @@ export interface MergeOutcome {
   reason: string;
   /** Its data key in the Secret (Active, or kept). */
   key?: string;
-  /** In Error, but its last entry stays in the Secret (see RetainedEntries). */
+  /** In Error, but its last written entry stays in the Secret. */
   kept?: boolean;
 }
 
 export interface MergeResult {
-  /** Data key → YAML of the accepted configs only, keys sorted. */
+  /** Data key → YAML of the configs the Secret holds, keys sorted. */
   data: Record<string, string>;
+  /** Data key → the config each entry is written for (the Secret's incumbency annotation). */
+  owners: Map<string, EntryOwner>;
   /** Per config (`namespace/name`) of this target; configs being deleted have none. */
   outcomes: Map<string, MergeOutcome>;
   /** Whether the target is a well-formed namespace/name that the policy allows; if not, nothing may be written. */
   targetAllowed: boolean;
+}
+
+export interface MergeState {
+  /** What each target Secret holds now, with the owner of each entry (incumbents.ts). */
+  written?: WrittenEntries;
+  /**
+   * Whether an incumbent's change that could strand data (a backend renamed,
+   * re-pointed, removed or moved, a selector or the position changed) is
+   * authorised. Default: the override annotation is set.
+   */
+  authorised?: (config: TopologyConfig) => boolean;
 }
 
 interface Candidate {
@@ -48,17 +83,16 @@ interface Candidate {
   facts: ConfigFacts;
   target: string;
   endpoints: string[];
-  /** The entry kept from the current Secret for a config that no longer decrypts, and why. */
-  kept?: { value: string; reason: string };
 }
 
-/**
- * Entries of the current Secret that were written for the configs' current
- * generation (`namespace/name` → value). When such a config can no longer be
- * decrypted (its key Secret changed or vanished), its entry is kept instead of
- * dropped: data already written through that route must stay reachable.
- */
-export type RetainedEntries = ReadonlyMap<string, string>;
+/** A config whose entry a Secret holds, with that entry's own facts. */
+interface Incumbent {
+  raw: TopologyConfig;
+  target: string;
+  key: string;
+  entry: WrittenEntry;
+  facts: ConfigFacts;
+}
 
 const keyOf = (config: TopologyConfig) =>
   `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
@@ -112,16 +146,53 @@ function resolvedOnce(
   return (entry.resolved ??= resolveConfig(config, keys, policy));
 }
 
+// The facts of a written entry: its YAML read back (the endpoints in it are
+// the effective ones), at the position its key carries. Remembered per entry
+// value: a Secret's entries rarely change between reconciles.
+const writtenFacts = new Map<string, { backends: unknown[] }>();
+const MAX_REMEMBERED = 50_000;
+
+function backendsOfEntry(value: string): unknown[] {
+  let seen = writtenFacts.get(value);
+  if (!seen) {
+    let backends: unknown[] = [];
+    try {
+      const doc: unknown = parse(value);
+      if (isRecord(doc) && Array.isArray(doc.backends)) backends = doc.backends;
+    } catch {
+      // Not YAML: an entry with no routes the merge can see (it is still kept).
+    }
+    if (writtenFacts.size >= MAX_REMEMBERED) writtenFacts.clear();
+    writtenFacts.set(value, (seen = { backends }));
+  }
+  return seen.backends;
+}
+
+/** The config an entry was written from, as far as conflicts and the append-only rules need it. */
+function entryAsConfig(raw: TopologyConfig, target: string, key: string, value: string) {
+  const backends = backendsOfEntry(value);
+  const config = {
+    apiVersion: raw.apiVersion,
+    kind: raw.kind,
+    metadata: raw.metadata,
+    spec: { backends, position: Number(key.slice(0, POSITION_DIGITS)), targetSecret: target },
+    status: { deployStatus: 'Active' },
+  } as TopologyConfig;
+  const endpoints = backends.map((b) =>
+    isRecord(b) && typeof b.endpoint === 'string' ? b.endpoint : undefined,
+  );
+  return { config, facts: factsOf(config, endpoints) };
+}
+
 class Merger {
   readonly results = new Map<string, MergeResult>();
   readonly #policy: Policy;
   readonly #maps = new ConflictMaps();
   readonly #totals = new Map<string, number>();
-  readonly #retained: RetainedEntries;
+  readonly #incumbentKeys = new Set<string>();
 
-  constructor(policy: Policy, retained: RetainedEntries = new Map()) {
+  constructor(policy: Policy) {
     this.#policy = policy;
-    this.#retained = retained;
   }
 
   result(target: string): MergeResult {
@@ -131,7 +202,7 @@ class Merger {
       const allowed = ref !== undefined && targetAllowed(ref, this.#policy);
       this.results.set(
         target,
-        (result = { data: {}, outcomes: new Map(), targetAllowed: allowed }),
+        (result = { data: {}, owners: new Map(), outcomes: new Map(), targetAllowed: allowed }),
       );
     }
     return result;
@@ -141,45 +212,119 @@ class Merger {
     this.result(target).outcomes.set(key, { state: 'Error', reason });
   }
 
-  /** Static rules and decryption; a candidate for the merge, or an Error outcome. */
-  prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | undefined {
+  /** Static rules and decryption: a candidate, or the reason it cannot be merged. */
+  prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | string {
     const target = targetOf(raw, this.#policy);
     this.result(target);
     const entry = preparedOnce(raw, this.#policy);
     const { config, verdict } = entry.checked;
-    if (!config || verdict.errors.length > 0)
-      return void this.fail(target, keyOf(raw), joined(verdict.errors));
+    if (!config || verdict.errors.length > 0) return joined(verdict.errors);
     const resolved = resolvedOnce(entry, config, keys, this.#policy);
-    if (resolved.errors.length > 0) {
-      const kept = this.#retained.get(keyOf(raw));
-      if (kept === undefined) return void this.fail(target, keyOf(raw), joined(resolved.errors));
-      return {
-        config,
-        facts: resolved.facts,
-        target,
-        endpoints: [],
-        kept: { value: kept, reason: joined(resolved.errors) },
-      };
-    }
+    if (resolved.errors.length > 0) return joined(resolved.errors);
     return { config, facts: resolved.facts, target, endpoints: resolved.endpoints as string[] };
   }
 
-  /** Conflicts with the configs accepted before it, then the size limit. */
+  #place(target: string, key: string, value: string, owner: EntryOwner): void {
+    const result = this.result(target);
+    result.data[key] = value;
+    result.owners.set(key, owner);
+  }
+
+  #bytes = (key: string, value: string, owner: EntryOwner) =>
+    entrySize(key, value) + ownerBytes(key, owner);
+
+  /** Every incumbent's written entry, as the Secrets hold it now. */
+  seat(incumbent: Incumbent): void {
+    const { target, key, entry } = incumbent;
+    this.#maps.add(incumbent.facts);
+    this.#incumbentKeys.add(incumbent.facts.key);
+    this.#totals.set(
+      target,
+      (this.#totals.get(target) ?? 0) + this.#bytes(key, entry.value, entry),
+    );
+    this.#place(target, key, entry.value, { uid: entry.uid, generation: entry.generation });
+    this.result(target).outcomes.set(incumbent.facts.key, {
+      state: 'Active',
+      reason: `merged into ${target} as ${key}`,
+      key,
+    });
+  }
+
+  /** The incumbent's current generation in place of its written entry, if it passes every rule. */
+  renew(incumbent: Incumbent, keys: KeyLookup, authorised: (c: TopologyConfig) => boolean): void {
+    const { raw, target, key, entry } = incumbent;
+    const generation = raw.metadata?.generation ?? 0;
+    const keep = (why: string): void => {
+      this.result(target).outcomes.set(incumbent.facts.key, {
+        state: 'Error',
+        reason: `${why}; the entry written for generation ${entry.generation} stays in ${target} as ${key}, so that data written through its routes remains reachable`,
+        key,
+        kept: true,
+      });
+    };
+    if (entry.generation > generation) {
+      return keep(
+        `the reconciler's cache holds generation ${generation}, older than the one written`,
+      );
+    }
+    const candidate = this.prepare(raw, keys);
+    if (typeof candidate === 'string') return keep(candidate);
+    const { config, facts } = candidate;
+    if (!authorised(config)) {
+      // The append-only rules against what was written (the webhook may have been bypassed).
+      const unauthorised = { ...config, metadata: { ...config.metadata, annotations: {} } };
+      const old = entryAsConfig(raw, target, key, entry.value);
+      const unsafe = validateActiveUpdate(unauthorised, old.config, facts, old.facts);
+      if (unsafe.length > 0) return keep(joined(unsafe));
+    }
+    this.#maps.remove(incumbent.facts);
+    const conflicts = this.#maps.conflicts(facts);
+    const newKey = secretKeyFor(config);
+    const value = renderEntryOnce(config, candidate.endpoints);
+    const owner = { uid: raw.metadata?.uid ?? '', generation };
+    const total =
+      (this.#totals.get(target) ?? 0) -
+      this.#bytes(key, entry.value, entry) +
+      this.#bytes(newKey, value, owner);
+    if (conflicts.length > 0 || total > this.#policy.maxSecretBytes) {
+      this.#maps.add(incumbent.facts);
+      if (conflicts.length > 0) return keep(this.#conflictReason(conflicts, facts));
+      return keep(
+        formatFieldError(sizeError(target, total, this.#bytes(newKey, value, owner), this.#policy)),
+      );
+    }
+    this.#maps.add(facts);
+    this.#totals.set(target, total);
+    const result = this.result(target);
+    delete result.data[key];
+    result.owners.delete(key);
+    this.#place(target, newKey, value, owner);
+    result.outcomes.set(facts.key, {
+      state: 'Active',
+      reason: `merged into ${target} as ${newKey}`,
+      key: newKey,
+    });
+  }
+
+  #conflictReason(conflicts: readonly Conflict[], facts: ConfigFacts): string {
+    const other = conflicts[0]!.other;
+    const reasons = joined(conflicts.map((c) => conflictError(c, facts)));
+    if (this.#incumbentKeys.has(other.key)) {
+      return `conflicts with ${other.key}, whose entry ${other.target ?? ''} already holds (the config already in the Secret wins): ${reasons}`;
+    }
+    return `conflicts with ${other.key}, which comes first (lower position, then older, then namespace/name): ${reasons}`;
+  }
+
+  /** A newcomer: conflicts with everything merged so far, then the size limit. */
   admit(candidate: Candidate): void {
     const { config, facts, target } = candidate;
     const conflicts = this.#maps.conflicts(facts);
-    if (conflicts.length > 0) {
-      const winner = conflicts[0]!.other.key;
-      const reasons = joined(conflicts.map((c) => conflictError(c, facts)));
-      return this.fail(
-        target,
-        facts.key,
-        `conflicts with ${winner}, which comes first (lower position, then older, then namespace/name): ${reasons}`,
-      );
-    }
+    if (conflicts.length > 0)
+      return this.fail(target, facts.key, this.#conflictReason(conflicts, facts));
     const key = secretKeyFor(config);
-    const value = candidate.kept?.value ?? renderEntryOnce(config, candidate.endpoints);
-    const size = entrySize(key, value);
+    const value = renderEntryOnce(config, candidate.endpoints);
+    const owner = { uid: config.metadata?.uid ?? '', generation: config.metadata?.generation ?? 0 };
+    const size = this.#bytes(key, value, owner);
     const total = (this.#totals.get(target) ?? 0) + size;
     if (total > this.#policy.maxSecretBytes) {
       return this.fail(
@@ -190,20 +335,56 @@ class Merger {
     }
     this.#maps.add(facts);
     this.#totals.set(target, total);
-    const result = this.result(target);
-    result.data[key] = value;
-    result.outcomes.set(
-      facts.key,
-      candidate.kept
-        ? {
-            state: 'Error',
-            reason: `${candidate.kept.reason}; the routing last written for this generation stays in ${target} so that data written through it remains reachable: restore the key or fix the config`,
-            key,
-            kept: true,
-          }
-        : { state: 'Active', reason: `merged into ${target} as ${key}`, key },
-    );
+    this.#place(target, key, value, owner);
+    this.result(target).outcomes.set(facts.key, {
+      state: 'Active',
+      reason: `merged into ${target} as ${key}`,
+      key,
+    });
   }
+}
+
+/** Older, then namespace/name: the order between configs of different targets. */
+const byAge = (a: ConfigFacts, b: ConfigFacts) =>
+  a.created !== b.created
+    ? a.created < b.created
+      ? -1
+      : 1
+    : a.key < b.key
+      ? -1
+      : a.key > b.key
+        ? 1
+        : 0;
+
+/**
+ * Newcomers of different targets that claim one backend name: the older
+ * config's target keeps the claim, the others lose (the reason is returned
+ * per config key). Within the winning target the usual order decides.
+ */
+function crossTargetClaims(candidates: readonly Candidate[]): Map<string, string> {
+  const claims = new Map<string, Candidate[]>();
+  for (const candidate of candidates) {
+    for (const b of candidate.facts.backends) {
+      if (!b.name) continue;
+      const list = claims.get(b.name);
+      if (list) list.push(candidate);
+      else claims.set(b.name, [candidate]);
+    }
+  }
+  const losers = new Map<string, string>();
+  for (const [name, list] of claims) {
+    if (new Set(list.map((c) => c.target)).size < 2) continue;
+    const oldest = list.reduce((a, b) => (byAge(a.facts, b.facts) <= 0 ? a : b));
+    for (const c of list) {
+      if (c.target === oldest.target || losers.has(c.facts.key)) continue;
+      const i = c.facts.backends.find((b) => b.name === name)!.index;
+      losers.set(
+        c.facts.key,
+        `spec.backends[${i}].name: ${JSON.stringify(name)} is also claimed by ${oldest.facts.key} in target ${oldest.target}, which wins: between target Secrets the older config wins (then namespace/name)`,
+      );
+    }
+  }
+  return losers;
 }
 
 function sortedData(data: Record<string, string>): Record<string, string> {
@@ -214,26 +395,72 @@ function sortedData(data: Record<string, string>): Record<string, string> {
   );
 }
 
+/** The incumbents: each live config whose uid owns an entry of its own target's Secret. */
+function incumbentsOf(
+  live: readonly TopologyConfig[],
+  written: WrittenEntries,
+  policy: Policy,
+): Incumbent[] {
+  const byUid = new Map<string, TopologyConfig>();
+  for (const config of live) {
+    const uid = config.metadata?.uid;
+    if (uid) byUid.set(uid, config);
+  }
+  const incumbents: Incumbent[] = [];
+  const seated = new Set<string>();
+  for (const target of [...written.keys()].sort()) {
+    const secret = written.get(target)!;
+    for (const key of [...secret.keys()].sort()) {
+      const entry = secret.get(key)!;
+      const raw = byUid.get(entry.uid);
+      // No live config owns it: its config was deleted (a new one under the same name is a newcomer).
+      if (!raw || targetOf(raw, policy) !== target || seated.has(entry.uid)) continue;
+      seated.add(entry.uid);
+      incumbents.push({
+        raw,
+        target,
+        key,
+        entry,
+        facts: entryAsConfig(raw, target, key, entry.value).facts,
+      });
+    }
+  }
+  return incumbents;
+}
+
 /**
  * Every target's Secret data and every config's outcome. Backend names are
- * unique cluster-wide, so their conflicts are resolved across targets, in the
- * same order.
+ * unique cluster-wide, so their conflicts are resolved across targets.
  */
 export function mergeAll(
   configs: readonly TopologyConfig[],
   keys: KeyLookup,
   policy: Policy,
-  retained?: RetainedEntries,
+  state: MergeState = {},
 ): Map<string, MergeResult> {
-  const merger = new Merger(policy, retained);
+  const merger = new Merger(policy);
+  const authorised = state.authorised ?? allowsRoutingChange;
+  const live = distinct(configs).filter((c) => !c.metadata?.deletionTimestamp);
+  const incumbents = incumbentsOf(live, state.written ?? new Map(), policy);
+  for (const incumbent of incumbents) merger.seat(incumbent);
+  for (const incumbent of incumbents) merger.renew(incumbent, keys, authorised);
+
+  const seated = new Set(incumbents.map((i) => i.raw));
   const candidates: Candidate[] = [];
-  for (const config of distinct(configs)) {
-    if (config.metadata?.deletionTimestamp) continue;
+  for (const config of live) {
+    if (seated.has(config)) continue;
     const candidate = merger.prepare(config, keys);
-    if (candidate) candidates.push(candidate);
+    if (typeof candidate === 'string')
+      merger.fail(targetOf(config, policy), keyOf(config), candidate);
+    else candidates.push(candidate);
   }
+  const losers = crossTargetClaims(candidates);
   candidates.sort((a, b) => compareFacts(a.facts, b.facts));
-  for (const candidate of candidates) merger.admit(candidate);
+  for (const candidate of candidates) {
+    const lost = losers.get(candidate.facts.key);
+    if (lost) merger.fail(candidate.target, candidate.facts.key, lost);
+    else merger.admit(candidate);
+  }
   for (const result of merger.results.values()) result.data = sortedData(result.data);
   return merger.results;
 }
@@ -248,7 +475,7 @@ export function mergeTarget(
   configs: readonly TopologyConfig[],
   keys: KeyLookup,
   policy: Policy,
-  retained?: RetainedEntries,
+  state?: MergeState,
 ): MergeResult {
-  return mergeAll(configs, keys, policy, retained).get(target) ?? new Merger(policy).result(target);
+  return mergeAll(configs, keys, policy, state).get(target) ?? new Merger(policy).result(target);
 }

@@ -25,7 +25,13 @@ import {
   type RestClient,
 } from '../kube/rest.ts';
 import type { EventRecorder } from './events.ts';
-import { mergeTarget, type RetainedEntries } from './merge.ts';
+import {
+  ENTRIES_ANNOTATION,
+  entriesAnnotation,
+  writtenEntriesOf,
+  type WrittenSecret,
+} from './incumbents.ts';
+import { mergeTarget, type MergeResult } from './merge.ts';
 import {
   hasFinalizer,
   setFinalizer,
@@ -43,6 +49,12 @@ export interface ReconcilerDeps {
    * targets share the same way in each of them.
    */
   allConfigs?(): readonly TopologyConfig[];
+  /**
+   * The managed target Secrets as the cache holds them: the incumbents of
+   * the other targets, for backend names claimed in two of them. This
+   * target's own Secret is always read from the API server.
+   */
+  managedSecrets?(): readonly Secret[];
   keys: KeyLookup;
   policy: () => Policy;
   events: EventRecorder;
@@ -51,12 +63,13 @@ export interface ReconcilerDeps {
   mayWrite(): boolean;
 }
 
-interface Secret {
+export interface Secret {
   metadata: {
-    name: string;
-    namespace: string;
+    name?: string;
+    namespace?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     finalizers?: string[];
     deletionTimestamp?: string;
   };
@@ -108,33 +121,36 @@ export async function reconcileTarget(
           state: 'blocked',
           reason: `targetSecret ${JSON.stringify(target)} is not allowed by the cluster policy (--allowed-target-secrets)`,
         };
-  const retained = current.state === 'read' ? retainedEntries(live, current.secret) : undefined;
-  const result = mergeTarget(target, [...live, ...others], deps.keys, policy, retained);
-  const written: WriteOutcome =
+  // What each Secret holds now and for whom: this target's as just read,
+  // the others' as cached (they only matter for backend names two targets claim).
+  const written = new Map<string, WrittenSecret>();
+  const everyone = [...live, ...others];
+  for (const secret of deps.managedSecrets?.() ?? []) {
+    const name = `${secret.metadata.namespace ?? ''}/${secret.metadata.name ?? ''}`;
+    if (name !== target) written.set(name, writtenOf(secret, everyone));
+  }
+  if (current.state === 'read' && current.secret)
+    written.set(target, writtenOf(current.secret, live));
+  const result = mergeTarget(target, everyone, deps.keys, policy, { written });
+  const write: WriteOutcome =
     current.state === 'read'
-      ? await writeSecret(
-          ref!,
-          current.secret,
-          result.data,
-          live.length + deleting.length > 0,
-          deps,
-        )
+      ? await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps)
       : current;
-  if (written.state === 'conflict') return 'retry';
+  if (write.state === 'conflict') return 'retry';
 
   const statuses = new Map<string, DesiredStatus>();
   for (const config of live) {
     const outcome = result.outcomes.get(keyOf(config));
     // A config the merge accepted is Active only if the Secret now holds it.
-    if (outcome?.state === 'Active' && written.state === 'blocked') {
-      statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: written.reason });
-    } else if (outcome?.state === 'Active' && written.state === 'denied') {
+    if (outcome?.state === 'Active' && write.state === 'blocked') {
+      statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: write.reason });
+    } else if (outcome?.state === 'Active' && write.state === 'denied') {
       // Already Active at this generation: written earlier and still in the Secret.
       const activeNow =
         config.status?.deployStatus === 'Active' &&
         config.status.observedGeneration === config.metadata.generation;
       if (!activeNow) {
-        statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: written.reason });
+        statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: write.reason });
       }
     } else if (outcome) {
       statuses.set(keyOf(config), {
@@ -176,7 +192,7 @@ export async function reconcileTarget(
   // Deleting configs are out of the Secret now (or it was never ours to
   // write): their finalizer can go. Not when the Secret could not be read or
   // updated: their backends may still be in it (the resync tries again).
-  if (written.state === 'denied') {
+  if (write.state === 'denied') {
     if (deleting.length > 0) {
       logger.warn(
         { target, deleting: deleting.map(keyOf) },
@@ -248,42 +264,39 @@ async function readSecret(
   }
 }
 
-/**
- * The entries of a managed Secret that were written for their config's
- * current generation (the status records the generation last merged). The
- * merge keeps such an entry when the config can no longer be decrypted.
- */
-function retainedEntries(
-  live: readonly TopologyConfig[],
-  secret: Secret | undefined,
-): RetainedEntries {
-  const retained = new Map<string, string>();
-  if (!secret || !isManagedSecret(secret)) return retained;
-  for (const config of live) {
-    if (config.status?.observedGeneration !== config.metadata.generation) continue;
-    const value = secret.data?.[secretKeyFor(config)];
-    if (value !== undefined)
-      retained.set(keyOf(config), Buffer.from(value, 'base64').toString('utf8'));
-  }
-  return retained;
+/** A managed Secret's entries and their owners; an unmanaged one holds nothing of ours. */
+function writtenOf(secret: Secret, configs: readonly TopologyConfig[]): WrittenSecret {
+  if (!isManagedSecret(secret)) return new Map();
+  const data = Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([key, value]) => [
+      key,
+      Buffer.from(value, 'base64').toString('utf8'),
+    ]),
+  );
+  return writtenEntriesOf(data, secret.metadata.annotations?.[ENTRIES_ANNOTATION], configs);
 }
 
 async function writeSecret(
   ref: { namespace: string; name: string },
   secret: Secret | undefined,
-  data: Record<string, string>,
+  merged: MergeResult,
   inUse: boolean,
   deps: ReconcilerDeps,
 ): Promise<WriteOutcome> {
   const { rest, logger } = deps;
   const target = formatNamespacedName(ref);
+  const { data } = merged;
   const desired = encodeSecretData(data);
+  const owners = entriesAnnotation(merged.owners);
 
   if (!secret) {
     if (!inUse) return { state: 'unchanged' };
     if (!deps.mayWrite()) return { state: 'conflict' };
     try {
-      await rest.create(paths.secrets(ref.namespace), managedSecret(ref, data, 'data'));
+      await rest.create(
+        paths.secrets(ref.namespace),
+        managedSecret(ref, data, 'data', { [ENTRIES_ANNOTATION]: owners }),
+      );
     } catch (error) {
       if (isAlreadyExists(error)) return { state: 'conflict' };
       const denied = forbidden(error, 'create', target);
@@ -306,17 +319,27 @@ async function writeSecret(
       reason: `Secret ${target} exists and is not managed by ${MANAGED_BY_VALUE} (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} is missing), so it is never overwritten: choose another targetSecret or remove that Secret`,
     };
   }
-  // The Secret's own finalizer is held while configs route through it.
+  // The Secret's own finalizer is held while configs route through it, even
+  // once someone deleted it: the middleware keeps reading a Terminating
+  // Secret, and it goes only when the last config has left it.
   const finalizers = secret.metadata.finalizers ?? [];
-  const wantFinalizer = inUse && !secret.metadata.deletionTimestamp;
+  const wantFinalizer = inUse;
   const finalizersOk = finalizers.includes(FINALIZER) === wantFinalizer;
-  if (sameData(secret.data, desired) && finalizersOk) return { state: 'unchanged' };
+  const ownersOk = (secret.metadata.annotations?.[ENTRIES_ANNOTATION] ?? '') === owners;
+  if (secret.metadata.deletionTimestamp && inUse) {
+    logger.warn(
+      { target },
+      'target Secret is being deleted while configs route through it; its finalizer keeps it until they are deleted',
+    );
+  }
+  if (sameData(secret.data, desired) && finalizersOk && ownersOk) return { state: 'unchanged' };
   if (!deps.mayWrite()) return { state: 'conflict' };
   try {
     await rest.replace(paths.secret(ref.namespace, ref.name), {
       ...secret,
       metadata: {
         ...secret.metadata,
+        annotations: { ...secret.metadata.annotations, [ENTRIES_ANNOTATION]: owners },
         finalizers: wantFinalizer
           ? [...finalizers.filter((f) => f !== FINALIZER), FINALIZER]
           : finalizers.filter((f) => f !== FINALIZER),

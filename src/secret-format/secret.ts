@@ -35,6 +35,7 @@ export function managedSecret(
   ref: NamespacedName,
   data: Record<string, string>,
   as: 'data' | 'stringData',
+  annotations?: Record<string, string>,
 ): {
   apiVersion: 'v1';
   kind: 'Secret';
@@ -42,6 +43,7 @@ export function managedSecret(
     name: string;
     namespace: string;
     labels: Record<string, string>;
+    annotations?: Record<string, string>;
     finalizers: string[];
   };
   type: 'Opaque';
@@ -55,6 +57,7 @@ export function managedSecret(
       name: ref.name,
       namespace: ref.namespace,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      ...(annotations ? { annotations } : {}),
       finalizers: [FINALIZER],
     },
     type: 'Opaque',

@@ -117,6 +117,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     deps: {
       rest,
       configsOfTarget: (target) => index.configsOfTarget(target),
+      managedSecrets: () => caches?.managedSecrets() ?? [],
       keys: index,
       policy: () => policy,
       events: createEventRecorder(rest, COMPONENT, logger),

@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import type { TopologyConfig } from '../../src/resource/types.ts';
 import { keysFromSecretData } from '../../src/crypto/aes-gcm.ts';
+import type { WrittenEntry } from '../../src/reconcile/incumbents.ts';
 import { mergeTarget } from '../../src/reconcile/merge.ts';
+import { secretKeyFor } from '../../src/secret-format/entry.ts';
 import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../../src/resource/names.ts';
 import { defaultPolicy } from '../../src/rules/policy.ts';
 import type { KeyLookup, KeySet } from '../../src/rules/view.ts';
@@ -159,13 +161,21 @@ export async function checkInvariant(
     `${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}`,
   ]);
   const configs = configList?.items ?? [];
-  const expected = mergeTarget(
-    TARGET,
-    configs,
-    keyLookup(keyList?.items ?? []),
-    defaultPolicy,
-    options.kept,
-  );
+  // The kept entries as the Secret's incumbency record would have them: written
+  // for the config (its uid) at the generation it is at now.
+  const written = new Map<string, WrittenEntry>();
+  for (const config of configs) {
+    const value = options.kept?.get(`${config.metadata.namespace}/${config.metadata.name}`);
+    if (value === undefined) continue;
+    written.set(secretKeyFor(config), {
+      value,
+      uid: config.metadata.uid ?? '',
+      generation: config.metadata.generation ?? 0,
+    });
+  }
+  const expected = mergeTarget(TARGET, configs, keyLookup(keyList?.items ?? []), defaultPolicy, {
+    written: new Map([[TARGET, written]]),
+  });
   const actual = await targetData(cp);
   const problems: string[] = [];
 

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
 import type { MergeResult } from '../../../src/reconcile/merge.ts';
+import { ownerBytes } from '../../../src/reconcile/incumbents.ts';
 import { mergeAll, mergeTarget } from '../../../src/reconcile/merge.ts';
 import type { NamespacedName } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
@@ -181,8 +182,14 @@ describe('merge', () => {
       backends: Array.from({ length: 20 }, (_, i) => backend(`big-${i}`)),
     });
     const one = merge([small('a', 1)]);
+    // An entry's bytes: its key and YAML, and its owner in the incumbency annotation.
     const limit =
-      Object.entries(one.data).reduce((n, [k, v]) => n + k.length + v.length, 0) * 2 + 10;
+      Object.entries(one.data).reduce(
+        (n, [k, v]) => n + k.length + v.length + ownerBytes(k, one.owners.get(k)!),
+        0,
+      ) *
+        2 +
+      10;
     const r = merge([small('a', 1), big, small('c', 3)], { ...policy, maxSecretBytes: limit });
     assert.deepEqual(Object.keys(r.data), ['0000000001-team-a.a.yaml', '0000000003-team-a.c.yaml']);
     assert.match(
@@ -248,7 +255,7 @@ describe('merge', () => {
     assert.equal(all.get(TARGET)!.outcomes.get('a/first')?.state, 'Active');
     assert.match(
       all.get('shared/x')!.outcomes.get('b/second')!.reason,
-      /"same" is already used by a\/first \(position 1, target harikube\/topology-config\)/,
+      /^spec\.backends\[0\]\.name: "same" is also claimed by a\/first in target harikube\/topology-config, which wins: between target Secrets the older config wins \(then namespace\/name\)/,
     );
     assert.deepEqual(all.get('shared/x')!.data, {});
   });
