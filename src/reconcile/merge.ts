@@ -76,6 +76,12 @@ export interface MergeState {
    * authorised. Default: the override annotation is set.
    */
   authorised?: (config: TopologyConfig) => boolean;
+  /**
+   * Uids of configs that exist though the configs given do not show them (a
+   * cache behind the API server, checked by the caller): their entries stay
+   * as written.
+   */
+  present?: ReadonlySet<string>;
 }
 
 interface Candidate {
@@ -92,6 +98,8 @@ interface Incumbent {
   key: string;
   entry: WrittenEntry;
   facts: ConfigFacts;
+  /** Its config exists but is not among the configs given: the entry is only held. */
+  unseen?: boolean;
 }
 
 const keyOf = (config: TopologyConfig) =>
@@ -243,6 +251,7 @@ class Merger {
       (this.#totals.get(target) ?? 0) + this.#bytes(key, entry.value, entry),
     );
     this.#place(target, key, entry.value, { uid: entry.uid, generation: entry.generation });
+    if (incumbent.unseen) return;
     this.result(target).outcomes.set(incumbent.facts.key, {
       state: 'Active',
       reason: `merged into ${target} as ${key}`,
@@ -252,6 +261,7 @@ class Merger {
 
   /** The incumbent's current generation in place of its written entry, if it passes every rule. */
   renew(incumbent: Incumbent, keys: KeyLookup, authorised: (c: TopologyConfig) => boolean): void {
+    if (incumbent.unseen) return;
     const { raw, target, key, entry } = incumbent;
     const generation = raw.metadata?.generation ?? 0;
     const keep = (why: string): void => {
@@ -324,6 +334,14 @@ class Merger {
     const key = secretKeyFor(config);
     const value = renderEntryOnce(config, candidate.endpoints);
     const owner = { uid: config.metadata?.uid ?? '', generation: config.metadata?.generation ?? 0 };
+    if (key in this.result(target).data) {
+      // Held for a config the caller saw at the API server but not in its cache (another uid).
+      return this.fail(
+        target,
+        facts.key,
+        `${target} holds ${key} for another object of this name (a newer or older one); retrying`,
+      );
+    }
     const size = this.#bytes(key, value, owner);
     const total = (this.#totals.get(target) ?? 0) + size;
     if (total > this.#policy.maxSecretBytes) {
@@ -395,12 +413,23 @@ function sortedData(data: Record<string, string>): Record<string, string> {
   );
 }
 
+/** A stand-in for the config a data key names (`<position>-<namespace>.<name>.yaml`). */
+function configOfKey(key: string, target: string): TopologyConfig {
+  const rest = key.slice(POSITION_DIGITS + 1, -'.yaml'.length);
+  const dot = rest.indexOf('.');
+  return {
+    metadata: { namespace: rest.slice(0, dot), name: rest.slice(dot + 1) },
+    spec: { backends: [], position: Number(key.slice(0, POSITION_DIGITS)), targetSecret: target },
+  } as unknown as TopologyConfig;
+}
+
 /** The incumbents: each live config whose uid owns an entry of its own target's Secret. */
 function incumbentsOf(
   live: readonly TopologyConfig[],
-  written: WrittenEntries,
+  state: MergeState,
   policy: Policy,
 ): Incumbent[] {
+  const written: WrittenEntries = state.written ?? new Map();
   const byUid = new Map<string, TopologyConfig>();
   for (const config of live) {
     const uid = config.metadata?.uid;
@@ -413,6 +442,13 @@ function incumbentsOf(
     for (const key of [...secret.keys()].sort()) {
       const entry = secret.get(key)!;
       const raw = byUid.get(entry.uid);
+      if (!raw && state.present?.has(entry.uid) && !seated.has(entry.uid)) {
+        seated.add(entry.uid);
+        const self = configOfKey(key, target);
+        const facts = entryAsConfig(self, target, key, entry.value).facts;
+        incumbents.push({ raw: self, target, key, entry, facts, unseen: true });
+        continue;
+      }
       // No live config owns it: its config was deleted (a new one under the same name is a newcomer).
       if (!raw || targetOf(raw, policy) !== target || seated.has(entry.uid)) continue;
       seated.add(entry.uid);
@@ -441,7 +477,7 @@ export function mergeAll(
   const merger = new Merger(policy);
   const authorised = state.authorised ?? allowsRoutingChange;
   const live = distinct(configs).filter((c) => !c.metadata?.deletionTimestamp);
-  const incumbents = incumbentsOf(live, state.written ?? new Map(), policy);
+  const incumbents = incumbentsOf(live, state, policy);
   for (const incumbent of incumbents) merger.seat(incumbent);
   for (const incumbent of incumbents) merger.renew(incumbent, keys, authorised);
 

@@ -131,7 +131,8 @@ export async function reconcileTarget(
   }
   if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
-  const result = mergeTarget(target, everyone, deps.keys, policy, { written });
+  const present = await unseenOwners(written.get(target), configs, deps);
+  const result = mergeTarget(target, everyone, deps.keys, policy, { written, present });
   const write: WriteOutcome =
     current.state === 'read'
       ? await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps)
@@ -262,6 +263,42 @@ async function readSecret(
     if (!isNotFound(error)) throw error;
     return { state: 'read', secret: undefined };
   }
+}
+
+/**
+ * The owners of this Secret's entries that the cache does not show but the
+ * API server still has (the cache may be behind the Secret, which is read
+ * live): their entries must stay. Usually none, so usually no request.
+ */
+async function unseenOwners(
+  secret: WrittenSecret | undefined,
+  cached: readonly TopologyConfig[],
+  deps: ReconcilerDeps,
+): Promise<Set<string>> {
+  const present = new Set<string>();
+  if (!secret) return present;
+  const known = new Set(cached.map((c) => c.metadata.uid));
+  for (const [key, entry] of secret) {
+    if (known.has(entry.uid)) continue;
+    const ref = refOfKey(key);
+    if (!ref) continue;
+    try {
+      const live = await deps.rest.get<TopologyConfig>(
+        paths.topologyConfig(ref.namespace, ref.name),
+      );
+      if (live.metadata.uid === entry.uid && !live.metadata.deletionTimestamp)
+        present.add(entry.uid);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return present;
+}
+
+/** `<position>-<namespace>.<name>.yaml` → namespace/name (a namespace has no dots). */
+function refOfKey(key: string): { namespace: string; name: string } | undefined {
+  const match = /^\d+-([^.]+)\.(.+)\.yaml$/.exec(key);
+  return match ? { namespace: match[1]!, name: match[2]! } : undefined;
 }
 
 /** A managed Secret's entries and their owners; an unmanaged one holds nothing of ours. */
