@@ -14,7 +14,6 @@ import {
 import type { TopologyConfig } from '../resource/types.ts';
 import { targetAllowed, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
-import { secretKeyFor } from '../secret-format/entry.ts';
 import { encodeSecretData, isManagedSecret, managedSecret } from '../secret-format/secret.ts';
 import {
   ApiError,
