@@ -267,7 +267,7 @@ class Merger {
     const keep = (why: string): void => {
       this.result(target).outcomes.set(incumbent.facts.key, {
         state: 'Error',
-        reason: `${why}; the entry written for generation ${entry.generation} stays in ${target} as ${key}, so that data written through its routes remains reachable`,
+        reason: `${why}; the entry written for generation ${entry.generation} stays in ${target} as ${key} so that data written through its routes remains reachable: fix this, or delete the config to remove the entry`,
         key,
         kept: true,
       });

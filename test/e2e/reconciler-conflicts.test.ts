@@ -2,6 +2,8 @@
 // is not registered at all, as when it is bypassed or two replicas race).
 // The reconciler is the truth: exactly one of a conflicting pair is Active,
 // the other reports Error naming the winner, and takes over when the winner goes.
+// The winner is the incumbent (the config whose entry the Secret already
+// holds), whatever the positions: taking its keys would strand its data.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
@@ -90,7 +92,7 @@ describe('reconciler, webhook not registered', () => {
     assert.equal(configs.stdout.trim(), '');
   });
 
-  test('two configs at the same position: the older is Active, the newer reports Error naming it, and takes over when it is deleted', () =>
+  test('two configs at the same position: the older (the incumbent) is Active, the newer reports Error naming it, and takes over when it is deleted', () =>
     withLogs(env, async ({ cp }) => {
       // "z-early" sorts after "a-late" by name, so only its age can make it win.
       const early = contender('z-early', 3, 'e2e-same-position', 'same-position-early');
@@ -108,7 +110,7 @@ describe('reconciler, webhook not registered', () => {
       await holdsOnly(early);
       assert.equal(
         await reasonOf(late),
-        'conflicts with e2e-conflicts/z-early, which comes first (lower position, then older, then namespace/name): spec.position: 3 is already taken by e2e-conflicts/z-early (position 3) in harikube/e2e-same-position: omit spec.position to get the next free one',
+        'conflicts with e2e-conflicts/z-early, whose entry harikube/e2e-same-position already holds (the config already in the Secret wins): spec.position: 3 is already taken by e2e-conflicts/z-early (position 3) in harikube/e2e-same-position: omit spec.position to get the next free one',
       );
       // Still exactly one Active once things settle.
       assert.equal((await readConfig(cp, ns, early.name))?.status?.deployStatus, 'Active');
@@ -117,22 +119,23 @@ describe('reconciler, webhook not registered', () => {
       await holdsOnly(late);
     }));
 
-  test('two configs with the same backend name: the lower position is Active, the other reports Error naming it, and takes over when it is deleted', () =>
+  test('two configs with the same backend name: the incumbent stays Active although the newcomer has a lower position; the newcomer reports Error naming it, and takes over when it is deleted', () =>
     withLogs(env, async ({ cp }) => {
       const first = contender('first', 1, 'e2e-same-name', 'shared-db', 'firsts');
       const second = contender('second', 2, 'e2e-same-name', 'shared-db', 'seconds');
-      // The later position is created first: position decides, not age.
+      // The later position is merged first: its entry is in the Secret, so it wins.
       await mustApply(cp, manifest(second));
+      await holdsOnly(second);
       await mustApply(cp, manifest(first));
 
-      await holdsOnly(first);
       assert.equal(
-        await reasonOf(second),
-        'conflicts with e2e-conflicts/first, which comes first (lower position, then older, then namespace/name): spec.backends[0].name: "shared-db" is already used by e2e-conflicts/first (position 1)',
+        await reasonOf(first),
+        'conflicts with e2e-conflicts/second, whose entry harikube/e2e-same-name already holds (the config already in the Secret wins): spec.backends[0].name: "shared-db" is already used by e2e-conflicts/second (position 2)',
       );
-
-      await deleteAndWait(first);
       await holdsOnly(second);
+
+      await deleteAndWait(second);
+      await holdsOnly(first);
     }));
 
   test('a backend name is unique across target Secrets too: the loser in the other target reports Error naming the winner, and takes over when it is deleted', () =>
@@ -144,7 +147,7 @@ describe('reconciler, webhook not registered', () => {
       await mustApply(cp, manifest(two));
       assert.equal(
         await reasonOf(two),
-        'conflicts with e2e-conflicts/cross-one, which comes first (lower position, then older, then namespace/name): spec.backends[0].name: "cluster-wide-db" is already used by e2e-conflicts/cross-one (position 1, target harikube/e2e-cross-a)',
+        'conflicts with e2e-conflicts/cross-one, whose entry harikube/e2e-cross-a already holds (the config already in the Secret wins): spec.backends[0].name: "cluster-wide-db" is already used by e2e-conflicts/cross-one (position 1, target harikube/e2e-cross-a)',
       );
       // Read at once: the winner's Secret holds it, the loser's nothing.
       assert.deepEqual((await readSecret(cp, 'harikube', 'e2e-cross-b'))?.data ?? {}, {});

@@ -380,7 +380,7 @@ spec:
         const broken = await waitForStatus(cp, ns, 'legacy', 'Error');
         assert.equal(
           broken.status.deployStatusReason,
-          'spec.backends[0].endpoint: cannot be decrypted with the keys of Secret e2e-crypto/endpoint-keys: no key of 1 opened it (tried: key-2025); the routing last written for this generation stays in harikube/e2e-crypto so that data written through it remains reachable: restore the key or fix the config',
+          'spec.backends[0].endpoint: cannot be decrypted with the keys of Secret e2e-crypto/endpoint-keys: no key of 1 opened it (tried: key-2025); the entry written for generation 1 stays in harikube/e2e-crypto as 0000000002-e2e-crypto.legacy.yaml so that data written through its routes remains reachable: fix this, or delete the config to remove the entry',
         );
         assert.equal(broken.status.keptInSecret, true);
         await sleep(500); // a few more samples after the last change

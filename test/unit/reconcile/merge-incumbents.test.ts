@@ -81,7 +81,7 @@ test('an incumbent whose key Secret is gone keeps its entry, reported as Error s
   assert.equal(outcome.kept, true);
   assert.match(
     outcome.reason,
-    /^spec\.endpointDecryptSecret: Secret team-a\/keys not found .*; the entry written for generation 1 stays in harikube\/topology-config as 0000000001-team-a\.orders\.yaml, so that data written through its routes remains reachable$/,
+    /^spec\.endpointDecryptSecret: Secret team-a\/keys not found .*; the entry written for generation 1 stays in harikube\/topology-config as 0000000001-team-a\.orders\.yaml so that data written through its routes remains reachable: fix this, or delete the config to remove the entry$/,
   );
   assert.ok(!outcome.reason.includes('app:pw'));
   // The owner stays the same config at the same generation.
