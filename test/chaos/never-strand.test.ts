@@ -62,10 +62,12 @@ async function deletionOf(cp: ControlPlane, ns: string): Promise<string> {
 
 /** Replaces the product (same webhook port) with one started with other flags. */
 async function replaceProduct(e: Env, args: string[]): Promise<void> {
-  await e.product.stop();
+  // The one serving now is the last started (env.stop stops them all again, harmlessly).
+  const current = e.products.at(-1)!;
+  await current.stop();
   const next = await startProduct(e.cp, {
     name: `product-${randomBytes(3).toString('hex')}`,
-    webhookPort: e.product.webhookPort,
+    webhookPort: current.webhookPort,
     args: [ALLOW_HARIKUBE_TARGETS, ...args],
   });
   e.products.push(next);
@@ -91,7 +93,7 @@ describe('entries stay while their configs live', () => {
             {
               name: 'strand-orders',
               endpoint: encryptEndpoint(key, plaintext),
-              extra: `connectionPool:\n  maxOpen: ${pool}`,
+              extra: `connectionPool:\n  maxOpen: ${pool}\ncustomresource:\n  group: stable.example.com\n  kind: strandorders`,
             },
           ],
         });
@@ -155,7 +157,7 @@ describe('entries stay while their configs live', () => {
       const keysNs = 'strand-policy-keys';
       await ensureNamespace(cp, ns);
       await ensureNamespace(cp, keysNs);
-      await replaceProduct(e, ['--allow-cross-namespace-decrypt-secret=true']);
+      await replaceProduct(e, ['--allow-cross-namespace-decrypt-secret']);
       const key = randomBytes(32);
       const plaintext = 'mysql://app:pw@tcp(policy.db:3306)/kine';
       await mustApply(cp, keySecretYaml(keysNs, 'keys', { k1: key }));
@@ -173,7 +175,7 @@ describe('entries stay while their configs live', () => {
       await waitForStatus(cp, ns, 'orders', 'Active');
       const before = (await secretOf(cp, 'harikube', ns)).data;
 
-      await replaceProduct(e, ['--allow-cross-namespace-decrypt-secret=false']);
+      await replaceProduct(e, []);
       const config = await waitForStatus(cp, ns, 'orders', 'Error');
       assert.equal(config.status?.keptInSecret, true);
       assert.match(
@@ -181,7 +183,6 @@ describe('entries stay while their configs live', () => {
         /^spec\.endpointDecryptSecret: .*; the entry written for generation 1 stays in harikube\/strand-policy/,
       );
       assert.deepEqual((await secretOf(cp, 'harikube', ns)).data, before);
-      await replaceProduct(e, []);
     }));
 
   test('the target Secret deleted while configs use it stays (Terminating) with every entry; removed by force, it is recreated', () =>
@@ -280,7 +281,10 @@ describe('entries stay while their configs live', () => {
         },
         60_000,
       );
-      assert.match(terminating.message ?? '', /topologyconfigs/);
+      assert.match(
+        terminating.message ?? '',
+        /admission webhook "vtopologyconfig\.harikube\.info" denied the request: .*this TopologyConfig is Active/,
+      );
       assert.equal((await readConfig(cp, ns, 'orders'))!.status?.deployStatus, 'Active');
       assert.ok(key in (await secretOf(cp, 'harikube', ns)).data);
 
