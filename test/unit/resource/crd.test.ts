@@ -2,12 +2,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { CRD_PATH, renderCrd } from '../../../scripts/gen-crd.ts';
+import { CHART_CRD_PATH, CRD_PATH, renderChartCrd, renderCrd } from '../../../scripts/gen-crd.ts';
 
 const committed = readFileSync(CRD_PATH, 'utf8');
 
 test('deploy/crd is exactly what scripts/gen-crd.ts generates (run it after changing the schema)', () => {
   assert.equal(committed, renderCrd());
+});
+
+test("the Helm chart's CRD template is exactly what scripts/gen-crd.ts generates", () => {
+  assert.equal(readFileSync(CHART_CRD_PATH, 'utf8'), renderChartCrd());
 });
 
 interface SchemaNode {
