@@ -14,10 +14,14 @@ import { checkKey, encryptForConfig, endpointFromStdin, generateKey } from './ke
 import { readManifest, type Manifest } from './manifests.ts';
 import { renderAdmitted, toYaml } from './render.ts';
 import { buildReport, REPORT_API_VERSION, REPORT_KIND, toJunit } from './report.ts';
+import { clusterFrom } from './cluster.ts';
+import { changed, diffLines, diffSecrets, targetsOf } from './diff.ts';
 import { admit, verdictLines } from './validate.ts';
 
 const OK = 0;
+/** validate/render: something rejected; diff: something would change. */
 const REJECTED = 1;
+/** Bad usage or unreadable input; diff: also a refusal or an unreachable cluster. */
 const USAGE = 2;
 
 const POLICY_HELP = `Cluster policy (as the webhook's flags):
@@ -30,11 +34,13 @@ const POLICY_HELP = `Cluster policy (as the webhook's flags):
 const HELP: Record<string, string> = {
   topology: `Usage: topology COMMAND [OPTIONS]
 
-Offline checks and tools for HariKube TopologyConfigs, without a cluster.
+Checks and tools for HariKube TopologyConfigs; all but diff work without a cluster.
 
 Commands:
   validate FILE...                      judge manifests with the webhook's rules
   render FILE...                        print the merged Secrets the reconciler would write
+  diff -f FILE... [--kubeconfig PATH]   what applying the files would change in the cluster's
+                                        target Secrets (read-only)
   encrypt --key-file PATH [ENDPOINT|-]  encrypt an endpoint for endpointDecryptSecret
   keygen --out PATH [--bytes 32]        write a fresh random AES key
 
@@ -74,6 +80,26 @@ the Secrets printed hold decrypted endpoints.
 
 Exit status: 0 all configs would be Active, 1 otherwise, 2 bad usage or
 unreadable input.
+
+${POLICY_HELP}
+`,
+  diff: `Usage: topology diff -f FILE... [--kubeconfig PATH] [OPTIONS]
+
+Reads the cluster's TopologyConfigs, endpoint-key Secrets and target Secrets
+(read-only: nothing is written), judges the files' configs as the webhook
+would against the cluster's configs (one with the namespace/name of a cluster
+config as the UPDATE "kubectl apply" would send), merges as the reconciler
+would and prints, per target Secret, the keys that would be added (+),
+changed (~) or removed (-). Values are never printed. Each refusal, warning
+or Error the change would cause is printed as "topology validate" prints it.
+Configs in the cluster but not in the files are left as they are (no prune).
+
+  -f, --filename FILE   a manifest file ("-" is stdin); repeatable
+  --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
+
+Exit status: 0 no change, 1 changes, 2 a refusal, a config that would end in
+Error, a Secret that would not be written, bad usage, unreadable input or an
+unreachable cluster.
 
 ${POLICY_HELP}
 `,
@@ -233,6 +259,44 @@ async function renderCommand(args: string[]): Promise<number> {
   return rejected.length === 0 && errors.length === 0 ? OK : REJECTED;
 }
 
+async function diffCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...POLICY_OPTIONS,
+    filename: { type: 'string', short: 'f', multiple: true },
+    kubeconfig: { type: 'string' },
+  });
+  if (values.help) return help('diff');
+  const policy = policyFrom(values);
+  const manifest = await readManifests([...((values.filename as string[]) ?? []), ...positionals]);
+  if (!manifest) return USAGE;
+  // Loaded here only: the offline commands need no Kubernetes client.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  try {
+    const path = values.kubeconfig as string | undefined;
+    if (path) kubeConfig.loadFromFile(path);
+    else kubeConfig.loadFromDefault();
+    const cluster = clusterFrom(kubeConfig);
+    const state = await cluster.read();
+    const admission = admit(manifest, policy, state);
+    const secrets = await cluster.secrets(targetsOf(admission.configs, policy));
+    const diff = diffSecrets(admission, state.configs, secrets, policy);
+    write(process.stdout, [
+      ...verdictLines(admission.judged),
+      ...diff.errors,
+      ...diffLines(diff.targets),
+    ]);
+    const refused =
+      admission.judged.some((j) => j.verdict.errors.length > 0) ||
+      diff.errors.length > 0 ||
+      diff.targets.some((d) => d.blocked);
+    return refused ? USAGE : diff.targets.some(changed) ? REJECTED : OK;
+  } catch (error) {
+    write(process.stderr, [`topology diff: cannot read the cluster: ${(error as Error).message}`]);
+    return USAGE;
+  }
+}
+
 async function encryptCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { 'key-file': { type: 'string' } });
   if (values.help) return help('encrypt');
@@ -298,6 +362,7 @@ function help(command: string): number {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   validate: validateCommand,
   render: renderCommand,
+  diff: diffCommand,
   encrypt: encryptCommand,
   keygen: keygenCommand,
 };

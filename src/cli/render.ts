@@ -21,10 +21,7 @@ export interface Rendered {
 
 /** Merges the configs admission accepted, as the reconciler would. */
 export function renderAdmitted(admission: Admission, policy: Policy): Rendered {
-  const acceptedConfigs = admission.judged
-    .filter((j) => j.verdict.errors.length === 0)
-    .map((j) => j.defaulted);
-  const results = mergeAll(acceptedConfigs, admission.view, policy);
+  const results = mergeAll(admission.configs, admission.view, policy);
   const fileOf = new Map(
     admission.judged.map((j) => [`${j.source.namespace}/${j.source.name}`, j.source.file]),
   );

@@ -4,13 +4,19 @@
 // judged against the configs accepted before it, and joins the view only if
 // accepted. A conflict is therefore reported on the later config, naming the
 // earlier one. Secrets among the files serve as endpoint-key Secrets.
+//
+// `topology diff` passes the cluster's configs and key Secrets too: they are
+// in the view from the start, and a file config with the namespace/name of a
+// cluster one is judged as the UPDATE that `kubectl apply` would send.
 
+import { isDeepStrictEqual } from 'node:util';
+import type { EndpointKey } from '../crypto/aes-gcm.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
 import { defaultConfig } from '../rules/defaults.ts';
 import type { Verdict } from '../rules/field-errors.ts';
 import { duplicate, formatFieldError, required } from '../rules/field-errors.ts';
-import { validateCreate } from '../rules/index.ts';
+import { validateCreate, validateUpdate } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { Manifest, ManifestConfig } from './manifests.ts';
 import { isRecord } from '../resource/json.ts';
@@ -20,12 +26,27 @@ export interface Judged {
   /** The object as the mutating webhook would have left it. */
   defaulted: TopologyConfig;
   verdict: Verdict;
+  /** The cluster's version this file would update (diff only). */
+  old?: TopologyConfig;
 }
 
 export interface Admission {
   judged: Judged[];
   /** The accepted configs (and the key Secrets), as the cluster would hold them. */
   view: ConfigIndex;
+  /** Every config the cluster would hold afterwards: its own, replaced or joined by the accepted ones. */
+  configs: TopologyConfig[];
+}
+
+/** What `topology diff` read from the cluster. */
+export interface ClusterState {
+  configs: readonly TopologyConfig[];
+  keySecrets: ReadonlyArray<{
+    namespace: string;
+    name: string;
+    keys: EndpointKey[];
+    labeled: boolean;
+  }>;
 }
 
 // Fields the API server sets or ignores on create: a manifest saved with
@@ -47,18 +68,49 @@ function asSubmitted(object: Record<string, unknown>): TopologyConfig {
   return { ...rest, metadata } as unknown as TopologyConfig;
 }
 
-/** Judges every config of `manifest` in order; pure apart from the index it builds. */
-export function admit(manifest: Manifest, policy: Policy): Admission {
+/**
+ * What `kubectl apply` sends for a config the cluster holds: the stored
+ * object with the file's spec, its labels and annotations added (the
+ * override annotation among them); the status stays the cluster's.
+ */
+function asUpdate(object: Record<string, unknown>, old: TopologyConfig): TopologyConfig {
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  const merged = (field: 'labels' | 'annotations') => ({
+    ...old.metadata[field],
+    ...(isRecord(metadata[field]) ? metadata[field] : {}),
+  });
+  return {
+    ...old,
+    metadata: { ...old.metadata, labels: merged('labels'), annotations: merged('annotations') },
+    spec: object.spec,
+  } as TopologyConfig;
+}
+
+const keyOf = (config: TopologyConfig) =>
+  `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
+
+/** Judges every config of `manifest` in order (against `cluster`'s, when given); pure apart from the index it builds. */
+export function admit(manifest: Manifest, policy: Policy, cluster?: ClusterState): Admission {
   const view = new ConfigIndex();
-  for (const secret of manifest.secrets) {
+  const existing = new Map((cluster?.configs ?? []).map((c) => [keyOf(c), c]));
+  for (const secret of [...(cluster?.keySecrets ?? []), ...manifest.secrets]) {
     view.setKeys(secret, secret.keys, secret.labeled);
   }
+  for (const config of existing.values()) view.upsert(config);
   const seen = new Map<string, ManifestConfig>();
   const judged = manifest.configs.map((source): Judged => {
-    const submitted = asSubmitted(source.object);
-    const defaulted = isRecord(submitted.spec) ? defaultConfig(submitted, view, policy) : submitted;
-    const verdict = validateCreate(defaulted, view, policy);
     const key = `${source.namespace}/${source.name}`;
+    const old = source.name ? existing.get(key) : undefined;
+    const submitted = old ? asUpdate(source.object, old) : asSubmitted(source.object);
+    const defaulted = isRecord(submitted.spec)
+      ? defaultConfig(submitted, view, policy, old)
+      : submitted;
+    // The webhook admits an UPDATE that leaves the spec as it was without judging it.
+    const verdict: Verdict = !old
+      ? validateCreate(defaulted, view, policy)
+      : isDeepStrictEqual(defaulted.spec, old.spec)
+        ? { errors: [], warnings: [] }
+        : validateUpdate(defaulted, old, view, policy);
     const earlier = source.name ? seen.get(key) : undefined;
     if (!source.name) {
       // The API server requires it (the webhook never sees an object without
@@ -72,10 +124,19 @@ export function admit(manifest: Manifest, policy: Policy): Admission {
     } else {
       seen.set(key, source);
     }
-    if (verdict.errors.length === 0) view.upsert(defaulted);
-    return { source, defaulted, verdict };
+    if (verdict.errors.length === 0) {
+      // The API server counts a change of spec as a new generation; the merge tells them apart by it.
+      if (old && !isDeepStrictEqual(defaulted.spec, old.spec))
+        defaulted.metadata = {
+          ...defaulted.metadata,
+          generation: (old.metadata.generation ?? 0) + 1,
+        };
+      view.upsert(defaulted);
+      existing.set(key, defaulted);
+    }
+    return { source, defaulted, verdict, ...(old ? { old } : {}) };
   });
-  return { judged, view };
+  return { judged, view, configs: [...existing.values()] };
 }
 
 /** `<file>: <namespace>/<name>: <field>: <reason>` and `…: warning: <text>` lines. */

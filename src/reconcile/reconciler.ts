@@ -301,7 +301,7 @@ function refOfKey(key: string): { namespace: string; name: string } | undefined 
 }
 
 /** A managed Secret's entries and their owners; an unmanaged one holds nothing of ours. */
-function writtenOf(secret: Secret, configs: readonly TopologyConfig[]): WrittenSecret {
+export function writtenOf(secret: Secret, configs: readonly TopologyConfig[]): WrittenSecret {
   if (!isManagedSecret(secret)) return new Map();
   const data = Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([key, value]) => [
