@@ -16,7 +16,7 @@ export interface ControllerObserver {
 }
 
 export interface ControllerOptions {
-  deps: Omit<ReconcilerDeps, 'mayWrite'>;
+  deps: Omit<ReconcilerDeps, 'mayWrite' | 'settling' | 'requeueAfter'>;
   allConfigs: () => ReadonlyArray<TopologyConfig>;
   logger: Logger;
   observer?: ControllerObserver;
@@ -39,6 +39,8 @@ export function createController(options: ControllerOptions): Controller {
   const queue = new WorkQueue({ onDepthChange: (depth) => observer?.queueDepth(depth) });
   let leading = false;
   let resync: NodeJS.Timeout | undefined;
+  // Settle clocks outlive one reconcile (README "When the middleware sees it").
+  const settling: NonNullable<ReconcilerDeps['settling']> = new Map();
 
   const targetOf = (config: TopologyConfig): string =>
     config.spec?.targetSecret ?? deps.policy().defaultTargetSecret;
@@ -71,6 +73,8 @@ export function createController(options: ControllerOptions): Controller {
         ...deps,
         allConfigs: options.allConfigs,
         mayWrite: () => leading,
+        settling,
+        requeueAfter: (key, ms) => queue.addAfter(key, ms),
       });
       observer?.reconciled(result === 'done' ? 'success' : 'conflict', seconds());
       return result;

@@ -45,11 +45,14 @@ import {
   type WrittenEntries,
   type WrittenEntry,
 } from './incumbents.ts';
+import type { ConditionReason } from './conditions.ts';
 
 export interface MergeOutcome {
   state: 'Active' | 'Error';
   /** Why it is in Error, or where it was merged; never an endpoint or a key. */
   reason: string;
+  /** The CamelCase reason its conditions carry. */
+  cause: ConditionReason;
   /** Its data key in the Secret (Active, or kept). */
   key?: string;
   /** In Error, but its last written entry stays in the Secret. */
@@ -82,6 +85,12 @@ export interface MergeState {
    * as written.
    */
   present?: ReadonlySet<string>;
+}
+
+/** Why a config cannot be merged, and the CamelCase reason of its conditions. */
+interface Refused {
+  reason: string;
+  cause: ConditionReason;
 }
 
 interface Candidate {
@@ -216,19 +225,28 @@ class Merger {
     return result;
   }
 
-  fail(target: string, key: string, reason: string): void {
-    this.result(target).outcomes.set(key, { state: 'Error', reason });
+  fail(target: string, key: string, reason: string, cause: ConditionReason): void {
+    this.result(target).outcomes.set(key, { state: 'Error', reason, cause });
   }
 
   /** Static rules and decryption: a candidate, or the reason it cannot be merged. */
-  prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | string {
+  prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | Refused {
     const target = targetOf(raw, this.#policy);
     this.result(target);
     const entry = preparedOnce(raw, this.#policy);
     const { config, verdict } = entry.checked;
-    if (!config || verdict.errors.length > 0) return joined(verdict.errors);
+    if (!config || verdict.errors.length > 0) {
+      // Forbidden field errors are the cluster policy's; the rest are the config's own.
+      const policy = verdict.errors.some((e) => e.type === 'Forbidden');
+      return { reason: joined(verdict.errors), cause: policy ? 'PolicyDenied' : 'Invalid' };
+    }
     const resolved = resolvedOnce(entry, config, keys, this.#policy);
-    if (resolved.errors.length > 0) return joined(resolved.errors);
+    if (resolved.errors.length > 0) {
+      // Decryption fails with its own errors; a repeated endpoint is a Duplicate.
+      const decrypt = resolved.errors.some((e) => e.type !== 'Duplicate');
+      const cause = config.spec.endpointDecryptSecret && decrypt ? 'DecryptFailed' : 'Invalid';
+      return { reason: joined(resolved.errors), cause };
+    }
     return { config, facts: resolved.facts, target, endpoints: resolved.endpoints as string[] };
   }
 
@@ -255,6 +273,7 @@ class Merger {
     this.result(target).outcomes.set(incumbent.facts.key, {
       state: 'Active',
       reason: `merged into ${target} as ${key}`,
+      cause: 'Active',
       key,
     });
   }
@@ -268,6 +287,7 @@ class Merger {
       this.result(target).outcomes.set(incumbent.facts.key, {
         state: 'Error',
         reason: `${why}; the entry written for generation ${entry.generation} stays in ${target} as ${key} so that data written through its routes remains reachable: fix this, or delete the config to remove the entry`,
+        cause: 'KeptInSecret',
         key,
         kept: true,
       });
@@ -278,7 +298,7 @@ class Merger {
       );
     }
     const candidate = this.prepare(raw, keys);
-    if (typeof candidate === 'string') return keep(candidate);
+    if ('cause' in candidate) return keep(candidate.reason);
     const { config, facts } = candidate;
     if (!authorised(config)) {
       // The append-only rules against what was written (the webhook may have been bypassed).
@@ -312,6 +332,7 @@ class Merger {
     result.outcomes.set(facts.key, {
       state: 'Active',
       reason: `merged into ${target} as ${newKey}`,
+      cause: 'Active',
       key: newKey,
     });
   }
@@ -330,7 +351,7 @@ class Merger {
     const { config, facts, target } = candidate;
     const conflicts = this.#maps.conflicts(facts);
     if (conflicts.length > 0)
-      return this.fail(target, facts.key, this.#conflictReason(conflicts, facts));
+      return this.fail(target, facts.key, this.#conflictReason(conflicts, facts), 'Conflict');
     const key = secretKeyFor(config);
     const value = renderEntryOnce(config, candidate.endpoints);
     const owner = { uid: config.metadata?.uid ?? '', generation: config.metadata?.generation ?? 0 };
@@ -340,6 +361,7 @@ class Merger {
         target,
         facts.key,
         `${target} holds ${key} for another object of this name (a newer or older one); retrying`,
+        'Conflict',
       );
     }
     const size = this.#bytes(key, value, owner);
@@ -349,6 +371,7 @@ class Merger {
         target,
         facts.key,
         formatFieldError(sizeError(target, total, size, this.#policy)),
+        'TooLarge',
       );
     }
     this.#maps.add(facts);
@@ -357,6 +380,7 @@ class Merger {
     this.result(target).outcomes.set(facts.key, {
       state: 'Active',
       reason: `merged into ${target} as ${key}`,
+      cause: 'Active',
       key,
     });
   }
@@ -486,15 +510,15 @@ export function mergeAll(
   for (const config of live) {
     if (seated.has(config)) continue;
     const candidate = merger.prepare(config, keys);
-    if (typeof candidate === 'string')
-      merger.fail(targetOf(config, policy), keyOf(config), candidate);
+    if ('cause' in candidate)
+      merger.fail(targetOf(config, policy), keyOf(config), candidate.reason, candidate.cause);
     else candidates.push(candidate);
   }
   const losers = crossTargetClaims(candidates);
   candidates.sort((a, b) => compareFacts(a.facts, b.facts));
   for (const candidate of candidates) {
     const lost = losers.get(candidate.facts.key);
-    if (lost) merger.fail(candidate.target, candidate.facts.key, lost);
+    if (lost) merger.fail(candidate.target, candidate.facts.key, lost, 'Conflict');
     else merger.admit(candidate);
   }
   for (const result of merger.results.values()) result.data = sortedData(result.data);

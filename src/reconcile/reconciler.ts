@@ -24,6 +24,8 @@ import {
   type RestClient,
 } from '../kube/rest.ts';
 import type { EventRecorder } from './events.ts';
+import type { ConditionReason } from './conditions.ts';
+import { readyNow } from './conditions.ts';
 import {
   ENTRIES_ANNOTATION,
   entriesAnnotation,
@@ -60,6 +62,17 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Checked before every write: a replica that lost the lease must stop writing. */
   mayWrite(): boolean;
+  /**
+   * Ready turns True this long after Active was first written for a
+   * generation, so that the middleware has reloaded the Secret by then
+   * (README "When the middleware sees it"). 0: at once.
+   */
+  settleMs?: number;
+  /** When each config (uid) became Active at a generation; kept across reconciles. */
+  settling?: Map<string, { generation: number | undefined; since: number }>;
+  /** Brings the target back once a config's settle time has passed. */
+  requeueAfter?(target: string, ms: number): void;
+  now?(): number;
 }
 
 export interface Secret {
@@ -100,9 +113,16 @@ export async function reconcileTarget(
 
   // Every live config carries the finalizer before it can become Active, so
   // that its deletion waits for its backends to leave the Secret.
+  // A config seen for the first time says Pending at once: a tool that
+  // waits on it must not read "no status" as "nothing to wait for".
   const missing = live.filter((c) => !hasFinalizer(c));
   if (missing.length > 0) {
-    await Promise.all(missing.map((c) => setFinalizer(rest, c, true)));
+    await Promise.all(
+      missing.map(async (c) => {
+        const seen = c.status?.conditions ? c : await writePending(rest, c);
+        await setFinalizer(rest, seen, true);
+      }),
+    );
     return 'done'; // the update events bring this target back with fresh objects
   }
 
@@ -119,6 +139,7 @@ export async function reconcileTarget(
       : {
           state: 'blocked',
           reason: `targetSecret ${JSON.stringify(target)} is not allowed by the cluster policy (--allowed-target-secrets)`,
+          cause: 'PolicyDenied',
         };
   // What each Secret holds now and for whom: this target's as just read,
   // the others' as cached (they only matter for backend names two targets claim).
@@ -136,35 +157,59 @@ export async function reconcileTarget(
     current.state === 'read'
       ? await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps)
       : current;
-  if (write.state === 'conflict') return 'retry';
+  if (write.state === 'conflict') {
+    // Not Active at once: a config with no status yet says Pending meanwhile
+    // (best effort: the retry writes the real status; a replica that lost
+    // the lease writes nothing).
+    if (!deps.mayWrite()) return 'retry';
+    await Promise.all(
+      live.filter((c) => !c.status?.conditions).map((c) => writePending(rest, c).catch(() => {})),
+    );
+    return 'retry';
+  }
 
   const statuses = new Map<string, DesiredStatus>();
   for (const config of live) {
     const outcome = result.outcomes.get(keyOf(config));
     // A config the merge accepted is Active only if the Secret now holds it.
     if (outcome?.state === 'Active' && write.state === 'blocked') {
-      statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: write.reason });
+      statuses.set(keyOf(config), {
+        deployStatus: 'Error',
+        deployStatusReason: write.reason,
+        reason: write.cause,
+      });
     } else if (outcome?.state === 'Active' && write.state === 'denied') {
       // Already Active at this generation: written earlier and still in the Secret.
       const activeNow =
         config.status?.deployStatus === 'Active' &&
         config.status.observedGeneration === config.metadata.generation;
       if (!activeNow) {
-        statuses.set(keyOf(config), { deployStatus: 'Error', deployStatusReason: write.reason });
+        statuses.set(keyOf(config), {
+          deployStatus: 'Error',
+          deployStatusReason: write.reason,
+          reason: write.cause,
+        });
       }
     } else if (outcome) {
+      const active = outcome.state === 'Active';
+      const settling = active && settlingFor(config, target, deps);
       statuses.set(keyOf(config), {
         deployStatus: outcome.state,
-        deployStatusReason: outcome.state === 'Active' ? '' : outcome.reason,
+        deployStatusReason: active ? '' : outcome.reason,
+        reason: settling ? 'Settling' : outcome.cause,
+        ...(active ? { message: outcome.reason } : {}),
         ...(outcome.kept ? { keptInSecret: true } : {}),
+        ...(settling ? { settling: true } : {}),
       });
     } else {
       statuses.set(keyOf(config), {
         deployStatus: 'Error',
         deployStatusReason: 'left out of the merge (internal error; see the operator log)',
+        reason: 'InternalError',
       });
     }
   }
+  forgetSettled(configs, deps);
 
   let retry = false;
   for (const config of live) {
@@ -217,6 +262,55 @@ export async function reconcileTarget(
   return retry ? 'retry' : 'done';
 }
 
+/** The first status of a config: seen, not merged yet. */
+function writePending(rest: RestClient, config: TopologyConfig): Promise<TopologyConfig> {
+  return writeStatus(rest, config, {
+    deployStatus: 'Pending',
+    deployStatusReason: '',
+    reason: 'Pending',
+    message: 'seen by the reconciler; not merged into the target Secret yet',
+  });
+}
+
+/**
+ * Whether an Active config is still inside its settle time. The clock starts
+ * when this replica first finds it Active at this generation (after a
+ * restart or a leader change it starts again: Ready comes later, never
+ * earlier); a config already Ready (or Active from before conditions
+ * existed) at this generation stays Ready.
+ */
+function settlingFor(config: TopologyConfig, target: string, deps: ReconcilerDeps): boolean {
+  const settleMs = deps.settleMs ?? 0;
+  const { uid = keyOf(config), generation } = config.metadata;
+  if (settleMs <= 0 || readyNow(config.status?.conditions, generation)) return false;
+  // Active at this generation before conditions were written (an upgrade): long live.
+  const status = config.status;
+  if (
+    status?.deployStatus === 'Active' &&
+    status.observedGeneration === generation &&
+    !status.conditions
+  )
+    return false;
+  const now = deps.now?.() ?? Date.now();
+  const settling = (deps.settling ??= new Map());
+  let entry = settling.get(uid);
+  if (entry?.generation !== generation) settling.set(uid, (entry = { generation, since: now }));
+  const left = entry.since + settleMs - now;
+  if (left <= 0) return false;
+  deps.requeueAfter?.(target, left);
+  return true;
+}
+
+/** Settle clocks of configs that are Ready or being deleted are dropped. */
+function forgetSettled(configs: readonly TopologyConfig[], deps: ReconcilerDeps): void {
+  if (!deps.settling) return;
+  for (const config of configs) {
+    const { uid = keyOf(config), generation, deletionTimestamp } = config.metadata;
+    if (deletionTimestamp || readyNow(config.status?.conditions, generation))
+      deps.settling.delete(uid);
+  }
+}
+
 /**
  * A 403 on the target Secret: the operator's RBAC does not cover it (e.g. a
  * target allowed by --allowed-target-secrets without the matching Role).
@@ -230,11 +324,14 @@ function forbidden(
   error: unknown,
   verb: 'read' | 'create' | 'update',
   target: string,
-): { state: 'blocked' | 'denied'; reason: string } | undefined {
+): Refused | undefined {
   if (!(error instanceof ApiError) || error.status !== 403) return undefined;
   const detail = error.message.replace(/^[A-Z]+ \S+: 403 /, '');
   const reason = `the operator is not allowed to ${verb === 'read' ? 'read' : 'write'} Secret ${target} (RBAC): ${detail}`;
-  return verb === 'create' ? { state: 'blocked', reason } : { state: 'denied', reason };
+  const cause = 'TargetForbidden';
+  return verb === 'create'
+    ? { state: 'blocked', reason, cause }
+    : { state: 'denied', reason, cause };
 }
 
 /**
@@ -242,10 +339,9 @@ function forbidden(
  * denied: RBAC refused reading or updating an existing Secret, which may
  * still hold them.
  */
-type WriteOutcome =
-  { state: 'written' | 'unchanged' | 'conflict' } | { state: 'blocked' | 'denied'; reason: string };
-type ReadOutcome =
-  { state: 'read'; secret: Secret | undefined } | { state: 'blocked' | 'denied'; reason: string };
+type Refused = { state: 'blocked' | 'denied'; reason: string; cause: ConditionReason };
+type WriteOutcome = { state: 'written' | 'unchanged' | 'conflict' } | Refused;
+type ReadOutcome = { state: 'read'; secret: Secret | undefined } | Refused;
 
 async function readSecret(
   ref: { namespace: string; name: string },
@@ -341,6 +437,7 @@ async function writeSecret(
         return {
           state: 'blocked',
           reason: `namespace ${JSON.stringify(ref.namespace)} of targetSecret ${target} does not exist`,
+          cause: 'TargetNamespaceMissing',
         };
       }
       throw error;
@@ -353,6 +450,7 @@ async function writeSecret(
     return {
       state: 'blocked',
       reason: `Secret ${target} exists and is not managed by ${MANAGED_BY_VALUE} (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} is missing), so it is never overwritten: choose another targetSecret or remove that Secret`,
+      cause: 'TargetNotManaged',
     };
   }
   // The Secret's own finalizer is held while configs route through it, even

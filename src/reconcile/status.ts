@@ -1,16 +1,38 @@
 // Status and finalizer writes for TopologyConfigs. Every write carries the
 // resourceVersion the decision was made from, so a status can never claim
 // a generation the reconciler did not merge: if the object changed since,
-// the write fails with 409 and the target is reconciled again.
+// the write fails with 409 and the target is reconciled again. The
+// conditions go in the same patch, under the same guard.
 import { FINALIZER } from '../resource/names.ts';
 import type { DeployStatus, TopologyConfig, TopologyConfigStatus } from '../resource/types.ts';
 import { paths, type RestClient } from '../kube/rest.ts';
+import { conditionsFor, sameConditions, type ConditionReason } from './conditions.ts';
 
 export interface DesiredStatus {
   deployStatus: DeployStatus;
   deployStatusReason: string;
   /** Error, but the Secret keeps its last entry: its routes are live. */
   keptInSecret?: boolean;
+  /** The conditions' CamelCase reason. */
+  reason: ConditionReason;
+  /** The conditions' message when deployStatusReason is empty (Active). */
+  message?: string;
+  /** Active, but the settle time has not passed yet: Ready stays False. */
+  settling?: boolean;
+}
+
+function conditionsOf(config: TopologyConfig, desired: DesiredStatus, now: Date) {
+  return conditionsFor(
+    {
+      deployStatus: desired.deployStatus,
+      reason: desired.reason,
+      message: desired.deployStatusReason || (desired.message ?? ''),
+      ...(desired.settling ? { settling: true } : {}),
+    },
+    config.metadata.generation,
+    config.status?.conditions,
+    now,
+  );
 }
 
 export function statusChanged(config: TopologyConfig, desired: DesiredStatus): boolean {
@@ -19,7 +41,8 @@ export function statusChanged(config: TopologyConfig, desired: DesiredStatus): b
     current.deployStatus !== desired.deployStatus ||
     (current.deployStatusReason ?? '') !== desired.deployStatusReason ||
     current.observedGeneration !== config.metadata.generation ||
-    (current.keptInSecret ?? false) !== (desired.keptInSecret ?? false)
+    (current.keptInSecret ?? false) !== (desired.keptInSecret ?? false) ||
+    !sameConditions(current.conditions, conditionsOf(config, desired, new Date()))
   );
 }
 
@@ -27,9 +50,10 @@ export async function writeStatus(
   rest: RestClient,
   config: TopologyConfig,
   desired: DesiredStatus,
-): Promise<void> {
+  now = new Date(),
+): Promise<TopologyConfig> {
   const { namespace = '', name = '', resourceVersion, generation } = config.metadata;
-  await rest.patch(`${paths.topologyConfig(namespace, name)}/status`, 'merge', {
+  return rest.patch<TopologyConfig>(`${paths.topologyConfig(namespace, name)}/status`, 'merge', {
     metadata: { resourceVersion },
     status: {
       deployStatus: desired.deployStatus,
@@ -41,6 +65,7 @@ export async function writeStatus(
           ? { keptInSecret: null }
           : {}),
       observedGeneration: generation,
+      conditions: conditionsOf(config, desired, now),
     },
   });
 }

@@ -127,6 +127,52 @@ export const specSchema = {
   },
 } as const;
 
+// metav1.Condition, field for field (types, formats, limits, required list).
+const condition = {
+  description:
+    'Condition contains details for one aspect of the current state of this API Resource.',
+  type: 'object',
+  required: ['lastTransitionTime', 'message', 'reason', 'status', 'type'],
+  properties: {
+    lastTransitionTime: {
+      description:
+        'LastTransitionTime is the last time the condition changed from one status to another.',
+      format: 'date-time',
+      type: 'string',
+    },
+    message: {
+      description: 'Message is a human readable message indicating details about the transition.',
+      maxLength: 32768,
+      type: 'string',
+    },
+    observedGeneration: {
+      description: 'ObservedGeneration is the metadata.generation the condition was set for.',
+      format: 'int64',
+      minimum: 0,
+      type: 'integer',
+    },
+    reason: {
+      description: "Reason is a CamelCase reason for the condition's last transition.",
+      maxLength: 1024,
+      minLength: 1,
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+      type: 'string',
+    },
+    status: {
+      description: 'Status of the condition, one of True, False, Unknown.',
+      enum: ['True', 'False', 'Unknown'],
+      type: 'string',
+    },
+    type: {
+      description: 'Type of the condition in CamelCase or in foo.example.com/CamelCase.',
+      maxLength: 316,
+      pattern:
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+      type: 'string',
+    },
+  },
+} as const;
+
 export const statusSchema = {
   description: 'TopologyConfigStatus defines the observed state of TopologyConfig.',
   type: 'object',
@@ -154,6 +200,16 @@ export const statusSchema = {
       description: 'ObservedGeneration is the metadata.generation the status was computed for.',
       format: 'int64',
       type: 'integer',
+    },
+    // Added for tools (kstatus, kubectl wait, Flux, Argo CD): metav1.Condition,
+    // as controller-gen emits it, keyed by type. See src/reconcile/conditions.ts.
+    conditions: {
+      description:
+        'Conditions in the kstatus conventions: Ready (True when Active for the current generation), Reconciling (True while not yet merged) and Stalled (True in Error).',
+      type: 'array',
+      items: condition,
+      'x-kubernetes-list-map-keys': ['type'],
+      'x-kubernetes-list-type': 'map',
     },
   },
 } as const;

@@ -14,6 +14,8 @@ function compile() {
   // precision rules (numbers.ts) judge those values with reasons of their own.
   ajv.addFormat('int64', { type: 'number', validate: () => true });
   ajv.addFormat('duration', { type: 'number', validate: () => true });
+  // Condition times are written by the reconciler and checked by the API server.
+  ajv.addFormat('date-time', { type: 'string', validate: () => true });
   for (const keyword of [
     'x-kubernetes-validations',
     'x-kubernetes-preserve-unknown-fields',

@@ -71,6 +71,8 @@ export interface Config {
   policy: PolicyConfig;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  /** How long after Active the Ready condition turns True (the middleware's reload). */
+  readySettleTimeMs: number;
 }
 
 /** Every problem found in the flags, so the operator fixes them in one go. */
@@ -238,6 +240,12 @@ const FLAGS: Record<string, FlagSpec> = {
     env: 'LOG_LEVEL',
     value: 'LEVEL',
     help: `one of ${LOG_LEVELS.join(', ')}`,
+  },
+  'ready-settle-time': {
+    type: 'string',
+    default: '5s',
+    value: 'DURATION',
+    help: 'how long after a config is Active (its entry in the Secret) its Ready condition turns True, so the middleware has reloaded the Secret; 0 for at once',
   },
   'shutdown-timeout': {
     type: 'string',
@@ -433,7 +441,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     }
     return parsed;
   };
-  const duration = (name: string): number => {
+  const duration = (name: string, zeroAllowed = false): number => {
     const text = str(name)!;
     const ms = parseDuration(text);
     if (ms === undefined) {
@@ -442,7 +450,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       );
       return NaN;
     }
-    if (ms <= 0) problems.push(`--${name}: must be greater than zero`);
+    if (ms < 0 || (ms === 0 && !zeroAllowed)) problems.push(`--${name}: must be greater than zero`);
     return ms;
   };
 
@@ -584,6 +592,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     );
   }
   const shutdownTimeoutMs = duration('shutdown-timeout');
+  const readySettleTimeMs = duration('ready-settle-time', true);
 
   // With --help the caller prints usage and exits; other problems do not matter then.
   if (problems.length > 0 && !help) throw new ConfigError(problems);
@@ -620,6 +629,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     },
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs,
+    readySettleTimeMs,
   };
 }
 

@@ -122,6 +122,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       policy: () => policy,
       events: createEventRecorder(rest, COMPONENT, logger),
       logger,
+      settleMs: config.readySettleTimeMs,
     },
     allConfigs: () => caches?.configs() ?? [],
     logger,

@@ -17,7 +17,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import {
@@ -507,17 +507,18 @@ function tail(path: string, lines: number): string {
 
 // --- helpers -----------------------------------------------------------------
 
-function runBuildScript(): Promise<string> {
+/** Runs a build script of the Go tools (cached; builds on a fresh machine); the bin dir it prints. */
+export function runBuildScript(script = BUILD_SCRIPT): Promise<string> {
   return new Promise((resolve, reject) => {
     // A cold build takes minutes; a warm one is a cache lookup.
     execFile(
       'bash',
-      [BUILD_SCRIPT],
+      [script],
       { timeout: 60 * 60_000, maxBuffer: 16 << 20 },
       (error, stdout, stderr) => {
         const binDir = stdout.trim().split('\n').pop() ?? '';
         if (error || !binDir) {
-          reject(new Error(`test/controlplane/build.sh failed: ${error?.message}\n${stderr}`));
+          reject(new Error(`${relative(REPO, script)} failed: ${error?.message}\n${stderr}`));
         } else {
           resolve(binDir);
         }

@@ -1,9 +1,14 @@
-// The released command-line tools some tests run (helm, promtool) and
-// prometheus-operator's CRDs, built or copied by test/tools/install.sh from
-// the Go module proxy into a cache outside the repository. The first call on a
-// fresh machine builds them (minutes); later calls only look them up.
-import { execFileSync } from 'node:child_process';
+// The Go command-line tools the tests run, from the Go module proxy into a
+// cache outside the repository; the first call on a fresh machine builds them
+// (minutes), later calls only look them up:
+// - released tools (helm, promtool) and prometheus-operator's CRDs, by
+//   test/tools/install.sh (`go install module/cmd@version`);
+// - the health oracles of the one pinned module test/tools/ (gopher-lua for
+//   Argo CD health checks, Flux's CEL health expressions, kstatus), by
+//   test/tools/build.sh.
+import { execFile, execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { runBuildScript } from './controlplane.ts';
 
 const INSTALL = resolve(import.meta.dirname, '../tools/install.sh');
 
@@ -33,3 +38,45 @@ export const prometheusOperatorCrds = (): string[] =>
       `monitoring.coreos.com_${plural}.yaml`,
     ),
   );
+
+// --- the health oracles of test/tools/ --------------------------------------
+
+const REPO = resolve(import.meta.dirname, '../..');
+const BUILD_SCRIPT = join(REPO, 'test/tools/build.sh');
+
+export interface ToolResult {
+  source: string;
+  namespace?: string;
+  name: string;
+  status: string;
+  message: string;
+}
+
+let binDir: Promise<string> | undefined;
+
+/** The directory of the built tools (a cache lookup once built). */
+export function toolsDir(): Promise<string> {
+  binDir ??= runBuildScript(BUILD_SCRIPT);
+  return binDir;
+}
+
+/** Runs a tool over files (or `-` with `input` on stdin); its JSON results. */
+export async function runTool(
+  tool: 'argocd-health' | 'flux-health' | 'kstatus',
+  args: readonly string[],
+  input?: string,
+): Promise<ToolResult[]> {
+  const bin = join(await toolsDir(), tool);
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      bin,
+      args,
+      { cwd: REPO, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${tool} ${args.join(' ')}: ${error.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as ToolResult[]);
+      },
+    );
+    child.stdin?.end(input ?? '');
+  });
+}

@@ -29,6 +29,7 @@ describe('merge', () => {
     assert.deepEqual(outcome(r, 'team-a/two'), {
       state: 'Active',
       reason: `merged into ${TARGET} as 0000000002-team-a.two.yaml`,
+      cause: 'Active',
       key: '0000000002-team-a.two.yaml',
     });
   });
@@ -78,6 +79,7 @@ describe('merge', () => {
       state: 'Error',
       reason:
         'conflicts with team-a/orders, which comes first (lower position, then older, then namespace/name): spec.backends[0].name: "shared-db" is already used by team-a/orders (position 3)',
+      cause: 'Conflict',
     });
   });
 

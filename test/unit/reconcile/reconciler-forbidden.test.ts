@@ -103,12 +103,23 @@ function deps(rest: RestClient, configs: TopologyConfig[]) {
   };
 }
 
-const statusPatches = (patches: { path: string; body: unknown }[]) =>
+interface StatusBody {
+  deployStatus: string;
+  deployStatusReason: string;
+  observedGeneration: number;
+  conditions: { type: string; status: string; reason: string }[];
+}
+const statusBodies = (patches: { path: string; body: unknown }[]) =>
   patches
     .filter((p) => p.path.endsWith('/status'))
-    .map(
-      (p) => (p.body as { status: { deployStatus: string; deployStatusReason: string } }).status,
-    );
+    .map((p) => (p.body as { status: StatusBody }).status);
+// The seed's fields; the conditions are checked on their own.
+const statusPatches = (patches: { path: string; body: unknown }[]) =>
+  statusBodies(patches).map(({ deployStatus, deployStatusReason, observedGeneration }) => ({
+    deployStatus,
+    deployStatusReason,
+    observedGeneration,
+  }));
 
 const managedSecret = {
   metadata: {
@@ -130,6 +141,14 @@ describe('reconcileTarget when RBAC refuses the target Secret', () => {
     assert.deepEqual(statusPatches(patches), [
       { deployStatus: 'Error', deployStatusReason: reason, observedGeneration: 2 },
     ]);
+    assert.deepEqual(
+      statusBodies(patches)[0]!.conditions.map((c) => `${c.type}=${c.status} ${c.reason}`),
+      [
+        'Ready=False TargetForbidden',
+        'Reconciling=False TargetForbidden',
+        'Stalled=True TargetForbidden',
+      ],
+    );
     assert.deepEqual(events, [`Warning Error ${reason}`]);
     assert.deepEqual(calls, [
       `GET ${SECRET_PATH}`,

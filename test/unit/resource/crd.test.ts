@@ -93,6 +93,18 @@ const seed: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
 const additions: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
   'status.observedGeneration': { type: 'integer', format: 'int64' },
   'status.keptInSecret': { type: 'boolean' },
+  // metav1.Condition (the kstatus conditions).
+  'status.conditions': { type: 'array' },
+  'status.conditions[]': {
+    type: 'object',
+    required: ['lastTransitionTime', 'message', 'reason', 'status', 'type'],
+  },
+  'status.conditions[].lastTransitionTime': { type: 'string', format: 'date-time' },
+  'status.conditions[].message': { type: 'string' },
+  'status.conditions[].observedGeneration': { type: 'integer', minimum: 0, format: 'int64' },
+  'status.conditions[].reason': { type: 'string' },
+  'status.conditions[].status': { type: 'string' },
+  'status.conditions[].type': { type: 'string' },
 };
 
 const constraintKeys = [
@@ -124,6 +136,12 @@ describe('the CRD schema keeps the seed operator schema', () => {
     for (const [path, expected] of Object.entries(additions)) {
       assert.deepEqual(constraints(fields.get(path)!), expected, path);
     }
+  });
+
+  test('status.conditions is a map list keyed by type, as metav1.Condition lists are', () => {
+    const conditions = fields.get('status.conditions') as Record<string, unknown>;
+    assert.equal(conditions['x-kubernetes-list-type'], 'map');
+    assert.deepEqual(conditions['x-kubernetes-list-map-keys'], ['type']);
   });
 
   test('names, scope, version, status subresource and the DeployStatus column are the seed ones', () => {

@@ -56,6 +56,7 @@ describe('parseConfig defaults', () => {
       },
       logLevel: 'info',
       shutdownTimeoutMs: 25_000,
+      readySettleTimeMs: 5_000,
     });
   });
 });
@@ -95,6 +96,7 @@ describe('parseConfig flags', () => {
           '--allow-cross-namespace-decrypt-secret',
           '--log-level=debug',
           '--shutdown-timeout=40s',
+          '--ready-settle-time=0',
         ],
         {},
       );
@@ -130,6 +132,7 @@ describe('parseConfig flags', () => {
         },
         logLevel: 'debug',
         shutdownTimeoutMs: 40_000,
+        readySettleTimeMs: 0,
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -511,6 +514,7 @@ test('usage lists every flag with its default and environment variable', () => {
     '--allow-cross-namespace-decrypt-secret\n',
     '--log-level=LEVEL',
     '--shutdown-timeout=DURATION',
+    '--ready-settle-time=DURATION',
     '--help\n',
   ]) {
     assert.ok(text.includes(`  ${flag}`), `usage lacks ${flag}`);

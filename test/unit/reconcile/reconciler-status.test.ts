@@ -1,0 +1,224 @@
+// reconcileTarget's status writes: Pending the moment a config is seen, the
+// conditions in the same guarded patch as deployStatus, and the settle time
+// before Ready turns True.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { FINALIZER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/resource/names.ts';
+import type { TopologyConfig } from '../../../src/resource/types.ts';
+import { reconcileTarget, type ReconcilerDeps } from '../../../src/reconcile/reconciler.ts';
+import { defaultPolicy } from '../../../src/rules/policy.ts';
+
+const TARGET = 'harikube/routes';
+
+function config(finalizers: string[] = [FINALIZER]): TopologyConfig {
+  return {
+    apiVersion: 'harikube.info/v1',
+    kind: 'TopologyConfig',
+    metadata: {
+      name: 'orders',
+      namespace: 'team-x',
+      uid: 'u1',
+      resourceVersion: '7',
+      generation: 1,
+      creationTimestamp: '2030-01-01T00:00:00Z',
+      finalizers,
+    },
+    spec: {
+      position: 1,
+      targetSecret: TARGET,
+      backends: [
+        {
+          name: 'orders-db',
+          endpoint: 'sqlite://orders.db',
+          customresource: { group: 'shop.example.com', kind: 'orders' },
+        },
+      ],
+    },
+  } as TopologyConfig;
+}
+
+/** Config patches are applied to `current` (merge patch of metadata/status) and recorded. */
+function fakeRest(initial: TopologyConfig, options: { secretConflict?: boolean } = {}) {
+  let current = structuredClone(initial);
+  let rv = 7;
+  type Body = { metadata: Record<string, unknown>; status?: Record<string, unknown> };
+  const patches: { path: string; body: Body }[] = [];
+  const rest: RestClient = {
+    async get<T>() {
+      return {
+        metadata: {
+          name: 'routes',
+          namespace: 'harikube',
+          resourceVersion: '3',
+          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+          finalizers: [FINALIZER],
+        },
+        data: {},
+      } as T;
+    },
+    async create<T>() {
+      return {} as T;
+    },
+    async replace<T>() {
+      if (options.secretConflict)
+        throw new ApiError(409, 'Conflict', 'the Secret has been modified');
+      return {} as T;
+    },
+    async patch<T>(path: string, _type: PatchType, body: unknown) {
+      const b = body as Body;
+      patches.push({ path, body: b });
+      if (b.metadata.resourceVersion !== current.metadata.resourceVersion)
+        throw new ApiError(409, 'Conflict', 'the object has been modified');
+      rv += 1;
+      current = {
+        ...current,
+        metadata: { ...current.metadata, ...b.metadata, resourceVersion: String(rv) },
+        ...(b.status ? { status: { ...current.status, ...b.status } } : {}),
+      };
+      return structuredClone(current) as T;
+    },
+    async delete<T>() {
+      return undefined as T;
+    },
+  };
+  return { rest, patches, current: () => current };
+}
+
+function deps(
+  rest: RestClient,
+  configs: () => TopologyConfig[],
+  extra: Partial<ReconcilerDeps> = {},
+) {
+  return {
+    rest,
+    configsOfTarget: configs,
+    keys: { keysOf: () => ({ found: false, keys: [] }) },
+    policy: () => ({ ...defaultPolicy, allowedTargetSecrets: ['harikube/*'] }),
+    events: { record: () => {} },
+    logger: pino({ level: 'silent' }),
+    mayWrite: () => true,
+    ...extra,
+  } satisfies ReconcilerDeps;
+}
+
+const conditions = (c: TopologyConfig) =>
+  (c.status?.conditions ?? []).map(
+    (x) => `${x.type}=${x.status} ${x.reason} g${x.observedGeneration}`,
+  );
+
+describe('reconcileTarget status and conditions', () => {
+  test('a config seen for the first time says Pending (Reconciling) before its finalizer is set', async () => {
+    const fake = fakeRest(config([]));
+    assert.equal(
+      await reconcileTarget(
+        TARGET,
+        deps(fake.rest, () => [fake.current()]),
+      ),
+      'done',
+    );
+    assert.deepEqual(
+      fake.patches.map((p) => [p.path.split('/').pop(), p.body.metadata.resourceVersion]),
+      [
+        ['status', '7'],
+        ['orders', '8'],
+      ],
+      'status first, then the finalizer on the object the status write returned',
+    );
+    assert.equal(fake.current().status?.deployStatus, 'Pending');
+    assert.deepEqual(conditions(fake.current()), [
+      'Ready=False Pending g1',
+      'Reconciling=True Pending g1',
+      'Stalled=False Pending g1',
+    ]);
+    assert.deepEqual(fake.current().metadata.finalizers, [FINALIZER]);
+  });
+
+  test('a config that cannot be made Active at once (the Secret write conflicts) says Pending meanwhile', async () => {
+    const fake = fakeRest(config(), { secretConflict: true });
+    assert.equal(
+      await reconcileTarget(
+        TARGET,
+        deps(fake.rest, () => [fake.current()]),
+      ),
+      'retry',
+    );
+    assert.equal(fake.current().status?.deployStatus, 'Pending');
+    assert.deepEqual(conditions(fake.current())[1], 'Reconciling=True Pending g1');
+  });
+
+  test('Active: the conditions go in the same resourceVersion-guarded patch as deployStatus', async () => {
+    const fake = fakeRest(config());
+    await reconcileTarget(
+      TARGET,
+      deps(fake.rest, () => [fake.current()]),
+    );
+    const status = fake.patches.find((p) => p.path.endsWith('/status'))!;
+    assert.equal(status.body.metadata.resourceVersion, '7');
+    assert.equal(status.body.status?.deployStatus, 'Active');
+    assert.equal(status.body.status?.deployStatusReason, '');
+    assert.deepEqual(conditions(fake.current()), [
+      'Ready=True Active g1',
+      'Reconciling=False Active g1',
+      'Stalled=False Active g1',
+    ]);
+    assert.match(
+      fake.current().status!.conditions![0]!.message,
+      /^merged into harikube\/routes as /,
+    );
+  });
+
+  test('a config Active at its generation from before conditions existed is Ready at once', async () => {
+    const old = {
+      ...config(),
+      status: { deployStatus: 'Active', deployStatusReason: '', observedGeneration: 1 },
+    };
+    const fake = fakeRest(old as TopologyConfig);
+    await reconcileTarget(
+      TARGET,
+      deps(fake.rest, () => [fake.current()], {
+        settleMs: 5000,
+        settling: new Map(),
+        now: () => 0,
+      }),
+    );
+    assert.equal(conditions(fake.current())[0], 'Ready=True Active g1');
+  });
+
+  test('with a settle time, Ready turns True only once it has passed since Active', async () => {
+    const fake = fakeRest(config());
+    let now = 1_000_000;
+    const requeues: number[] = [];
+    const settling: NonNullable<ReconcilerDeps['settling']> = new Map();
+    const d = deps(fake.rest, () => [fake.current()], {
+      settleMs: 5000,
+      settling,
+      now: () => now,
+      requeueAfter: (_t, ms) => requeues.push(ms),
+    });
+    await reconcileTarget(TARGET, d);
+    assert.equal(fake.current().status?.deployStatus, 'Active');
+    assert.deepEqual(conditions(fake.current()), [
+      'Ready=False Settling g1',
+      'Reconciling=True Settling g1',
+      'Stalled=False Settling g1',
+    ]);
+    assert.deepEqual(requeues, [5000]);
+
+    now += 4000; // not yet: nothing written, back in 1 s
+    const writes = fake.patches.length;
+    await reconcileTarget(TARGET, d);
+    assert.equal(fake.patches.length, writes);
+    assert.deepEqual(requeues, [5000, 1000]);
+
+    now += 1000;
+    await reconcileTarget(TARGET, d);
+    assert.deepEqual(conditions(fake.current()).slice(0, 2), [
+      'Ready=True Active g1',
+      'Reconciling=False Active g1',
+    ]);
+    await reconcileTarget(TARGET, d);
+    assert.equal(settling.size, 0, 'the settle clock is dropped once Ready');
+  });
+});
