@@ -9,6 +9,7 @@ import type { Secret } from '../../../src/reconcile/reconciler.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 import { managedSecret } from '../../../src/secret-format/secret.ts';
+import { topology } from './support.ts';
 
 const TARGET = defaultPolicy.defaultTargetSecret;
 const [TARGET_NS, TARGET_NAME] = TARGET.split('/') as [string, string];
@@ -83,4 +84,11 @@ describe('diffSecrets', () => {
       `Secret ${TARGET}: would not be written: exists and is not managed by topology-webhook: it is never overwritten`,
     ]);
   });
+});
+
+test('topology diff without a file is bad usage: exit 2, before any cluster is read', () => {
+  const run = topology(['diff', '--kubeconfig', '/nonexistent']);
+  assert.equal(run.status, 2);
+  assert.equal(run.stdout, '');
+  assert.equal(run.stderr.split('\n')[0], 'topology diff: no FILE given');
 });

@@ -157,7 +157,7 @@ describe('topology validate', () => {
 });
 
 describe('--help', () => {
-  for (const command of ['validate', 'render', 'encrypt', 'keygen']) {
+  for (const command of ['validate', 'render', 'diff', 'encrypt', 'keygen']) {
     test(`${command} --help: exit 0, usage on stdout`, () => {
       const run = topology([command, '--help']);
       assert.equal(run.status, 0);
@@ -168,7 +168,7 @@ describe('--help', () => {
   test('topology --help lists the commands', () => {
     const run = topology(['--help']);
     assert.equal(run.status, 0);
-    for (const command of ['validate', 'render', 'encrypt', 'keygen']) {
+    for (const command of ['validate', 'render', 'diff', 'encrypt', 'keygen']) {
       assert.match(run.stdout, new RegExp(`^  ${command} `, 'm'));
     }
   });
