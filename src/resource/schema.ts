@@ -249,6 +249,9 @@ export const printerColumns = [
   { jsonPath: '.metadata.creationTimestamp', name: 'Age', type: 'date' },
 ] as const;
 
+export const SHORT_NAMES = ['tc', 'topoconfig'];
+export const CATEGORIES = ['harikube'];
+
 /** The CustomResourceDefinition object, as it is written to deploy/crd/. */
 export function customResourceDefinition() {
   return {
@@ -262,6 +265,9 @@ export function customResourceDefinition() {
         listKind: `${KIND}List`,
         plural: PLURAL,
         singular: 'topologyconfig',
+        // `kubectl get tc`, and `kubectl get harikube` lists every HariKube resource.
+        shortNames: SHORT_NAMES,
+        categories: CATEGORIES,
       },
       scope: 'Namespaced',
       versions: [

@@ -136,6 +136,17 @@ describe('control plane', () => {
   });
 });
 
+describe('short names and the category', () => {
+  test('kubectl get tc, topoconfig and harikube list TopologyConfigs', async (t) => {
+    const ns = await namespaceFor(t);
+    await kubectl(['apply', '-f', '-'], manifest('shop', ns, seedSpec()));
+    for (const resource of ['tc', 'topoconfig', 'harikube']) {
+      const names = await kubectl(['get', resource, '-n', ns, '-o', 'name']);
+      assert.equal(names.trim(), 'topologyconfig.harikube.info/shop', resource);
+    }
+  });
+});
+
 describe('TopologyConfig through kubectl', () => {
   test('apply of a seed-shaped config; get shows the DeployStatus column', async (t) => {
     const ns = await namespaceFor(t);

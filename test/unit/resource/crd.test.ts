@@ -144,7 +144,7 @@ describe('the CRD schema keeps the seed operator schema', () => {
     assert.deepEqual(conditions['x-kubernetes-list-map-keys'], ['type']);
   });
 
-  test('names, scope, version, status subresource and the DeployStatus column are the seed ones', () => {
+  test('names (the seed ones, plus short names and a category), scope, version, status subresource and the DeployStatus column', () => {
     assert.equal(crd.apiVersion, 'apiextensions.k8s.io/v1');
     assert.equal(crd.kind, 'CustomResourceDefinition');
     assert.equal(crd.metadata.name, 'topologyconfigs.harikube.info');
@@ -154,6 +154,8 @@ describe('the CRD schema keeps the seed operator schema', () => {
       listKind: 'TopologyConfigList',
       plural: 'topologyconfigs',
       singular: 'topologyconfig',
+      shortNames: ['tc', 'topoconfig'],
+      categories: ['harikube'],
     });
     assert.equal(crd.spec.scope, 'Namespaced');
     assert.equal(crd.spec.versions.length, 1);
