@@ -16,11 +16,21 @@ export const DEFAULT_TARGET_SECRET = 'harikube/topology-config';
 // (controller-gen's output for a time.Duration). A real kube-apiserver
 // (checked on v1.34) then rejects EVERY integer ("must be of type duration"),
 // because `duration` is a string format; so the field could never be set.
-// We keep the type and int64 format and drop the unusable `duration` format.
+// HariKube's own docs and tests write Go duration strings (`5m`), so the field
+// is int-or-string: nanoseconds as the seed has them, or Go's
+// time.ParseDuration grammar without a sign (a negative lifetime means
+// nothing to database/sql). The Secret always gets Go's canonical string.
+/** Go's time.ParseDuration grammar, non-negative: `0`, or one or more `<number><unit>`. */
+export const GO_DURATION_PATTERN =
+  '^(\\+?0|\\+?(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$';
 const goDuration = {
-  description: 'A Go time.Duration: an int64 nanosecond count (for example 300000000000 is 5m0s).',
-  format: 'int64',
-  type: 'integer',
+  description:
+    "A Go time.Duration: an int64 nanosecond count (300000000000) or a Go duration string (5m, 1h30m, 300ms); the merged Secret gets Go's canonical string (5m0s).",
+  'x-kubernetes-int-or-string': true,
+  // A structural schema allows int-or-string only as this exact anyOf; the
+  // pattern beside it applies to strings alone (JSON Schema's rule).
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  pattern: GO_DURATION_PATTERN,
 } as const;
 
 const backend = {

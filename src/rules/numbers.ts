@@ -1,10 +1,13 @@
 // Integer ranges. JSON numbers arrive as JavaScript doubles, which are exact
-// only up to 2^53 - 1: a larger duration has already been rounded by the time
-// we see it, so it is rejected rather than written to the Secret wrong.
+// only up to 2^53 - 1: a larger duration written as a number has already been
+// rounded by the time we see it, so it is rejected rather than written to the
+// Secret wrong; the same duration as a Go string is exact up to int64's limit.
 import type { FieldPath } from './field-errors.ts';
 import type { FieldError } from './field-errors.ts';
 import { invalid } from './field-errors.ts';
 import { isRecord } from '../resource/json.ts';
+import { GO_DURATION_PATTERN } from '../resource/schema.ts';
+import { MAX_GO_DURATION, parseGoDuration } from '../secret-format/duration.ts';
 
 export const MAX_INT32 = 2_147_483_647;
 /** The Secret key pads the position to 10 digits; int32 keeps it there (and matches Go's int on every platform). */
@@ -27,14 +30,24 @@ export function validatePoolSize(value: unknown, path: FieldPath): FieldError[] 
   return [];
 }
 
-/** A Go time.Duration in nanoseconds. */
+/**
+ * A Go time.Duration: nanoseconds, or a Go duration string (its grammar is
+ * the schema's pattern; here only what the pattern cannot say: the int64 range).
+ */
 export function validateDuration(value: unknown, path: FieldPath): FieldError[] {
+  if (typeof value === 'string') {
+    if (!new RegExp(GO_DURATION_PATTERN).test(value)) return []; // the schema's error
+    if (parseGoDuration(value) === undefined) {
+      return [invalid(path.path, `must be at most ${MAX_GO_DURATION} (Go's int64 limit)`)];
+    }
+    return [];
+  }
   if (typeof value !== 'number') return [];
   if (!Number.isSafeInteger(value)) {
     return [
       invalid(
         path.path,
-        `must be at most ${Number.MAX_SAFE_INTEGER} nanoseconds (about 104 days): larger numbers lose precision in JSON parsers such as JavaScript's, so the value could not be kept exactly`,
+        `must be at most ${Number.MAX_SAFE_INTEGER} nanoseconds (about 104 days) when written as a number: larger numbers lose precision in JSON parsers such as JavaScript's, so the value could not be kept exactly; write a Go duration string instead (up to ${MAX_GO_DURATION})`,
       ),
     ];
   }

@@ -2,14 +2,27 @@
 // the one schema module. Ajv's errors become Kubernetes-style field errors.
 import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
-import { API_VERSION, KIND, topologyConfigSchema } from '../resource/schema.ts';
+import {
+  API_VERSION,
+  GO_DURATION_PATTERN,
+  KIND,
+  topologyConfigSchema,
+} from '../resource/schema.ts';
 import type { FieldError } from './field-errors.ts';
 import { invalid, required } from './field-errors.ts';
 
 function compile() {
   // strict: an unknown keyword in the schema module is a bug to see at once.
   // No useDefaults/coerceTypes: validation must never change the object.
-  const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false });
+  // strictTypes off: the int-or-string durations carry a `pattern` beside their
+  // anyOf (the only form a structural schema allows), which applies to strings alone.
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    useDefaults: false,
+    coerceTypes: false,
+  });
   // The CRD's int64/duration formats annotate integers; the range and
   // precision rules (numbers.ts) judge those values with reasons of their own.
   ajv.addFormat('int64', { type: 'number', validate: () => true });
@@ -47,6 +60,12 @@ function childPath(parent: string, name: string): string {
   return parent ? `${parent}.${name}` : name;
 }
 
+const DURATION_FORMS =
+  'must be a non-negative integer number of nanoseconds or a Go duration string: numbers with units ns, us, µs, ms, s, m, h, such as 5m, 1h30m or 300ms';
+
+/** An anyOf failure is reported once, not once per alternative that did not match. */
+const insideAnyOf = (error: ErrorObject): boolean => error.schemaPath.includes('/anyOf/');
+
 function toFieldError(error: ErrorObject): FieldError {
   const path = fieldPathOf(error.instancePath);
   switch (error.keyword) {
@@ -66,6 +85,14 @@ function toFieldError(error: ErrorObject): FieldError {
         path,
         `must be greater than or equal to ${String((error.params as { limit: number }).limit)}`,
       );
+    case 'anyOf':
+      // The durations are the schema's only anyOf (int-or-string).
+      return invalid(path, DURATION_FORMS);
+    case 'pattern':
+      if ((error.params as { pattern: string }).pattern === GO_DURATION_PATTERN) {
+        return invalid(path, DURATION_FORMS);
+      }
+      return invalid(path, error.message ?? 'does not match the pattern');
     default:
       return invalid(path, error.message ?? `fails the schema's ${error.keyword} rule`);
   }
@@ -76,7 +103,9 @@ export function validateSchema(obj: unknown): FieldError[] {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     return [invalid('', `must be a ${KIND} object`)];
   }
-  const errors = validate(obj) ? [] : (validate.errors ?? []).map(toFieldError);
+  const errors = validate(obj)
+    ? []
+    : (validate.errors ?? []).filter((e) => !insideAnyOf(e)).map(toFieldError);
   const { kind, apiVersion, spec } = obj as {
     kind?: unknown;
     apiVersion?: unknown;

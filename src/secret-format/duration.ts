@@ -1,6 +1,7 @@
-// Go's time.Duration.String(), exactly: the HariKube middleware parses the
-// durations in the merged Secret with Go, and the Secret's bytes must not
-// depend on how JavaScript formats numbers.
+// Go's time.Duration.String() and time.ParseDuration(), exactly: the HariKube
+// middleware parses the durations in the merged Secret with Go, and the
+// Secret's bytes must not depend on how JavaScript formats numbers; the
+// server's flags take durations as Go operators do.
 //
 // Rules (from Go's time package): below one second, one unit (ns, µs with
 // U+00B5 MICRO SIGN, ms) with a decimal fraction, trailing zeros dropped;
@@ -56,4 +57,97 @@ export function formatGoDuration(ns: number | bigint): string {
   const hours = minutes / 60n;
   if (hours === 0n) return `${sign}${minutes}m${secondsPart}`;
   return `${sign}${hours}h${minutes % 60n}m${secondsPart}`;
+}
+
+// Nanoseconds per unit, as Go's unitMap (both micro signs: U+00B5 and U+03BC).
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
+  ms: 1_000_000n,
+  s: SECOND,
+  m: 60n * SECOND,
+  h: 3_600n * SECOND,
+};
+const LIMIT = 2n ** 63n; // the magnitude of math.MinInt64
+
+const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
+
+/**
+ * Go's `time.ParseDuration(text)` in nanoseconds, or undefined where Go
+ * returns an error: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, or "0"; each number
+ * scaled by its unit, a fraction rounded toward zero as Go does it (in
+ * float64), and int64 overflow an error.
+ */
+export function parseGoDuration(text: string): bigint | undefined {
+  let s = text;
+  let negative = false;
+  if (s[0] === '-' || s[0] === '+') {
+    negative = s[0] === '-';
+    s = s.slice(1);
+  }
+  if (s === '0') return 0n;
+  if (s === '') return undefined;
+  let total = 0n;
+  let i = 0;
+  while (i < s.length) {
+    if (!(s[i] === '.' || isDigit(s[i]))) return undefined;
+    let whole = 0n;
+    const wholeStart = i;
+    for (; isDigit(s[i]); i++) {
+      whole = whole * 10n + BigInt(s.charCodeAt(i) - 48);
+      if (whole > LIMIT) return undefined;
+    }
+    const hasWhole = i > wholeStart;
+    let fraction = 0n;
+    let scale = 1;
+    let hasFraction = false;
+    if (s[i] === '.') {
+      i++;
+      const fractionStart = i;
+      let overflow = false;
+      for (; isDigit(s[i]); i++) {
+        if (overflow) continue;
+        const next = fraction * 10n + BigInt(s.charCodeAt(i) - 48);
+        // Go stops taking digits once they no longer fit (the rest are below a nanosecond).
+        if (fraction > (LIMIT - 1n) / 10n || next > LIMIT) {
+          overflow = true;
+          continue;
+        }
+        fraction = next;
+        scale *= 10;
+      }
+      hasFraction = i > fractionStart;
+    }
+    if (!hasWhole && !hasFraction) return undefined;
+    const unitStart = i;
+    while (i < s.length && !(s[i] === '.' || isDigit(s[i]))) i++;
+    const unit = UNIT_NS[s.slice(unitStart, i)];
+    if (unit === undefined) return undefined;
+    if (whole > LIMIT / unit) return undefined;
+    let value = whole * unit;
+    if (fraction > 0n) {
+      value += BigInt(Math.trunc(Number(fraction) * (Number(unit) / scale)));
+      if (value > LIMIT) return undefined;
+    }
+    total += value;
+    if (total > LIMIT) return undefined;
+  }
+  if (negative) return -total;
+  return total > INT64_MAX ? undefined : total;
+}
+
+/** The longest Go duration: math.MaxInt64 nanoseconds. */
+export const MAX_GO_DURATION = formatGoDuration(INT64_MAX);
+
+/**
+ * A duration as the CRD admits it (nanoseconds, or a Go duration string) in
+ * Go's canonical form, so `5m`, `300s` and 300000000000 write the same bytes.
+ */
+export function canonicalGoDuration(value: number | bigint | string): string {
+  if (typeof value !== 'string') return formatGoDuration(value);
+  const ns = parseGoDuration(value);
+  if (ns === undefined) throw new RangeError('not a Go duration string');
+  return formatGoDuration(ns);
 }

@@ -2,7 +2,7 @@
 // in the format the HariKube middleware reads (see SPEC "The merged Secret").
 import { stringify } from 'yaml';
 import type { Backend, TopologyConfig } from '../resource/types.ts';
-import { formatGoDuration } from './duration.ts';
+import { canonicalGoDuration } from './duration.ts';
 
 /** Positions are padded so that lexical key order equals numeric order (2 before 10). */
 export const POSITION_DIGITS = 10;
@@ -34,7 +34,7 @@ function connectionPool(pool: Backend['connectionPool']): object | undefined {
   if (pool === undefined) return undefined;
   const durations = (['maxLifeTime', 'maxIdleLifeTime'] as const)
     .filter((key) => pool[key] !== undefined)
-    .map((key): Entry => [key, formatGoDuration(pool[key]!)]);
+    .map((key): Entry => [key, canonicalGoDuration(pool[key]!)]);
   return Object.fromEntries([...pick(pool, ['maxIdle', 'maxOpen']), ...durations]);
 }
 

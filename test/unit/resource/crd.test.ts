@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { CHART_CRD_PATH, CRD_PATH, renderChartCrd, renderCrd } from '../../../scripts/gen-crd.ts';
+import { GO_DURATION_PATTERN } from '../../../src/resource/schema.ts';
 
 const committed = readFileSync(CRD_PATH, 'utf8');
 
@@ -42,9 +43,11 @@ function flatten(node: SchemaNode, path: string, into = new Map<string, SchemaNo
 }
 const fields = flatten(root, '');
 
-// The seed has allOf [{format: int64}, {format: duration}]; a real API server
-// rejects every integer under `format: duration` (see src/resource/schema.ts),
-// so the CRD keeps the int64 format only.
+// The seed has allOf [{format: int64}, {format: duration}] on the two
+// durations; a real API server rejects every integer under `format: duration`
+// (see src/resource/schema.ts). They are widened on purpose to int-or-string
+// (the seed's nanoseconds, or Go strings as HariKube's docs write them): see
+// the test of the widening below.
 
 // The seed operator's CRD (kubebuilder v0.18.0), field by field: type, and
 // minimum, minItems, default, allOf and required where the seed has them.
@@ -64,8 +67,6 @@ const seed: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
   'spec.backends[].backendTLS.skipVerify': { type: 'boolean' },
   'spec.backends[].connectionPool': { type: 'object' },
   'spec.backends[].connectionPool.maxIdle': { type: 'integer', minimum: 0 },
-  'spec.backends[].connectionPool.maxIdleLifeTime': { type: 'integer', format: 'int64' },
-  'spec.backends[].connectionPool.maxLifeTime': { type: 'integer', format: 'int64' },
   'spec.backends[].connectionPool.maxOpen': { type: 'integer', minimum: 0 },
   'spec.backends[].customresource': { type: 'object' },
   'spec.backends[].customresource.group': { type: 'string' },
@@ -122,6 +123,23 @@ function constraints(node: SchemaNode) {
   );
 }
 
+const DURATIONS = [
+  'spec.backends[].connectionPool.maxIdleLifeTime',
+  'spec.backends[].connectionPool.maxLifeTime',
+];
+
+describe('the durations are widened to int-or-string', () => {
+  for (const path of DURATIONS) {
+    test(path, () => {
+      const node = fields.get(path) as SchemaNode & { anyOf?: unknown[] };
+      assert.equal(node['x-kubernetes-int-or-string' as keyof SchemaNode], true);
+      assert.equal(node.type, undefined);
+      assert.deepEqual(node.anyOf, [{ type: 'integer' }, { type: 'string' }]);
+      assert.equal((node as { pattern?: string }).pattern, GO_DURATION_PATTERN);
+    });
+  }
+});
+
 describe('the CRD schema keeps the seed operator schema', () => {
   for (const [path, expected] of Object.entries(seed)) {
     test(`${path || '(root)'}: ${JSON.stringify(expected)}`, () => {
@@ -132,7 +150,10 @@ describe('the CRD schema keeps the seed operator schema', () => {
   }
 
   test('has no field beyond the seed except the listed additions', () => {
-    assert.deepEqual([...fields.keys()].sort(), [...Object.keys({ ...seed, ...additions })].sort());
+    assert.deepEqual(
+      [...fields.keys()].sort(),
+      [...Object.keys({ ...seed, ...additions }), ...DURATIONS].sort(),
+    );
     for (const [path, expected] of Object.entries(additions)) {
       assert.deepEqual(constraints(fields.get(path)!), expected, path);
     }

@@ -4,7 +4,7 @@ import { validateStatic } from '../../../src/rules/index.ts';
 import type { Expected } from './fixtures.ts';
 import { assertErrors, backend, config, policy } from './fixtures.ts';
 
-type Pool = Record<string, number>;
+type Pool = Record<string, number | string>;
 const judge = (connectionPool: Pool, position = 1) =>
   validateStatic(config({ position, backends: [backend('a', { connectionPool })] }), policy)
     .verdict;
@@ -54,6 +54,38 @@ describe('integers: durations, pool sizes, position', () => {
         },
       ],
     },
+    {
+      name: 'Go duration strings as HariKube writes them',
+      pool: { maxLifeTime: '5m', maxIdleLifeTime: '1h30m' },
+      errors: [],
+    },
+    {
+      name: 'the longest Go duration as a string (beyond 2^53 ns: exact as a string)',
+      pool: { maxLifeTime: '2562047h47m16.854775807s' },
+      errors: [],
+    },
+    {
+      name: 'a Go duration string beyond int64',
+      pool: { maxLifeTime: '2562047h47m16.854775808s' },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxLifeTime',
+          detail: "must be at most 2562047h47m16.854775807s (Go's int64 limit)",
+        },
+      ],
+    },
+    ...['1d', '-5m', '5', 'five minutes'].map((text) => ({
+      name: `${JSON.stringify(text)} is not a non-negative Go duration`,
+      pool: { maxIdleLifeTime: text },
+      errors: [
+        {
+          type: 'Invalid' as const,
+          field: 'spec.backends[0].connectionPool.maxIdleLifeTime',
+          detail: 'or a Go duration string',
+        },
+      ],
+    })),
     { name: 'pool sizes in range', pool: { maxIdle: 0, maxOpen: 2_147_483_647 }, errors: [] },
     {
       name: 'pool size above int32',

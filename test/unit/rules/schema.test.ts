@@ -76,7 +76,7 @@ describe('schema', () => {
         {
           type: 'Invalid',
           field: 'spec.backends[0].connectionPool.maxLifeTime',
-          detail: 'must be of type integer',
+          detail: 'must be a non-negative integer number of nanoseconds or a Go duration string',
         },
         {
           type: 'Invalid',

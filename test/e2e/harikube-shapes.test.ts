@@ -1,0 +1,120 @@
+// End to end: the shapes HariKube's own documentation and published tests
+// write, through the real API server, the webhooks and the reconciler, as a
+// platform team coming from HariKube's operator would apply them: Go
+// duration strings, a relative key prefix, a `namespace` backend without
+// kinds, and the short names.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  ALLOW_HARIKUBE_TARGETS,
+  apply,
+  ensureNamespace,
+  mustApply,
+  readConfig,
+  readSecret,
+  useEnv,
+  waitForStatus,
+  withLogs,
+} from './support.ts';
+
+const env = useEnv({ productArgs: [ALLOW_HARIKUBE_TARGETS] });
+
+// The default target Secret's namespace is a platform namespace: it may route anything but
+// the keys nobody routes.
+const NS = 'harikube';
+const TARGET = 'harikube/e2e-shapes';
+
+describe('HariKube-shaped configs', () => {
+  test('Go duration strings and a relative prefix are admitted, left as written, and rendered as Go does', () =>
+    withLogs(env, async ({ cp }) => {
+      await ensureNamespace(cp, NS);
+      await mustApply(
+        cp,
+        `apiVersion: harikube.info/v1
+kind: TopologyConfig
+metadata:
+  name: docs-shapes
+  namespace: ${NS}
+spec:
+  targetSecret: ${TARGET}
+  backends:
+  - name: docs-pods
+    endpoint: postgres://app:pw@pods-db.harikube.svc:5432/kine
+    connectionPool:
+      maxOpen: 10
+      maxLifeTime: 5m
+      maxIdleLifeTime: 1.5h
+    prefix:
+      prefix: pods
+  - name: docs-team
+    endpoint: postgres://app:pw@team-db.harikube.svc:5432/kine
+    connectionPool:
+      maxLifeTime: 2562047h47m16.854775807s
+      maxIdleLifeTime: 300000000000
+    namespace:
+      namespace: docs-team
+`,
+      );
+      const config = await waitForStatus(cp, NS, 'docs-shapes', 'Active');
+      // The webhook leaves the user's values as written: a GitOps tool sees no drift.
+      const { backends } = config.spec as { backends: { connectionPool?: unknown }[] };
+      const pools = backends.map((b) => b.connectionPool);
+      assert.deepEqual(pools[0], { maxOpen: 10, maxLifeTime: '5m', maxIdleLifeTime: '1.5h' });
+      assert.deepEqual(pools[1], {
+        maxLifeTime: '2562047h47m16.854775807s',
+        maxIdleLifeTime: 300000000000,
+      });
+
+      const secret = await readSecret(cp, 'harikube', 'e2e-shapes');
+      assert.ok(secret);
+      const [key] = Object.keys(secret.data);
+      assert.match(key!, /^\d{10}-harikube\.docs-shapes\.yaml$/);
+      assert.equal(
+        secret.data[key!],
+        `backends:
+- name: docs-pods
+  endpoint: postgres://app:pw@pods-db.harikube.svc:5432/kine
+  connectionPool:
+    maxOpen: 10
+    maxLifeTime: 5m0s
+    maxIdleLifeTime: 1h30m0s
+  prefix:
+    prefix: pods
+- name: docs-team
+  endpoint: postgres://app:pw@team-db.harikube.svc:5432/kine
+  connectionPool:
+    maxLifeTime: 2562047h47m16.854775807s
+    maxIdleLifeTime: 5m0s
+  namespace:
+    namespace: docs-team
+    kinds: []
+`,
+      );
+    }));
+
+  test('a duration Go cannot read is refused by the API server, with the forms it takes', () =>
+    withLogs(env, async ({ cp }) => {
+      await ensureNamespace(cp, NS);
+      const result = await apply(
+        cp,
+        `apiVersion: harikube.info/v1
+kind: TopologyConfig
+metadata:
+  name: one-day
+  namespace: ${NS}
+spec:
+  targetSecret: ${TARGET}
+  backends:
+  - name: one-day
+    endpoint: postgres://app:pw@day-db.harikube.svc:5432/kine
+    connectionPool:
+      maxLifeTime: 1d
+    customresource:
+      group: days.example.com
+`,
+      );
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /spec\.backends\[0\]\.connectionPool\.maxLifeTime/);
+      assert.equal(await readConfig(cp, NS, 'one-day'), undefined);
+    }));
+});
