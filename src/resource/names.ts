@@ -23,6 +23,12 @@ export const ENDPOINT_KEYS_VALUE = 'true';
  */
 export const ALLOW_ROUTING_CHANGE_ANNOTATION = 'harikube.info/allow-unsafe-routing-change';
 
+/**
+ * The older HariKube operator's ordering: with `spec.position` omitted, a
+ * valid integer here is the position (its published tests write it so).
+ */
+export const DEPLOY_ORDER_ANNOTATION = 'harikube.info/deployOrder';
+
 export interface NamespacedName {
   namespace: string;
   name: string;

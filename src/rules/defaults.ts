@@ -3,6 +3,7 @@
 // the diff. Idempotent: defaulting a defaulted config changes nothing.
 import { FINALIZER, TARGET_SECRET_LABEL, targetSecretLabelValue } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
+import { deployOrderOf, validateDeployOrder } from './deploy-order.ts';
 import type { Policy } from './policy.ts';
 import type { ConfigView } from './view.ts';
 import { isRecord } from '../resource/json.ts';
@@ -12,18 +13,24 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /**
  * Mutating webhooks run before the API server checks `required`, so an
- * omitted position is ours to fill: the next free one at the bottom of the
+ * omitted position is ours to fill: the older operator's deployOrder
+ * annotation when it holds one, else the next free one at the bottom of the
  * target (max + 1), which keeps the append-only rule by default. An UPDATE
- * that drops the position keeps the old one.
+ * that drops the position keeps the old one. A malformed annotation fills in
+ * nothing: validation refuses it with its reason.
  */
 function defaultPosition(
   spec: Record<string, unknown>,
+  metadata: Record<string, unknown>,
   view: ConfigView,
   old?: TopologyConfig,
 ): void {
   if (spec.position !== undefined && spec.position !== null) return;
   const previous = old?.spec?.position;
+  const annotated = deployOrderOf(metadata);
   if (typeof previous === 'number') spec.position = previous;
+  else if (annotated !== undefined) spec.position = annotated;
+  else if (validateDeployOrder(metadata).length > 0) return;
   else if (typeof spec.targetSecret === 'string')
     spec.position = view.maxPosition(spec.targetSecret) + 1;
 }
@@ -94,7 +101,7 @@ export function defaultConfig(
       // targetSecret is immutable: an UPDATE that drops it keeps the old one.
       spec.targetSecret = old?.spec?.targetSecret ?? policy.defaultTargetSecret;
     }
-    defaultPosition(spec, view, old);
+    defaultPosition(spec, metadata, view, old);
     dedupeKinds(spec);
     setTargetLabel(metadata, spec.targetSecret);
   }

@@ -9,6 +9,7 @@ import {
   isActive,
 } from './append-only.ts';
 import { validateBackend, backendWarnings } from './backends.ts';
+import { deployOrderWarnings, validateDeployOrder } from './deploy-order.ts';
 import { validateBounds } from './bounds.ts';
 import { conflictError, duplicatesWithin, overlapWarning } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
@@ -45,17 +46,20 @@ const backendsOf = (config: TopologyConfig): unknown[] =>
 function staticWarnings(config: TopologyConfig): string[] {
   const backends = root('spec').child('backends');
   const encrypted = Boolean(config.spec.endpointDecryptSecret);
-  return backendsOf(config).flatMap((b, i) => [
-    ...backendWarnings(b, backends.index(i)),
-    // Encrypted endpoints are judged once decrypted (validateCreate/Update).
-    ...(encrypted
-      ? []
-      : endpointWarnings(
-          (b as { endpoint?: unknown } | null)?.endpoint,
-          backends.index(i).child('endpoint').path,
-          false,
-        )),
-  ]);
+  const order = deployOrderWarnings(config.metadata, config.spec.position);
+  return order.concat(
+    backendsOf(config).flatMap((b, i) => [
+      ...backendWarnings(b, backends.index(i)),
+      // Encrypted endpoints are judged once decrypted (validateCreate/Update).
+      ...(encrypted
+        ? []
+        : endpointWarnings(
+            (b as { endpoint?: unknown } | null)?.endpoint,
+            backends.index(i).child('endpoint').path,
+            false,
+          )),
+    ]),
+  );
 }
 
 /** The rules beyond the schema; each reads only the fields it can trust, so they run even when the schema fails. */
@@ -71,6 +75,7 @@ function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
       policy,
     ),
     ...validatePosition(config.spec.position, spec.child('position')),
+    ...validateDeployOrder(config.metadata),
     ...backendsOf(config).flatMap((b, i) => validateBackend(b, spec.child('backends').index(i))),
     ...duplicatesWithin(factsOf(config, []), ['name', 'selector']),
   ];
