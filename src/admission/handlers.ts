@@ -6,6 +6,7 @@ import { GROUP, KIND, PLURAL, VERSION } from '../resource/schema.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { validateBounds } from '../rules/bounds.ts';
 import { defaultConfig } from '../rules/defaults.ts';
+import { validateDeployOrder } from '../rules/deploy-order.ts';
 import { validateCreate, validateDelete, validateUpdate } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { ConfigView } from '../rules/view.ts';
@@ -99,5 +100,12 @@ export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }
     ? (request.oldObject as unknown as TopologyConfig)
     : undefined;
   const defaulted = defaultConfig(object, view, policy, old);
+  // A position the defaulter could not fill from a malformed deployOrder is refused here,
+  // with that reason: the API server's schema check (position Required) would come
+  // before the validating webhook and never say why.
+  if (defaulted.spec.position === undefined) {
+    const order = validateDeployOrder(object.metadata);
+    if (order.length > 0) return invalid(request.uid, subjectOf(request), order, []);
+  }
   return patched(request.uid, fastJsonPatch.compare(object, defaulted));
 };

@@ -42,6 +42,7 @@ export function statusChanged(config: TopologyConfig, desired: DesiredStatus): b
     (current.deployStatusReason ?? '') !== desired.deployStatusReason ||
     current.observedGeneration !== config.metadata.generation ||
     (current.keptInSecret ?? false) !== (desired.keptInSecret ?? false) ||
+    (desired.deployStatus === 'Active' && current.deployOrder !== config.spec.position) ||
     !sameConditions(current.conditions, conditionsOf(config, desired, new Date()))
   );
 }
@@ -65,6 +66,9 @@ export async function writeStatus(
           ? { keptInSecret: null }
           : {}),
       observedGeneration: generation,
+      // The position that was merged, as the older operator reported it; kept as it was
+      // while the config is not Active (its last merged entry may still be live).
+      ...(desired.deployStatus === 'Active' ? { deployOrder: config.spec.position } : {}),
       conditions: conditionsOf(config, desired, now),
     },
   });

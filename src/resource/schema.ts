@@ -211,6 +211,12 @@ export const statusSchema = {
       format: 'int64',
       type: 'integer',
     },
+    // The older HariKube operator reported its order here; its published tests read it.
+    deployOrder: {
+      description: 'DeployOrder is the position this config was last merged at (spec.position).',
+      format: 'int64',
+      type: 'integer',
+    },
     // Added for tools (kstatus, kubectl wait, Flux, Argo CD): metav1.Condition,
     // as controller-gen emits it, keyed by type. See src/reconcile/conditions.ts.
     conditions: {

@@ -92,6 +92,48 @@ spec:
       );
     }));
 
+  test("the older operator's deployOrder annotation orders configs without spec.position; status.deployOrder mirrors it", () =>
+    withLogs(env, async ({ cp }) => {
+      await ensureNamespace(cp, NS);
+      const ordered = (name: string, order: string) => `apiVersion: harikube.info/v1
+kind: TopologyConfig
+metadata:
+  name: ${name}
+  namespace: ${NS}
+  annotations:
+    harikube.info/deployOrder: "${order}"
+spec:
+  targetSecret: harikube/e2e-order
+  backends:
+  - name: ${name}
+    endpoint: postgres://app:pw@${name}.harikube.svc:5432/kine
+    connectionPool:
+      maxLifeTime: 5m
+    customresource:
+      group: ${name}.example.com
+`;
+      await mustApply(cp, ordered('order-ten', '10') + '---\n' + ordered('order-two', '2'));
+      const ten = await waitForStatus(cp, NS, 'order-ten', 'Active');
+      const two = await waitForStatus(cp, NS, 'order-two', 'Active');
+      assert.equal((ten.spec as { position?: number }).position, 10);
+      assert.equal((two.spec as { position?: number }).position, 2);
+      assert.equal((ten.status as { deployOrder?: number }).deployOrder, 10);
+      assert.equal((two.status as { deployOrder?: number }).deployOrder, 2);
+      const secret = await readSecret(cp, 'harikube', 'e2e-order');
+      // Padded keys: 2 before 10, the order the older operator meant.
+      assert.deepEqual(Object.keys(secret!.data), [
+        '0000000002-harikube.order-two.yaml',
+        '0000000010-harikube.order-ten.yaml',
+      ]);
+
+      const bad = await apply(cp, ordered('order-bad', 'first'));
+      assert.notEqual(bad.code, 0);
+      assert.match(
+        bad.stderr,
+        /metadata\.annotations\[harikube\.info\/deployOrder\]: .*must be an integer from 1/,
+      );
+    }));
+
   test('a duration Go cannot read is refused by the API server, with the forms it takes', () =>
     withLogs(env, async ({ cp }) => {
       await ensureNamespace(cp, NS);

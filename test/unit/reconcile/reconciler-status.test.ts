@@ -145,6 +145,7 @@ describe('reconcileTarget status and conditions', () => {
       'retry',
     );
     assert.equal(fake.current().status?.deployStatus, 'Pending');
+    assert.equal(fake.current().status?.deployOrder, undefined, 'nothing merged yet');
     assert.deepEqual(conditions(fake.current())[1], 'Reconciling=True Pending g1');
   });
 
@@ -158,6 +159,11 @@ describe('reconcileTarget status and conditions', () => {
     assert.equal(status.body.metadata.resourceVersion, '7');
     assert.equal(status.body.status?.deployStatus, 'Active');
     assert.equal(status.body.status?.deployStatusReason, '');
+    assert.equal(
+      status.body.status?.deployOrder,
+      1,
+      'status.deployOrder mirrors the merged position',
+    );
     assert.deepEqual(conditions(fake.current()), [
       'Ready=True Active g1',
       'Reconciling=False Active g1',

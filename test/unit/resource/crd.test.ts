@@ -94,6 +94,8 @@ const seed: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
 const additions: Record<string, Omit<SchemaNode, 'properties' | 'items'>> = {
   'status.observedGeneration': { type: 'integer', format: 'int64' },
   'status.keptInSecret': { type: 'boolean' },
+  // The older HariKube operator's field: the position last merged.
+  'status.deployOrder': { type: 'integer', format: 'int64' },
   // metav1.Condition (the kstatus conditions).
   'status.conditions': { type: 'array' },
   'status.conditions[]': {

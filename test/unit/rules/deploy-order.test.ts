@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { DEPLOY_ORDER_ANNOTATION } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
+import { mutateTopologyConfig } from '../../../src/admission/handlers.ts';
 import { defaultConfig } from '../../../src/rules/defaults.ts';
 import { validateStatic } from '../../../src/rules/index.ts';
 import { assertErrors, backend, config, policy } from './fixtures.ts';
@@ -65,5 +66,35 @@ describe('deployOrder annotation', () => {
   test('an UPDATE that drops spec.position keeps the old one, whatever the annotation says', () => {
     const old = config({ position: 7 });
     assert.equal(defaultConfig(ordered('20'), indexAt(), policy, old).spec.position, 7);
+  });
+});
+
+describe('the mutating webhook and a malformed deployOrder', () => {
+  const request = (object: TopologyConfig) => ({
+    uid: 'u1',
+    kind: { group: 'harikube.info', version: 'v1', kind: 'TopologyConfig' },
+    resource: { group: 'harikube.info', version: 'v1', resource: 'topologyconfigs' },
+    operation: 'CREATE' as const,
+    namespace: object.metadata.namespace,
+    name: object.metadata.name,
+    object,
+  });
+
+  test('refuses with the annotation reason (the API server would only say position is required)', () => {
+    const response = mutateTopologyConfig(request(ordered('first')), {
+      view: indexAt(),
+      policy,
+    });
+    assert.equal(response.allowed, false);
+    assert.match(response.status?.message ?? '', /deployOrder\]: must be an integer from 1/);
+  });
+
+  test('patches the position in from a valid one', () => {
+    const response = mutateTopologyConfig(request(ordered('4')), { view: indexAt(), policy });
+    assert.equal(response.allowed, true);
+    const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString()) as unknown[];
+    assert.ok(
+      patch.some((op) => JSON.stringify(op) === '{"op":"add","path":"/spec/position","value":4}'),
+    );
   });
 });
