@@ -1,6 +1,6 @@
 // The webhook's HTTPS transport: a fastify instance that decodes
 // AdmissionReviews, hands them to the handlers and logs one line per review.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AdmissionContext, AdmissionHandler } from './handlers.ts';
 import { mutateTopologyConfig, validateTopologyConfig } from './handlers.ts';
@@ -17,12 +17,21 @@ export interface ReviewObservation {
   seconds: number;
 }
 
+/** Every HTTP request to a webhook path, answered or not (controller-runtime's webhook metrics). */
+export interface WebhookHttpObserver {
+  /** A request to `path`, one of the registered webhook paths, arrived. */
+  started(path: string): void;
+  /** It ended after `seconds`: answered with `code`, or undefined when the client went away first. */
+  finished(path: string, code: number | undefined, seconds: number): void;
+}
+
 export interface WebhookServerOptions {
   tls: { certPem: string; keyPem: string };
   /** Read on every review, so policy and view can be swapped without a restart. */
   context: () => AdmissionContext;
   logger: Logger;
   observe?: (observation: ReviewObservation) => void;
+  http?: WebhookHttpObserver;
   /** Requests in flight are answered before close() resolves. */
   connectionTimeoutMs?: number;
 }
@@ -100,6 +109,35 @@ const ROUTES: ReadonlyArray<{
   },
 ];
 
+const WEBHOOK_PATHS: ReadonlySet<string> = new Set(ROUTES.flatMap((r) => r.paths));
+
+function observeRequests(app: FastifyInstance, http: WebhookHttpObserver): void {
+  // Each request ends once, whether answered or aborted.
+  const open = new WeakSet<object>();
+  const pathOf = (url: string | undefined) =>
+    url !== undefined && WEBHOOK_PATHS.has(url) ? url : undefined;
+  app.addHook('onRequest', (request, _reply, done) => {
+    const path = pathOf(request.routeOptions.url);
+    if (path) {
+      open.add(request);
+      http.started(path);
+    }
+    done();
+  });
+  const end = (request: FastifyRequest, code: number | undefined, ms: number) => {
+    const path = pathOf(request.routeOptions.url);
+    if (path && open.delete(request)) http.finished(path, code, ms / 1000);
+  };
+  app.addHook('onResponse', (request, reply, done) => {
+    end(request, reply.statusCode, reply.elapsedTime);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    end(request, undefined, 0);
+    done();
+  });
+}
+
 export function buildWebhookServer(options: WebhookServerOptions): FastifyInstance {
   const { logger } = options;
   // Redaction works by field path, and the review line below has a fixed set
@@ -118,6 +156,8 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
     connectionTimeout: options.connectionTimeoutMs ?? 30_000,
     return503OnClosing: true,
   });
+
+  if (options.http) observeRequests(app, options.http);
 
   // AdmissionReviews are JSON; anything else is refused with 415, not parsed.
   app.removeContentTypeParser('text/plain');

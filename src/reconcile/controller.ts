@@ -8,11 +8,14 @@ import type { CacheListeners } from '../kube/caches.ts';
 import { describe } from '../kube/informer.ts';
 import type { ReconcilerDeps } from './reconciler.ts';
 import { reconcileTarget } from './reconciler.ts';
-import { WorkQueue } from './queue.ts';
+import { WorkQueue, type WorkQueueMetrics } from './queue.ts';
 
 export interface ControllerObserver {
   reconciled(result: 'success' | 'error' | 'conflict', seconds: number): void;
   queueDepth(depth: number): void;
+  /** Workers reconciling right now, of `max`. */
+  workers?(active: number, max: number): void;
+  queue?: WorkQueueMetrics;
 }
 
 export interface ControllerOptions {
@@ -36,7 +39,13 @@ export interface Controller {
 export function createController(options: ControllerOptions): Controller {
   const { logger, deps } = options;
   const observer = options.observer;
-  const queue = new WorkQueue({ onDepthChange: (depth) => observer?.queueDepth(depth) });
+  const queue = new WorkQueue({
+    onDepthChange: (depth) => observer?.queueDepth(depth),
+    metrics: observer?.queue,
+  });
+  const workers = options.workers ?? 2;
+  let active = 0;
+  observer?.workers?.(active, workers);
   let leading = false;
   let resync: NodeJS.Timeout | undefined;
   // Settle clocks outlive one reconcile (README "When the middleware sees it").
@@ -66,6 +75,7 @@ export function createController(options: ControllerOptions): Controller {
 
   const running = queue.run(async (target) => {
     if (!leading) return 'done';
+    observer?.workers?.(++active, workers);
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
@@ -85,8 +95,10 @@ export function createController(options: ControllerOptions): Controller {
         'reconcile failed; will retry',
       );
       return 'retry';
+    } finally {
+      observer?.workers?.(--active, workers);
     }
-  }, options.workers ?? 2);
+  }, workers);
 
   return {
     listeners: {

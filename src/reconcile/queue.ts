@@ -8,7 +8,22 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onDepthChange?: (depth: number) => void;
+  metrics?: WorkQueueMetrics;
 }
+
+/** What client-go's work-queue metrics count, as the queue sees it. */
+export interface WorkQueueMetrics {
+  /** A key entered the queue (an add of a key already waiting is not one). */
+  added(): void;
+  /** A worker took a key that had waited `seconds` since it entered. */
+  started(seconds: number): void;
+  /** A worker finished a key after `seconds`. */
+  finished(seconds: number): void;
+  /** A failed key was scheduled again with a back-off. */
+  retried(): void;
+}
+
+const seconds = (sinceNs: bigint) => Number(process.hrtime.bigint() - sinceNs) / 1e9;
 
 export type Worker = (key: string) => Promise<'done' | 'retry'>;
 
@@ -16,6 +31,9 @@ export class WorkQueue {
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #onDepthChange: (depth: number) => void;
+  readonly #metrics: WorkQueueMetrics | undefined;
+  /** When each waiting key entered the queue. */
+  readonly #enteredAt = new Map<string, bigint>();
   readonly #queue: string[] = [];
   readonly #queued = new Set<string>();
   readonly #processing = new Set<string>();
@@ -29,6 +47,7 @@ export class WorkQueue {
     this.#baseDelayMs = options.baseDelayMs ?? 100;
     this.#maxDelayMs = options.maxDelayMs ?? 60_000;
     this.#onDepthChange = options.onDepthChange ?? (() => {});
+    this.#metrics = options.metrics;
   }
 
   get depth(): number {
@@ -44,6 +63,10 @@ export class WorkQueue {
     if (this.#queued.has(key)) return;
     this.#queued.add(key);
     this.#queue.push(key);
+    if (this.#metrics) {
+      this.#enteredAt.set(key, process.hrtime.bigint());
+      this.#metrics.added();
+    }
     this.#onDepthChange(this.#queue.length);
     this.#wake?.();
   }
@@ -93,6 +116,7 @@ export class WorkQueue {
         continue;
       }
       this.#processing.add(key);
+      const started = process.hrtime.bigint();
       let outcome: 'done' | 'retry';
       try {
         outcome = await worker(key);
@@ -100,10 +124,12 @@ export class WorkQueue {
         outcome = 'retry';
       }
       this.#processing.delete(key);
+      this.#metrics?.finished(seconds(started));
       if (outcome === 'done') {
         this.#failures.delete(key);
       } else {
         this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
+        this.#metrics?.retried();
         this.addAfter(key, this.backoffFor(key));
       }
       if (this.#dirty.delete(key)) this.add(key);
@@ -115,6 +141,11 @@ export class WorkQueue {
     const key = this.#queue.shift();
     if (key === undefined) return undefined;
     this.#queued.delete(key);
+    const entered = this.#enteredAt.get(key);
+    if (entered !== undefined) {
+      this.#enteredAt.delete(key);
+      this.#metrics?.started(seconds(entered));
+    }
     this.#onDepthChange(this.#queue.length);
     return key;
   }

@@ -9,6 +9,16 @@ export function entrySize(key: string, value: string): number {
   return Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
 }
 
+/** The data bytes of a Secret as the API server holds it (`data` values are base64), without decoding. */
+export function secretDataBytes(data: Record<string, string> | undefined): number {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(data ?? {})) {
+    const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+    bytes += Buffer.byteLength(key, 'utf8') + Math.floor((value.length * 3) / 4) - padding;
+  }
+  return bytes;
+}
+
 /** The data bytes of this config's entry (key and YAML), or undefined when it cannot be rendered. */
 export function renderedSize(
   config: TopologyConfig,

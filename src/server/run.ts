@@ -17,6 +17,7 @@ import { ConfigIndex } from '../rules/config-index.ts';
 import { defaultPolicy, type Policy } from '../rules/policy.ts';
 import { servingCertificateNames, type Config } from './config.ts';
 import { createMetrics } from './metrics.ts';
+import { secretDataBytes } from '../secret-format/size.ts';
 import { kubeAuthorizer } from './metrics-auth.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { startProbeServer, type ProbeServer } from './probes.ts';
@@ -53,7 +54,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let elector: LeaderElector | undefined;
   let shuttingDown = false;
   let tlsLoaded = false;
-  const metrics = createMetrics();
+  let source: CertificateSource | undefined;
+  const metrics = createMetrics({
+    leaseName: config.leaderElection.id,
+    servingCertificate: () => source?.current().certPem,
+    targetSecretSizes: () => ({
+      largestBytes: Math.max(
+        0,
+        ...(caches?.managedSecrets() ?? []).map((s) => secretDataBytes(s.data)),
+      ),
+      limitBytes: policy.maxSecretBytes,
+    }),
+  });
 
   // Probes first, so the kubelet sees a live process while caches fill.
   let probes: ProbeServer | undefined;
@@ -77,7 +89,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // that every replica shares through one Secret and whose CA they inject
   // into the webhook configurations (one CA for all replicas, or the API
   // server would reject every replica but the last to inject).
-  let source: CertificateSource;
   if (config.webhook.certPath) {
     source = watchCertificateFiles(
       config.webhook.certPath,
@@ -109,8 +120,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
     });
   }
-  stops.push(() => source.stop());
-  const currentCertificate = () => source.current();
+  stops.push(() => source?.stop());
+  const currentCertificate = () => source!.current();
   tlsLoaded = true;
 
   const controller = createController({
@@ -129,6 +140,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     observer: {
       reconciled: (result, seconds) => metrics.observeReconcile(result, seconds),
       queueDepth: (depth) => metrics.setWorkqueueDepth(depth),
+      workers: (active, max) => metrics.setWorkers(active, max),
+      queue: metrics.workQueue,
     },
   });
   const leading = (value: boolean) => {
@@ -143,6 +156,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     tls: currentCertificate(),
     context: () => ({ view: index, policy }),
     logger,
+    http: metrics.webhookHttp,
     observe: ({ webhook: kind, operation, allowed, seconds }) =>
       metrics.observeAdmission({
         webhook: kind === 'validate' ? 'validating' : 'mutating',

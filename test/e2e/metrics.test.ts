@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { before, describe, test } from 'node:test';
 import { createServiceAccount, productCredentials, serviceAccountToken } from './credentials.ts';
+import { ALERTS, PANELS } from '../../scripts/gen-monitoring.ts';
 import { apply, configYaml, getJson, mustApply, useEnv, withLogs } from './support.ts';
 
 let caPem: string;
@@ -42,6 +43,17 @@ function scrape(token?: string, path = '/metrics'): Promise<{ status: number; bo
     request.on('timeout', () => request.destroy(new Error('scrape timed out')));
     request.on('error', reject);
   });
+}
+
+/** The metric names a PromQL expression reads (label matchers, by-lists and functions left out). */
+function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\b(by|without)\s*\([^)]*\)/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ');
+  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
+    .map((m) => m[1]!)
+    .filter((name) => name.includes('_'));
 }
 
 interface Sample {
@@ -125,7 +137,7 @@ describe('/metrics', () => {
             {
               name: 'metrics-broken',
               endpoint: 'postgres://broken.db/kine',
-              extra: 'prefix: {prefix: no-slash}',
+              extra: "prefix: {prefix: 'no slash'}",
             },
           ],
         }),
@@ -158,6 +170,61 @@ describe('/metrics', () => {
       }
     }));
 
+  test("controller-runtime's metric names are exported, and every metric the dashboard and alerts read", async () => {
+    const { status, body } = await scrape(readerToken);
+    assert.equal(status, 200);
+    // Names as families: a histogram's _bucket, _sum and _count belong to its TYPE line.
+    const families = new Map(
+      [...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    const exported = (name: string) =>
+      families.has(name) || families.get(name.replace(/_(bucket|sum|count)$/, '')) === 'histogram';
+    for (const name of [
+      'controller_runtime_webhook_requests_total',
+      'controller_runtime_webhook_latency_seconds',
+      'controller_runtime_webhook_requests_in_flight',
+      'controller_runtime_reconcile_total',
+      'controller_runtime_reconcile_errors_total',
+      'controller_runtime_reconcile_time_seconds',
+      'controller_runtime_active_workers',
+      'controller_runtime_max_concurrent_reconciles',
+      'workqueue_depth',
+      'workqueue_adds_total',
+      'workqueue_queue_duration_seconds',
+      'workqueue_work_duration_seconds',
+      'workqueue_retries_total',
+      'leader_election_master_status',
+      'topology_webhook_certificate_expiration_timestamp_seconds',
+      'topology_target_secret_largest_size_bytes',
+      'topology_target_secret_size_limit_bytes',
+    ])
+      assert.ok(families.has(name), `${name} is exported`);
+    // The reviews and reconciles of the test above were counted under the controller-runtime names too.
+    const samples = parse(body);
+    assert.ok(
+      samples.some(
+        (s) =>
+          s.name === 'controller_runtime_webhook_requests_total' &&
+          s.labels.webhook === '/validate-harikube-info-v1-topologyconfig' &&
+          s.labels.code === '200' &&
+          s.value >= 2,
+      ),
+    );
+    const expiry = samples.find(
+      (s) => s.name === 'topology_webhook_certificate_expiration_timestamp_seconds',
+    );
+    assert.ok(expiry && expiry.value > Date.now() / 1000, 'the serving certificate expires later');
+    // Every metric a query of the dashboard or an alert reads.
+    const queries = [
+      ...ALERTS.map((a) => a.expr),
+      ...PANELS.flatMap((p) => p.targets.map((t) => t.expr)),
+    ];
+    const read = new Set(queries.flatMap(metricNames));
+    assert.ok(read.size >= 15, `the queries read ${[...read].join(', ')}`);
+    for (const name of read)
+      assert.ok(exported(name), `${name} (read by the dashboard or an alert) is exported`);
+  });
+
   test('no label value holds an endpoint, a name or anything a user controls', async () => {
     const { status, body } = await scrape(readerToken);
     assert.equal(status, 200);
@@ -178,10 +245,19 @@ describe('/metrics', () => {
       'Active',
       'Pending',
       'Error',
+      // controller-runtime's names: webhook paths, the controller, its results, the Lease.
+      ...['/validate', '/mutate'].flatMap((p) => [p, `${p}-harikube-info-v1-topologyconfig`]),
+      'topologyconfig',
+      'requeue',
+      'requeue_after',
+      'topology-webhook.harikube.info',
+      '',
     ]);
-    for (const s of samples.filter((x) => x.name.startsWith('topology_'))) {
+    const ours = /^(topology_|controller_runtime_|workqueue_|leader_election_)/;
+    for (const s of samples.filter((x) => ours.test(x.name))) {
       for (const [label, value] of Object.entries(s.labels)) {
         if (label === 'le') assert.ok(value === '+Inf' || Number.isFinite(Number(value)));
+        else if (label === 'code') assert.match(value, /^[1-5]\d\d$/);
         else
           assert.ok(closed.has(value), `${s.name}{${label}="${value}"} is not from a closed set`);
       }

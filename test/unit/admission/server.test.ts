@@ -23,10 +23,15 @@ const serving = issueCertificate(ca, {
 const index = new ConfigIndex();
 const logLines: string[] = [];
 const logger = pino({ level: 'debug' }, { write: (line: string) => logLines.push(line) });
+const requests: string[] = [];
 const app = buildWebhookServer({
   tls: serving,
   context: () => ({ view: index, policy: defaultPolicy }),
   logger,
+  http: {
+    started: (path) => requests.push(`start ${path}`),
+    finished: (path, code) => requests.push(`end ${path} ${code}`),
+  },
 });
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -474,5 +479,20 @@ describe('bounded memory', () => {
       grown < 8 * 1024 * 1024,
       `heap grew by ${Math.round(grown / 1024)} KiB over 3,200 reviews`,
     );
+  });
+});
+
+describe('HTTP observer (controller-runtime webhook metrics)', () => {
+  test('every request to a webhook path is reported with its code; other paths are not', async () => {
+    requests.length = 0;
+    await post('/validate-harikube-info-v1-topologyconfig', review('CREATE', topologyConfig()));
+    await post('/mutate', '{"not": "a review"}');
+    await post('/not-a-webhook', review('CREATE', topologyConfig()));
+    assert.deepEqual(requests, [
+      'start /validate-harikube-info-v1-topologyconfig',
+      'end /validate-harikube-info-v1-topologyconfig 200',
+      'start /mutate',
+      'end /mutate 400',
+    ]);
   });
 });

@@ -91,4 +91,45 @@ describe('WorkQueue', () => {
     assert.deepEqual(depths.slice(0, 2), [1, 2]);
     assert.equal(depths.at(-1), 0);
   });
+
+  test('reports what client-go counts: adds (not repeats), time waiting, time working, retries', async () => {
+    const events: string[] = [];
+    const waits: number[] = [];
+    const queue = new WorkQueue({
+      baseDelayMs: 5,
+      metrics: {
+        added: () => events.push('added'),
+        started: (seconds) => {
+          events.push('started');
+          waits.push(seconds);
+        },
+        finished: (seconds) => {
+          events.push('finished');
+          assert.ok(seconds >= 0.009, `worked ${seconds} s`);
+        },
+        retried: () => events.push('retried'),
+      },
+    });
+    queue.add('ns/a');
+    queue.add('ns/a'); // already waiting: not an add
+    await tick(20);
+    let calls = 0;
+    const running = queue.run(async () => {
+      await tick(10);
+      return ++calls === 1 ? 'retry' : 'done';
+    });
+    await tick(100);
+    queue.shutdown();
+    await running;
+    assert.deepEqual(events, [
+      'added',
+      'started',
+      'finished',
+      'retried',
+      'added',
+      'started',
+      'finished',
+    ]);
+    assert.ok(waits[0]! >= 0.015, `waited ${waits[0]} s before a worker ran`);
+  });
 });

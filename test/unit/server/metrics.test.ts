@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { request } from 'node:https';
 import pino from 'pino';
 import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
@@ -67,6 +67,95 @@ describe('createMetrics', () => {
     const after = (await m.registry.metrics()).split('\n');
     assert.ok(after.includes('topology_leader 0'));
     assert.ok(after.includes('topology_configs{state="Active"} 0'));
+  });
+
+  test("controller-runtime's names, labels and buckets, beside the product's own", async () => {
+    const certificate = issueCertificate(
+      createCertificateAuthority({ commonName: 'ca', validityDays: 3 }),
+      {
+        commonName: 'webhook',
+        dnsNames: ['webhook.test'],
+        validityDays: 2,
+        usage: 'server',
+      },
+    );
+    const m = createMetrics({
+      leaseName: 'topology-webhook.harikube.info',
+      servingCertificate: () => certificate.certPem,
+      targetSecretSizes: () => ({ largestBytes: 1234, limitBytes: 1_000_000 }),
+    });
+    const path = '/validate-harikube-info-v1-topologyconfig';
+    m.webhookHttp.started(path);
+    m.webhookHttp.started(path);
+    m.webhookHttp.finished(path, 200, 0.003);
+    m.webhookHttp.started('/mutate');
+    m.webhookHttp.finished('/mutate', 400, 0.0001);
+    m.observeReconcile('success', 0.2);
+    m.observeReconcile('error', 1.3);
+    m.observeReconcile('conflict', 0.01);
+    m.setWorkers(1, 2);
+    m.setWorkqueueDepth(4);
+    m.workQueue.added();
+    m.workQueue.started(0.5);
+    m.workQueue.finished(0.02);
+    m.workQueue.retried();
+    m.setLeader(true);
+    const lines = (await m.registry.metrics()).split('\n');
+    const notAfter = new X509Certificate(certificate.certPem).validToDate.getTime() / 1000;
+    for (const line of [
+      `controller_runtime_webhook_requests_total{webhook="${path}",code="200"} 1`,
+      'controller_runtime_webhook_requests_total{webhook="/mutate",code="400"} 1',
+      `controller_runtime_webhook_requests_in_flight{webhook="${path}"} 1`,
+      `controller_runtime_webhook_latency_seconds_bucket{le="0.01",webhook="${path}"} 1`,
+      `controller_runtime_webhook_latency_seconds_bucket{le="0.001",webhook="${path}"} 0`,
+      'controller_runtime_reconcile_total{controller="topologyconfig",result="success"} 1',
+      'controller_runtime_reconcile_total{controller="topologyconfig",result="error"} 1',
+      'controller_runtime_reconcile_total{controller="topologyconfig",result="requeue"} 1',
+      'controller_runtime_reconcile_total{controller="topologyconfig",result="requeue_after"} 0',
+      'controller_runtime_reconcile_errors_total{controller="topologyconfig"} 1',
+      'controller_runtime_reconcile_time_seconds_bucket{le="0.15",controller="topologyconfig"} 1',
+      'controller_runtime_reconcile_time_seconds_bucket{le="1.5",controller="topologyconfig"} 3',
+      'controller_runtime_active_workers{controller="topologyconfig"} 1',
+      'controller_runtime_max_concurrent_reconciles{controller="topologyconfig"} 2',
+      'workqueue_depth{name="topologyconfig",controller="topologyconfig",priority=""} 4',
+      'workqueue_adds_total{name="topologyconfig",controller="topologyconfig"} 1',
+      'workqueue_retries_total{name="topologyconfig",controller="topologyconfig"} 1',
+      'workqueue_queue_duration_seconds_bucket{le="1",name="topologyconfig",controller="topologyconfig"} 1',
+      'workqueue_work_duration_seconds_bucket{le="0.1",name="topologyconfig",controller="topologyconfig"} 1',
+      'leader_election_master_status{name="topology-webhook.harikube.info"} 1',
+      `topology_webhook_certificate_expiration_timestamp_seconds ${notAfter}`,
+      'topology_target_secret_largest_size_bytes 1234',
+      'topology_target_secret_size_limit_bytes 1000000',
+    ])
+      assert.ok(lines.includes(line), `missing: ${line}`);
+    // controller-runtime's webhook and work-queue buckets: 10 ns to 1000 s, ×10 apart.
+    const les = lines
+      .filter(
+        (l) =>
+          l.startsWith(`controller_runtime_webhook_latency_seconds_bucket{`) && l.includes(path),
+      )
+      .map((l) => /le="([^"]+)"/.exec(l)![1]);
+    assert.deepEqual(les, [
+      '1e-8',
+      '1e-7',
+      '0.000001',
+      '0.00001',
+      '0.0001',
+      '0.001',
+      '0.01',
+      '0.1',
+      '1',
+      '10',
+      '100',
+      '1000',
+      '+Inf',
+    ]);
+    m.setLeader(false);
+    assert.ok(
+      (await m.registry.metrics()).includes(
+        'leader_election_master_status{name="topology-webhook.harikube.info"} 0',
+      ),
+    );
   });
 
   test('registries are independent (no global registry)', async () => {
