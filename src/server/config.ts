@@ -67,6 +67,8 @@ export interface Config {
   healthProbeBindAddress: BindAddress | undefined;
   /** undefined when disabled with "0". */
   metricsBindAddress: BindAddress | undefined;
+  /** HTTPS with TokenReview + SubjectAccessReview; false: plain HTTP, no authentication. */
+  metricsSecure: boolean;
   leaderElection: LeaderElectionConfig;
   policy: PolicyConfig;
   logLevel: LogLevel;
@@ -129,6 +131,11 @@ const FLAGS: Record<string, FlagSpec> = {
     default: ':8443',
     value: 'ADDR',
     help: 'address of the HTTPS /metrics endpoint (TokenReview + SubjectAccessReview); "0" disables it',
+  },
+  'metrics-secure': {
+    type: 'boolean',
+    default: true,
+    help: 'serve /metrics over HTTPS to callers that pass TokenReview + SubjectAccessReview; --metrics-secure=false serves plain HTTP to anyone who reaches the port',
   },
   'leader-elect': {
     type: 'boolean',
@@ -614,6 +621,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     },
     healthProbeBindAddress,
     metricsBindAddress,
+    metricsSecure: bool('metrics-secure'),
     leaderElection: {
       enabled: leaderEnabled,
       namespace: leaderNamespace,

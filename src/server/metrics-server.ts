@@ -2,6 +2,7 @@
 // decision (metrics-auth.ts) and served with the webhook's certificate.
 
 import { createServer } from 'node:https';
+import { createServer as createPlainServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -29,6 +30,13 @@ export interface MetricsServerOptions {
   cache?: AuthCacheOptions;
 }
 
+export interface PlainMetricsServerOptions {
+  address: BindAddress;
+  plain: true;
+  registry: Registry;
+  logger: Logger;
+}
+
 export type MetricsServer = ListeningServer;
 
 function send(
@@ -49,7 +57,7 @@ function send(
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  cache: AuthCache,
+  cache: AuthCache | undefined,
   registry: Registry,
   logger: Logger,
 ): Promise<void> {
@@ -58,24 +66,7 @@ async function handle(
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
   }
-  const token = bearerToken(req);
-  const remote = req.socket.remoteAddress;
-  if (!token) return send(res, 401, 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
-  let decision: AuthDecision;
-  try {
-    decision = await cache.check(token);
-  } catch (err) {
-    logger.error({ remote, reason: (err as Error).message }, 'metrics authorization check failed');
-    return send(res, 500, 'authorization check failed\n');
-  }
-  if (decision === 'unauthenticated') {
-    logger.debug({ remote }, 'metrics request with an invalid token');
-    return send(res, 401, 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
-  }
-  if (decision === 'forbidden') {
-    logger.debug({ remote }, 'metrics request forbidden');
-    return send(res, 403, 'Forbidden\n');
-  }
+  if (cache && !(await authorized(req, res, cache, logger))) return;
   const body = await registry.metrics();
   res.writeHead(200, {
     'content-type': registry.contentType,
@@ -85,19 +76,61 @@ async function handle(
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** HTTPS (TLS 1.2+) server for GET /metrics, guarded by `authorize` with a decision cache. */
-export function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+/** Answers 401/403/500 itself and returns false, unless the bearer token may get /metrics. */
+async function authorized(
+  req: IncomingMessage,
+  res: ServerResponse,
+  cache: AuthCache,
+  logger: Logger,
+): Promise<boolean> {
+  const token = bearerToken(req);
+  const remote = req.socket.remoteAddress;
+  const refuse = (status: number, body: string, headers?: Record<string, string>) => {
+    send(res, status, body, headers);
+    return false;
+  };
+  if (!token) return refuse(401, 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
+  let decision: AuthDecision;
+  try {
+    decision = await cache.check(token);
+  } catch (err) {
+    logger.error({ remote, reason: (err as Error).message }, 'metrics authorization check failed');
+    return refuse(500, 'authorization check failed\n');
+  }
+  if (decision === 'unauthenticated') {
+    logger.debug({ remote }, 'metrics request with an invalid token');
+    return refuse(401, 'Unauthorized\n', { 'www-authenticate': 'Bearer' });
+  }
+  if (decision === 'forbidden') {
+    logger.debug({ remote }, 'metrics request forbidden');
+    return refuse(403, 'Forbidden\n');
+  }
+  return true;
+}
+
+/**
+ * HTTPS (TLS 1.2+) server for GET /metrics, guarded by `authorize` with a
+ * decision cache; with `plain` (--metrics-secure=false) plain HTTP for anyone.
+ */
+export function startMetricsServer(
+  options: MetricsServerOptions | PlainMetricsServerOptions,
+): Promise<MetricsServer> {
   const { logger, registry } = options;
-  const cache = createAuthCache(options.authorize, options.cache);
-  const server = createServer(secureContextOptions(options.tls()), (req, res) => {
+  const cache = 'plain' in options ? undefined : createAuthCache(options.authorize, options.cache);
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, cache, registry, logger).catch((err: unknown) => {
       logger.error({ reason: (err as Error).message }, 'metrics request failed');
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
     });
-  });
-  followCertificate(server, options.tls);
+  };
+  const plain = 'plain' in options;
+  const server = plain
+    ? createPlainServer(serve)
+    : createServer(secureContextOptions(options.tls()), serve);
+  if (!plain) followCertificate(server as ReturnType<typeof createServer>, options.tls);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
-  return listen(server, options.address, logger, 'metrics (HTTPS)');
+  const what = plain ? 'metrics (plain HTTP, no authentication)' : 'metrics (HTTPS)';
+  return listen(server, options.address, logger, what);
 }

@@ -201,13 +201,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   stops.push(() => clearInterval(countStates));
 
   if (config.metricsBindAddress) {
-    const metricsServer = await startMetricsServer({
-      address: config.metricsBindAddress,
-      tls: currentCertificate,
-      authorize: kubeAuthorizer(kubeConfig),
-      registry: metrics.registry,
-      logger,
-    });
+    const metricsServer = await startMetricsServer(
+      config.metricsSecure
+        ? {
+            address: config.metricsBindAddress,
+            tls: currentCertificate,
+            authorize: kubeAuthorizer(kubeConfig),
+            registry: metrics.registry,
+            logger,
+          }
+        : { address: config.metricsBindAddress, plain: true, registry: metrics.registry, logger },
+    );
     stops.push(() => metricsServer.close());
   }
 

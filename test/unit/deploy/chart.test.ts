@@ -302,6 +302,29 @@ describe('server settings become flags', () => {
     );
   });
 
+  test('metrics.secure=false: --metrics-secure=false, an http-metrics port, no metrics RBAC, a plain ServiceMonitor', async () => {
+    const objects = await template({
+      metrics: { secure: false },
+      monitoring: { serviceMonitor: { enabled: true } },
+    });
+    assert.ok(args(objects).includes('--metrics-secure=false'));
+    const ports = (find(objects, 'Service', NAME).spec as { ports: { name: string }[] }).ports;
+    assert.deepEqual(
+      ports.map((p) => p.name),
+      ['webhook', 'http-metrics'],
+    );
+    assert.ok(!rulesOf(objects, SA).some((g) => g.rule.resources?.includes('tokenreviews')));
+    assert.deepEqual(
+      ofKind(objects, 'ClusterRole').filter((r) => r.metadata.name.includes('metrics')),
+      [],
+    );
+    const endpoints = (find(objects, 'ServiceMonitor', NAME).spec as { endpoints: object[] })
+      .endpoints;
+    assert.deepEqual(endpoints, [
+      { port: 'http-metrics', scheme: 'http', path: '/metrics', interval: '30s' },
+    ]);
+  });
+
   test('leaderElection.enabled=false drops --leader-elect and the Lease Role', async () => {
     const objects = await template({ leaderElection: { enabled: false } });
     assert.ok(!args(objects).some((a) => a.startsWith('--leader-elect')));

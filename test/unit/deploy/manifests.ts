@@ -101,6 +101,7 @@ export const SERVER_FLAGS = [
   '--webhook-bind-address',
   '--health-probe-bind-address',
   '--metrics-bind-address',
+  '--metrics-secure',
   '--leader-elect',
   '--leader-election-namespace',
   '--leader-election-id',

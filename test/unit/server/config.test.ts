@@ -41,6 +41,7 @@ describe('parseConfig defaults', () => {
       },
       healthProbeBindAddress: { host: '', port: 8081 },
       metricsBindAddress: { host: '', port: 8443 },
+      metricsSecure: true,
       leaderElection: {
         enabled: false,
         namespace: undefined,
@@ -73,6 +74,7 @@ describe('parseConfig flags', () => {
           '--webhook-bind-address=127.0.0.1:10443',
           '--health-probe-bind-address=[::1]:18081',
           '--metrics-bind-address=0',
+          '--metrics-secure=false',
           '--leader-elect',
           '--leader-election-namespace=ops',
           '--leader-election-id=my-lease',
@@ -117,6 +119,7 @@ describe('parseConfig flags', () => {
         },
         healthProbeBindAddress: { host: '::1', port: 18081 },
         metricsBindAddress: undefined,
+        metricsSecure: false,
         leaderElection: {
           enabled: true,
           namespace: 'ops',
@@ -233,8 +236,8 @@ describe('parseConfig errors', () => {
   const cases: { name: string; argv: string[]; env?: Record<string, string>; problem: string }[] = [
     {
       name: 'unknown flag',
-      argv: ['--metrics-secure'],
-      problem: "Unknown option '--metrics-secure'",
+      argv: ['--metrics-cert-path'],
+      problem: "Unknown option '--metrics-cert-path'",
     },
     {
       name: 'positional argument',

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
+import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import pino from 'pino';
 import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
@@ -396,5 +397,35 @@ describe('metrics server', () => {
 
   test('refuses plain HTTP', async () => {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
+  });
+});
+
+describe('metrics server, plain (--metrics-secure=false)', () => {
+  test('serves /metrics over plain HTTP to anyone, without asking for a token', async () => {
+    const metrics = createMetrics();
+    const server = await startMetricsServer({
+      address: { host: '127.0.0.1', port: 0 },
+      plain: true,
+      registry: metrics.registry,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const { port } = server.address();
+      const get = (path: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (body += chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          }).on('error', reject);
+        });
+      const ok = await get('/metrics');
+      assert.equal(ok.status, 200);
+      assert.match(ok.body, /^controller_runtime_reconcile_total\{/m);
+      assert.equal((await get('/other')).status, 404);
+    } finally {
+      await server.close();
+    }
   });
 });
