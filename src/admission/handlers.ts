@@ -14,10 +14,17 @@ import type { Verdict } from '../rules/field-errors.ts';
 import type { AdmissionRequest, AdmissionResponse } from './review.ts';
 import { allowed, denied, invalid, patched } from './response.ts';
 import { isRecord } from '../resource/json.ts';
+import { allowsRoutingChange } from '../rules/append-only.ts';
+import type { ExistingDataVerdict } from './existing-data.ts';
 
 export interface AdmissionContext {
   view: ConfigView;
   policy: Policy;
+  /** Counts the objects that new or changed routes would take (existing-data.ts); absent: not checked. */
+  existingData?: (
+    config: TopologyConfig,
+    old: TopologyConfig | undefined,
+  ) => Promise<ExistingDataVerdict>;
 }
 
 export type AdmissionHandler = (
@@ -109,3 +116,31 @@ export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }
   }
   return patched(request.uid, fastJsonPatch.compare(object, defaulted));
 };
+
+/**
+ * The second, asynchronous stage of validation: a CREATE or UPDATE that the
+ * rules allowed and that adds or changes routes is refused when those routes
+ * would take objects that already exist, unless the change carries the
+ * override annotation.
+ */
+export async function validateExistingData(
+  request: AdmissionRequest,
+  response: AdmissionResponse,
+  context: AdmissionContext,
+): Promise<AdmissionResponse> {
+  if (!response.allowed || !context.existingData || request.subResource) return response;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return response;
+  if (!isRecord(request.object) || !isRecord(request.object.spec)) return response;
+  const config = request.object as unknown as TopologyConfig;
+  const old =
+    request.operation === 'UPDATE' && isRecord(request.oldObject)
+      ? (request.oldObject as unknown as TopologyConfig)
+      : undefined;
+  if (old && isDeepStrictEqual(config.spec, old.spec)) return response;
+  if (allowsRoutingChange(config)) return response;
+  const verdict = await context.existingData(config, old);
+  if (verdict.state === 'refused')
+    return invalid(request.uid, subjectOf(request), verdict.errors, response.warnings ?? []);
+  if (verdict.notes.length === 0) return response;
+  return allowed(request.uid, [...(response.warnings ?? []), ...verdict.notes]);
+}

@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AdmissionContext, AdmissionHandler } from './handlers.ts';
-import { mutateTopologyConfig, validateTopologyConfig } from './handlers.ts';
+import { mutateTopologyConfig, validateExistingData, validateTopologyConfig } from './handlers.ts';
 import { BadReviewError, decodeReview, encodeReview } from './review.ts';
 import { MAX_NESTING_DEPTH, jsonTextTooDeep } from '../resource/json.ts';
 
@@ -217,7 +217,10 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
             }
             throw error;
           }
-          const response = route.handler(review, options.context());
+          const context = options.context();
+          let response = route.handler(review, context);
+          if (route.webhook === 'validate')
+            response = await validateExistingData(review, response, context);
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           options.observe?.({
             webhook: route.webhook,

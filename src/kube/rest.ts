@@ -29,7 +29,8 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
 };
 
 export interface RestClient {
-  get<T>(path: string): Promise<T>;
+  /** `accept`: another representation (e.g. metadata only, or aggregated discovery). */
+  get<T>(path: string, accept?: string): Promise<T>;
   create<T>(path: string, body: unknown): Promise<T>;
   replace<T>(path: string, body: unknown): Promise<T>;
   patch<T>(path: string, type: PatchType, body: unknown): Promise<T>;
@@ -47,6 +48,7 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    accept = 'application/json',
   ): Promise<T> {
     const options: https.RequestOptions = {
       method,
@@ -55,7 +57,7 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
       port: base.port,
       path: base.pathname.replace(/\/$/, '') + path,
       headers: {
-        accept: 'application/json',
+        accept,
         ...(body === undefined ? {} : { 'content-type': contentType }),
       },
       agent,
@@ -99,7 +101,7 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
   }
 
   return {
-    get: (path) => request('GET', path),
+    get: (path, accept) => request('GET', path, undefined, undefined, accept),
     create: (path, body) => request('POST', path, body),
     replace: (path, body) => request('PUT', path, body),
     patch: (path, type, body) => request('PATCH', path, body, PATCH_CONTENT_TYPES[type]),

@@ -28,6 +28,7 @@ export type ConditionReason =
   | 'KeptInSecret'
   | 'Conflict'
   | 'TooLarge'
+  | 'ExistingData'
   | 'TargetNotManaged'
   | 'TargetNamespaceMissing'
   | 'TargetForbidden'

@@ -85,6 +85,11 @@ export interface MergeState {
    * as written.
    */
   present?: ReadonlySet<string>;
+  /**
+   * Newcomers (`namespace/name`) that must not be merged yet, with the reason:
+   * their routes would take objects that already exist (the caller counted).
+   */
+  blocked?: ReadonlyMap<string, string>;
 }
 
 /** Why a config cannot be merged, and the CamelCase reason of its conditions. */
@@ -518,7 +523,9 @@ export function mergeAll(
   candidates.sort((a, b) => compareFacts(a.facts, b.facts));
   for (const candidate of candidates) {
     const lost = losers.get(candidate.facts.key);
+    const blocked = state.blocked?.get(candidate.facts.key);
     if (lost) merger.fail(candidate.target, candidate.facts.key, lost, 'Conflict');
+    else if (blocked) merger.fail(candidate.target, candidate.facts.key, blocked, 'ExistingData');
     else merger.admit(candidate);
   }
   for (const result of merger.results.values()) result.data = sortedData(result.data);

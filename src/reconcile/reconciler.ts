@@ -23,6 +23,9 @@ import {
   paths,
   type RestClient,
 } from '../kube/rest.ts';
+import type { ExistingDataVerdict } from '../admission/existing-data.ts';
+import { allowsRoutingChange } from '../rules/append-only.ts';
+import { formatFieldError } from '../rules/field-errors.ts';
 import type { EventRecorder } from './events.ts';
 import type { ConditionReason } from './conditions.ts';
 import { readyNow } from './conditions.ts';
@@ -57,6 +60,12 @@ export interface ReconcilerDeps {
    */
   managedSecrets?(): readonly Secret[];
   keys: KeyLookup;
+  /**
+   * Counts what a newcomer's routes would take (admission's existing-data
+   * check, repeated before its first merge: objects created while it was
+   * Pending count too). Absent: not checked.
+   */
+  existingData?(config: TopologyConfig): Promise<ExistingDataVerdict>;
   policy: () => Policy;
   events: EventRecorder;
   logger: Logger;
@@ -152,7 +161,8 @@ export async function reconcileTarget(
   if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
   const present = await unseenOwners(written.get(target), configs, deps);
-  const result = mergeTarget(target, everyone, deps.keys, policy, { written, present });
+  const blocked = await blockedNewcomers(live, written.get(target), deps);
+  const result = mergeTarget(target, everyone, deps.keys, policy, { written, present, blocked });
   const write: WriteOutcome =
     current.state === 'read'
       ? await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps)
@@ -388,6 +398,31 @@ async function unseenOwners(
     }
   }
   return present;
+}
+
+/**
+ * The configs of this target about to be merged for the first time whose
+ * routes would take objects that already exist (unless the override
+ * annotation authorises it), with the reason.
+ */
+async function blockedNewcomers(
+  live: readonly TopologyConfig[],
+  secret: WrittenSecret | undefined,
+  deps: ReconcilerDeps,
+): Promise<Map<string, string>> {
+  const blocked = new Map<string, string>();
+  if (!deps.existingData) return blocked;
+  const owners = new Set([...(secret?.values() ?? [])].map((e) => e.uid));
+  const newcomers = live.filter(
+    (c) => !owners.has(c.metadata.uid ?? '') && !allowsRoutingChange(c),
+  );
+  const verdicts = await Promise.all(newcomers.map((c) => deps.existingData!(c)));
+  newcomers.forEach((config, i) => {
+    const verdict = verdicts[i]!;
+    if (verdict.state === 'refused')
+      blocked.set(keyOf(config), verdict.errors.map(formatFieldError).join('; '));
+  });
+  return blocked;
 }
 
 /** `<position>-<namespace>.<name>.yaml` → namespace/name (a namespace has no dots). */

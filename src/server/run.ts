@@ -11,10 +11,12 @@ import { buildWebhookServer } from '../admission/server.ts';
 import { startCaches, type Caches } from '../kube/caches.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { createRestClient } from '../kube/rest.ts';
+import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
 import { createController } from '../reconcile/controller.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
 import { defaultPolicy, type Policy } from '../rules/policy.ts';
+import type { TopologyConfig } from '../resource/types.ts';
 import { servingCertificateNames, type Config } from './config.ts';
 import { createMetrics } from './metrics.ts';
 import { secretDataBytes } from '../secret-format/size.ts';
@@ -34,6 +36,9 @@ export interface RunningServer {
 }
 
 const COMPONENT = 'topology-webhook';
+/** Time for the existing-data check of one review (see existing-data.ts). */
+const EXISTING_DATA_BUDGET_MS = 2_000;
+const RECONCILE_EXISTING_DATA_BUDGET_MS = 10_000;
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
@@ -124,11 +129,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const currentCertificate = () => source!.current();
   tlsLoaded = true;
 
+  // Counting existing objects shares one budget per review, well below the
+  // webhook configurations' 5 s timeout (the mutating call and the network
+  // take their share); past it the review is refused, not left to time out.
+  const discovery = cachedDiscovery(rest);
+  const existingData = (config: TopologyConfig, old: TopologyConfig | undefined) =>
+    checkExistingData(rest, discovery, config, old, EXISTING_DATA_BUDGET_MS);
   const controller = createController({
     deps: {
       rest,
       configsOfTarget: (target) => index.configsOfTarget(target),
       managedSecrets: () => caches?.managedSecrets() ?? [],
+      // Before a first merge there is no webhook timeout to stay under.
+      existingData: (config) =>
+        checkExistingData(rest, discovery, config, undefined, RECONCILE_EXISTING_DATA_BUDGET_MS),
       keys: index,
       policy: () => policy,
       events: createEventRecorder(rest, COMPONENT, logger),
@@ -154,7 +168,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   webhook = buildWebhookServer({
     tls: currentCertificate(),
-    context: () => ({ view: index, policy }),
+    context: () => ({ view: index, policy, existingData }),
     logger,
     http: metrics.webhookHttp,
     observe: ({ webhook: kind, operation, allowed, seconds }) =>
