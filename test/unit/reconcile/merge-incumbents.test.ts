@@ -383,3 +383,22 @@ test('written entries: the annotation names the owners; without it, the config t
     'uid-orders',
   );
 });
+
+test('a newcomer the caller found would strand existing objects is not merged; an incumbent is never blocked', () => {
+  const incumbent = stored({ name: 'orders', position: 1, backends: [backend('orders-db')] });
+  const newcomer = stored({ name: 'late', position: 2, backends: [backend('late-db')] });
+  const blocked = new Map([
+    ['team-a/late', 'spec.backends[0].prefix: the cluster already holds 2 pods'],
+    ['team-a/orders', 'ignored: its entry is already in the Secret'],
+  ]);
+  const result = mergeTarget(TARGET, [incumbent, newcomer], noKeys, policy, {
+    ...writtenFor([{ config: incumbent }]),
+    blocked,
+  });
+  assert.deepEqual(Object.keys(result.data), ['0000000001-team-a.orders.yaml']);
+  assert.equal(result.outcomes.get('team-a/orders')?.state, 'Active');
+  assert.deepEqual(result.outcomes.get('team-a/late'), {
+    state: 'Error',
+    reason: 'spec.backends[0].prefix: the cluster already holds 2 pods',
+  });
+});
