@@ -140,19 +140,21 @@ describe('reconciler, webhook not registered', () => {
 
   test('a backend name is unique across target Secrets too: the loser in the other target reports Error naming the winner, and takes over when it is deleted', () =>
     withLogs(env, async ({ cp }) => {
-      const one = contender('cross-one', 1, 'e2e-cross-a', 'cluster-wide-db', 'cross-one');
-      const two = contender('cross-two', 2, 'e2e-cross-b', 'cluster-wide-db', 'cross-two');
+      // The newer config is at position 1 of its own Secret: positions of
+      // different Secrets say nothing about each other, and the incumbent wins.
+      const one = contender('cross-one', 3, 'e2e-cross-a', 'cluster-wide-db', 'cross-one');
+      const two = contender('cross-two', 1, 'e2e-cross-b', 'cluster-wide-db', 'cross-two');
       await mustApply(cp, manifest(one));
       await waitForStatus(cp, ns, one.name, 'Active');
       await mustApply(cp, manifest(two));
       assert.equal(
         await reasonOf(two),
-        'conflicts with e2e-conflicts/cross-one, whose entry harikube/e2e-cross-a already holds (the config already in the Secret wins): spec.backends[0].name: "cluster-wide-db" is already used by e2e-conflicts/cross-one (position 1, target harikube/e2e-cross-a)',
+        'conflicts with e2e-conflicts/cross-one, whose entry harikube/e2e-cross-a already holds (the config already in the Secret wins): spec.backends[0].name: "cluster-wide-db" is already used by e2e-conflicts/cross-one (position 3, target harikube/e2e-cross-a)',
       );
       // Read at once: the winner's Secret holds it, the loser's nothing.
       assert.deepEqual((await readSecret(cp, 'harikube', 'e2e-cross-b'))?.data ?? {}, {});
       assert.deepEqual((await readSecret(cp, 'harikube', 'e2e-cross-a'))!.data, {
-        [entryKey(1, ns, 'cross-one')]: expectedEntry([one.backend]),
+        [entryKey(3, ns, 'cross-one')]: expectedEntry([one.backend]),
       });
 
       await deleteAndWait(one);
