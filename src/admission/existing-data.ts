@@ -13,7 +13,6 @@
 // ServiceAccount, the `kube-root-ca.crt` ConfigMap) are named, not counted.
 // Every call shares one time budget below the webhook's timeout; running out
 // of it, or any error, refuses (fails closed) with that reason.
-import type { RestClient } from '../kube/rest.ts';
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import { forbidden, type FieldError } from '../rules/field-errors.ts';
 import { isRecord } from '../resource/json.ts';
@@ -27,6 +26,11 @@ import {
   type ResourceKeys,
   type Touched,
 } from '../rules/key-space.ts';
+
+/** What the check needs of the API server: GETs, in a chosen representation (kube/rest.ts's client is one). */
+export interface RestClient {
+  get<T>(path: string, accept?: string): Promise<T>;
+}
 
 /** A served resource: its preferred version and whether it can be listed. */
 export interface Served {
