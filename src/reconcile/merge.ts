@@ -418,17 +418,26 @@ function crossTargetClaims(candidates: readonly Candidate[]): Map<string, string
       else claims.set(b.name, [candidate]);
     }
   }
-  const losers = new Map<string, string>();
+  // The winning claimant of each name claimed in two targets or more.
+  const winners = new Map<string, Candidate>();
   for (const [name, list] of claims) {
     if (new Set(list.map((c) => c.target)).size < 2) continue;
-    const oldest = list.reduce((a, b) => (byAge(a.facts, b.facts) <= 0 ? a : b));
-    for (const c of list) {
-      if (c.target === oldest.target || losers.has(c.facts.key)) continue;
-      const i = c.facts.backends.find((b) => b.name === name)!.index;
+    winners.set(
+      name,
+      list.reduce((a, b) => (byAge(a.facts, b.facts) <= 0 ? a : b)),
+    );
+  }
+  // Each loser's reason names its first backend (by index) whose name another target wins.
+  const losers = new Map<string, string>();
+  for (const c of candidates) {
+    for (const b of c.facts.backends) {
+      const oldest = b.name ? winners.get(b.name) : undefined;
+      if (!oldest || oldest.target === c.target) continue;
       losers.set(
         c.facts.key,
-        `spec.backends[${i}].name: ${JSON.stringify(name)} is also claimed by ${oldest.facts.key} in target ${oldest.target}, which wins: between target Secrets the older config wins (then namespace/name)`,
+        `spec.backends[${b.index}].name: ${JSON.stringify(b.name)} is also claimed by ${oldest.facts.key} in target ${oldest.target}, which wins: between target Secrets the older config wins (then namespace/name)`,
       );
+      break;
     }
   }
   return losers;
