@@ -400,5 +400,6 @@ test('a newcomer the caller found would strand existing objects is not merged; a
   assert.deepEqual(result.outcomes.get('team-a/late'), {
     state: 'Error',
     reason: 'spec.backends[0].prefix: the cluster already holds 2 pods',
+    cause: 'ExistingData',
   });
 });
