@@ -13,10 +13,15 @@ import {
   MANAGED_BY_VALUE,
   type NamespacedName,
 } from '../resource/names.ts';
+import type { RoutingGrant } from '../resource/grant.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigIndex } from '../rules/config-index.ts';
 import { startInformer, type RunningInformer } from './informer.ts';
 import { paths, type RestClient } from './rest.ts';
+
+interface NamespaceObject {
+  metadata: { name?: string; uid?: string };
+}
 
 interface SecretObject {
   metadata: {
@@ -33,6 +38,11 @@ export interface CacheListeners {
   configChanged(config: TopologyConfig): void;
   keySecretChanged(ref: NamespacedName): void;
   managedSecretChanged(ref: NamespacedName): void;
+  /**
+   * A TopologyRoutingGrant or a Namespace changed: the grants in force, with
+   * each namespace's uid (a grant binds to the uid, see rules/tenancy.ts).
+   */
+  grantsChanged(grants: readonly RoutingGrant[], namespaceUids: ReadonlyMap<string, string>): void;
 }
 
 export interface Caches {
@@ -89,7 +99,7 @@ export async function startCaches(options: {
       onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
     },
   });
-  const configs = await startInformer<TopologyConfig>({
+  const configs: RunningInformer<TopologyConfig> = await startInformer<TopologyConfig>({
     kubeConfig,
     rest,
     logger,
@@ -109,7 +119,43 @@ export async function startCaches(options: {
       },
     },
   });
-  started.push(keySecrets, managedSecrets, configs);
+  // Grants before the configs are judged by anyone: the namespaces (for
+  // their uids) and the grants, each change handed on whole (both are few).
+  let grantsInformer: RunningInformer<RoutingGrant> | undefined;
+  let namespacesInformer: RunningInformer<NamespaceObject> | undefined;
+  const uids = new Map<string, string>();
+  const tenancyChanged = () => {
+    if (grantsInformer && namespacesInformer) listeners.grantsChanged(grantsInformer.list(), uids);
+  };
+  namespacesInformer = await startInformer<NamespaceObject>({
+    kubeConfig,
+    rest,
+    logger,
+    name: 'namespaces',
+    path: paths.namespaces(),
+    handlers: {
+      onUpsert: (namespace) => {
+        const { name = '', uid = '' } = namespace.metadata;
+        if (uids.get(name) === uid) return;
+        uids.set(name, uid);
+        tenancyChanged();
+      },
+      onDelete: (namespace) => {
+        uids.delete(namespace.metadata.name ?? '');
+        tenancyChanged();
+      },
+    },
+  });
+  grantsInformer = await startInformer<RoutingGrant>({
+    kubeConfig,
+    rest,
+    logger,
+    name: 'topologyroutinggrants',
+    path: paths.routingGrants(),
+    handlers: { onUpsert: tenancyChanged, onDelete: tenancyChanged },
+  });
+  tenancyChanged();
+  started.push(keySecrets, managedSecrets, namespacesInformer, grantsInformer, configs);
 
   return {
     synced: () => started.every((informer) => informer.synced()),

@@ -114,6 +114,8 @@ export const paths = {
   topologyConfigs: () => '/apis/harikube.info/v1/topologyconfigs',
   topologyConfig: (namespace: string, name: string) =>
     `/apis/harikube.info/v1/namespaces/${encodeURIComponent(namespace)}/topologyconfigs/${encodeURIComponent(name)}`,
+  routingGrants: () => '/apis/harikube.info/v1/topologyroutinggrants',
+  namespaces: () => '/api/v1/namespaces',
   secrets: (namespace?: string) =>
     namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets` : '/api/v1/secrets',
   secret: (namespace: string, name: string) =>

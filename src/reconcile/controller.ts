@@ -117,6 +117,8 @@ export function createController(options: ControllerOptions): Controller {
         }
       },
       managedSecretChanged: (ref) => enqueue(formatNamespacedName(ref)),
+      // What may be routed changed: every config is judged again.
+      grantsChanged: () => enqueueAllSoon(),
     },
     startLeading() {
       leading = true;

@@ -11,6 +11,12 @@ export interface FieldError {
   field: string;
   /** What is wrong, never containing an endpoint or a key. */
   detail: string;
+  /**
+   * Set on a refusal by the tenant routing policy (tenancy.ts): the
+   * reconciler keeps an entry already in the Secret when only these fail
+   * (a grant that shrinks never drops live routing).
+   */
+  policy?: true;
 }
 
 // Only name-like values are quoted back (printable ASCII without spaces, ':'

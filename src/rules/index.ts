@@ -19,9 +19,14 @@ import type { FieldError, Verdict } from './field-errors.ts';
 import { forbidden, quote, root, tooLong } from './field-errors.ts';
 import { validatePosition } from './numbers.ts';
 import type { Policy } from './policy.ts';
-import { validateDecryptSecret, validateTargetSecret } from './references.ts';
+import {
+  validateDecryptSecret,
+  validateSecretReferences,
+  validateTargetSecret,
+} from './references.ts';
 import { validateSchema } from './schema.ts';
 import { validateSize } from './size.ts';
+import { validateTenancy, validateTenantEndpoints } from './tenancy.ts';
 import type { ConfigView, KeyLookup } from './view.ts';
 import { isRecord } from '../resource/json.ts';
 
@@ -78,6 +83,7 @@ function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
     ...validateDeployOrder(config.metadata),
     ...backendsOf(config).flatMap((b, i) => validateBackend(b, spec.child('backends').index(i))),
     ...duplicatesWithin(factsOf(config, []), ['name', 'selector']),
+    ...validateTenancy(config, policy.tenancy),
   ];
 }
 
@@ -126,7 +132,12 @@ export function resolveConfig(config: TopologyConfig, keys: KeyLookup, policy: P
   return {
     facts,
     endpoints,
-    errors: [...errors, ...duplicatesWithin(facts, ['endpoint'])],
+    errors: [
+      ...errors,
+      ...duplicatesWithin(facts, ['endpoint']),
+      ...validateSecretReferences(endpoints, config.metadata?.namespace, policy),
+      ...validateTenantEndpoints(config, endpoints, policy.tenancy),
+    ],
     warnings,
   };
 }

@@ -4,6 +4,7 @@
 import { DEFAULT_TARGET_SECRET } from '../resource/schema.ts';
 import type { NamespacedName } from '../resource/names.ts';
 import { parseNamespacedName } from '../resource/names.ts';
+import type { Tenancy } from './tenancy.ts';
 
 export interface Policy {
   /** Target Secrets a config may name: `namespace/name`, or `namespace/*` for any Secret in that namespace. */
@@ -14,6 +15,12 @@ export interface Policy {
   allowCrossNamespaceDecryptSecret: boolean;
   /** Limit on the merged Secret's data (key and value bytes), below the API server's 1 MiB object limit. */
   maxSecretBytes: number;
+  /**
+   * Who may route what (tenancy.ts): platform namespaces and the grants in
+   * force. Absent: every namespace routes as a platform one (unit tests and
+   * the offline command without grants); the server always sets it.
+   */
+  tenancy?: Tenancy;
 }
 
 /**

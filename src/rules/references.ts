@@ -8,6 +8,7 @@ import { namespacedNameProblem } from './formats.ts';
 import { parseNamespacedName } from '../resource/names.ts';
 import type { Policy } from './policy.ts';
 import { targetAllowed } from './policy.ts';
+import { secretReference } from './tenancy.ts';
 
 export function validateTargetSecret(
   value: unknown,
@@ -54,4 +55,27 @@ export function validateDecryptSecret(
     ];
   }
   return [];
+}
+
+/**
+ * `secret://<namespace>/<name>/<key>` endpoints (HariKube reads the endpoint
+ * from that Secret): the same namespace rule as spec.endpointDecryptSecret,
+ * or a config could make the middleware read another team's credentials.
+ */
+export function validateSecretReferences(
+  endpoints: readonly (string | undefined)[],
+  configNamespace: string | undefined,
+  policy: Policy,
+): FieldError[] {
+  if (policy.allowCrossNamespaceDecryptSecret || !configNamespace) return [];
+  return endpoints.flatMap((endpoint, i) => {
+    const ref = endpoint === undefined ? undefined : secretReference(endpoint);
+    if (!ref || ref.namespace === configNamespace) return [];
+    return [
+      forbidden(
+        `spec.backends[${i}].endpoint`,
+        `is a secret:// reference to a Secret in namespace ${ref.namespace}; it must name a Secret in this config's own namespace (${configNamespace}): the cluster policy forbids reading credentials from other namespaces`,
+      ),
+    ];
+  });
 }

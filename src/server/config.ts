@@ -54,6 +54,8 @@ export interface PolicyConfig {
   allowedTargetSecrets: string[];
   defaultTargetSecret: string;
   allowCrossNamespaceDecryptSecret: boolean;
+  /** Namespaces whose configs route anything but the deny list; `*`: every namespace. */
+  platformNamespaces: string[];
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -240,6 +242,12 @@ const FLAGS: Record<string, FlagSpec> = {
     type: 'boolean',
     default: false,
     help: "let spec.endpointDecryptSecret name a Secret outside the config's own namespace",
+  },
+  'platform-namespaces': {
+    type: 'string',
+    multiple: true,
+    value: 'NS[,NS]',
+    help: 'namespaces whose TopologyConfigs may route anything (but the keys nobody routes); every other namespace is a tenant that routes only what a TopologyRoutingGrant allows; "*": every namespace (no tenants); default: the namespace of --default-target-secret',
   },
   'log-level': {
     type: 'string',
@@ -592,6 +600,18 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     );
   }
 
+  const platformNamespaces = raw['platform-namespaces']
+    ? list('platform-namespaces')
+    : defaultRef
+      ? [defaultRef.namespace]
+      : [];
+  for (const namespace of platformNamespaces) {
+    if (namespace !== '*' && !isDnsLabel(namespace))
+      problems.push(
+        `--platform-namespaces: ${JSON.stringify(namespace)} is not a valid namespace name (RFC 1123 label) or "*"`,
+      );
+  }
+
   const logLevel = str('log-level')!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(
@@ -634,6 +654,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       allowedTargetSecrets,
       defaultTargetSecret,
       allowCrossNamespaceDecryptSecret: bool('allow-cross-namespace-decrypt-secret'),
+      platformNamespaces,
     },
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs,

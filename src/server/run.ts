@@ -8,7 +8,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildWebhookServer } from '../admission/server.ts';
-import { startCaches, type Caches } from '../kube/caches.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { startCaches, type CacheListeners, type Caches } from '../kube/caches.ts';
+import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { createRestClient } from '../kube/rest.ts';
 import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
@@ -50,7 +52,13 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const rest = createRestClient(kubeConfig);
-  const policy: Policy = { ...config.policy, maxSecretBytes: defaultPolicy.maxSecretBytes };
+  const { platformNamespaces, ...cluster } = config.policy;
+  // Until the grants are listed, tenants route nothing (deny is the default).
+  let policy: Policy = {
+    ...cluster,
+    maxSecretBytes: defaultPolicy.maxSecretBytes,
+    tenancy: bindGrants([], platformNamespaces),
+  };
   const index = new ConfigIndex();
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const stops: Array<() => Promise<void> | void> = [];
@@ -164,7 +172,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     else controller.stopLeading();
   };
 
-  caches = await startCaches({ kubeConfig, rest, index, listeners: controller.listeners, logger });
+  const listeners: CacheListeners = {
+    ...controller.listeners,
+    grantsChanged: (grants, uids) => {
+      const tenancy = bindGrants(grants, platformNamespaces, uids);
+      // A new policy object re-judges every config (the merge remembers
+      // verdicts per policy): only when the grants in force differ.
+      if (isDeepStrictEqual(tenancy, policy.tenancy)) return;
+      policy = { ...policy, tenancy };
+      logger.info({ grants: grants.length }, 'routing grants in force changed');
+      controller.listeners.grantsChanged(grants, uids);
+    },
+  };
+  caches = await startCaches({ kubeConfig, rest, index, listeners, logger });
 
   webhook = buildWebhookServer({
     tls: currentCertificate(),

@@ -2,6 +2,7 @@
 // not the source files. Rendering uses the real kubectl on PATH.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { GRANT_CRD_NAME } from '../../../src/resource/grant.ts';
 import {
   CRD_NAME,
   DEFAULT_TARGET_SECRET,
@@ -155,12 +156,14 @@ describe('deploy/ renders the full install', () => {
       'ClusterRole -/topology-webhook-metrics-reader',
       'ClusterRole -/topologyconfig-admin',
       'ClusterRole -/topologyconfig-editor',
+      'ClusterRole -/topologyconfig-routing-override',
       'ClusterRole -/topologyconfig-viewer',
       'ClusterRoleBinding -/topology-webhook-ca-injector',
       'ClusterRoleBinding -/topology-webhook-existing-data',
       'ClusterRoleBinding -/topology-webhook-manager',
       'ClusterRoleBinding -/topology-webhook-metrics-auth',
       `CustomResourceDefinition -/${CRD_NAME}`,
+      `CustomResourceDefinition -/${GRANT_CRD_NAME}`,
       'Deployment harikube-system/topology-webhook',
       'MutatingWebhookConfiguration -/topology-webhook',
       'Namespace -/harikube',
@@ -392,6 +395,9 @@ describe('RBAC of the service account', () => {
         '*cluster* authorization.k8s.io subjectaccessreviews create *any*',
         '*cluster* core events create *any*',
         '*cluster* core events patch *any*',
+        '*cluster* core namespaces get *any*',
+        '*cluster* core namespaces list *any*',
+        '*cluster* core namespaces watch *any*',
         '*cluster* core secrets get *any*',
         '*cluster* core secrets list *any*',
         '*cluster* core secrets watch *any*',
@@ -406,6 +412,9 @@ describe('RBAC of the service account', () => {
         '*cluster* harikube.info topologyconfigs/status get *any*',
         '*cluster* harikube.info topologyconfigs/status patch *any*',
         '*cluster* harikube.info topologyconfigs/status update *any*',
+        '*cluster* harikube.info topologyroutinggrants get *any*',
+        '*cluster* harikube.info topologyroutinggrants list *any*',
+        '*cluster* harikube.info topologyroutinggrants watch *any*',
         `${target} core secrets create *any*`,
         `${target} core secrets get ${targetName}`,
         `${target} core secrets patch ${targetName}`,
@@ -521,7 +530,7 @@ describe('overlay local (server running as a process on 127.0.0.1)', () => {
     for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget']) {
       assert.deepEqual(ofKind(objects, kind), [], kind);
     }
-    assert.equal(ofKind(objects, 'CustomResourceDefinition').length, 1);
+    assert.equal(ofKind(objects, 'CustomResourceDefinition').length, 2); // configs and grants
   });
 
   test('webhooks call https://127.0.0.1:9443 at the same paths; everything else equals deploy/', async () => {

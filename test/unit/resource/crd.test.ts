@@ -2,17 +2,28 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { CHART_CRD_PATH, CRD_PATH, renderChartCrd, renderCrd } from '../../../scripts/gen-crd.ts';
+import {
+  CHART_CRD_PATH,
+  CHART_GRANT_CRD_PATH,
+  CRD_PATH,
+  GRANT_CRD_PATH,
+  renderChartCrd,
+  renderChartGrantCrd,
+  renderCrd,
+  renderGrantCrd,
+} from '../../../scripts/gen-crd.ts';
 import { GO_DURATION_PATTERN } from '../../../src/resource/schema.ts';
 
 const committed = readFileSync(CRD_PATH, 'utf8');
 
 test('deploy/crd is exactly what scripts/gen-crd.ts generates (run it after changing the schema)', () => {
   assert.equal(committed, renderCrd());
+  assert.equal(readFileSync(GRANT_CRD_PATH, 'utf8'), renderGrantCrd());
 });
 
 test("the Helm chart's CRD template is exactly what scripts/gen-crd.ts generates", () => {
   assert.equal(readFileSync(CHART_CRD_PATH, 'utf8'), renderChartCrd());
+  assert.equal(readFileSync(CHART_GRANT_CRD_PATH, 'utf8'), renderChartGrantCrd());
 });
 
 interface SchemaNode {
