@@ -14,8 +14,9 @@ import type { Verdict } from '../rules/field-errors.ts';
 import type { AdmissionRequest, AdmissionResponse } from './review.ts';
 import { allowed, denied, invalid, patched } from './response.ts';
 import { isRecord } from '../resource/json.ts';
-import { allowsRoutingChange } from '../rules/append-only.ts';
 import type { ExistingDataVerdict } from './existing-data.ts';
+import { requestsOverride, touchedNamespaces } from '../rules/append-only.ts';
+import { judgeOverride, type OverrideAuthorizer } from './override.ts';
 
 export interface AdmissionContext {
   view: ConfigView;
@@ -25,12 +26,14 @@ export interface AdmissionContext {
     config: TopologyConfig,
     old: TopologyConfig | undefined,
   ) => Promise<ExistingDataVerdict>;
+  /** Asks RBAC whether a user may override an unsafe routing change; without it, none is honoured. */
+  authorizeOverride?: OverrideAuthorizer;
 }
 
 export type AdmissionHandler = (
   request: AdmissionRequest,
   context: AdmissionContext,
-) => AdmissionResponse;
+) => AdmissionResponse | Promise<AdmissionResponse>;
 
 /** The webhook configurations route only this resource here; anything else is a misconfiguration. */
 function wrongResource(request: AdmissionRequest): AdmissionResponse | undefined {
@@ -56,35 +59,55 @@ function decide(request: AdmissionRequest, verdict: Verdict): AdmissionResponse 
     : invalid(request.uid, subjectOf(request), verdict.errors, verdict.warnings);
 }
 
-export const validateTopologyConfig: AdmissionHandler = (request, { view, policy }) => {
+export const validateTopologyConfig: AdmissionHandler = (request, context) => {
+  const { view, policy } = context;
   const misrouted = wrongResource(request);
   if (misrouted) return misrouted;
   // Status and other subresources carry no routing: they are the reconciler's.
   if (request.subResource) return allowed(request.uid);
+  // The override is asked for by the object the request leaves (or deletes),
+  // and honoured only for this request's user (override.ts).
+  const judged = (
+    verdict: Verdict,
+    asking: unknown,
+  ): AdmissionResponse | Promise<AdmissionResponse> => {
+    if (!verdict.errors.some((e) => e.override)) return decide(request, verdict);
+    const requested = requestsOverride(asking as TopologyConfig | undefined);
+    return judgeOverride(request, verdict, requested, context.authorizeOverride).then((v) =>
+      decide(request, v),
+    );
+  };
   switch (request.operation) {
     case 'CREATE':
-      return decide(request, validateCreate(request.object, view, policy));
+      return judged(validateCreate(request.object, view, policy), request.object);
     case 'UPDATE': {
       if (!isRecord(request.oldObject))
         return denied(request.uid, 400, 'request.oldObject is missing');
       const old = request.oldObject as unknown as TopologyConfig;
-      // Housekeeping (finalizers, labels, annotations) leaves the spec as it
-      // was; judging an unchanged spec again could only block that.
-      if (isRecord(request.object) && isDeepStrictEqual(request.object.spec, old.spec))
+      // Housekeeping (finalizers, labels) leaves spec and annotations as they
+      // were; judging them again could only block it (the reconciler's
+      // finalizer, on a config a shrunk grant refuses). An update of the
+      // annotations is judged like any other.
+      if (
+        isRecord(request.object) &&
+        isDeepStrictEqual(request.object.spec, old.spec) &&
+        isDeepStrictEqual(annotationsOf(request.object), annotationsOf(old))
+      )
         return allowed(request.uid);
-      return decide(request, validateUpdate(request.object, old, view, policy));
+      return judged(validateUpdate(request.object, old, view, policy), request.object);
     }
     case 'DELETE': {
       if (!isRecord(request.oldObject)) return allowed(request.uid);
-      return decide(
-        request,
-        validateDelete(request.oldObject as unknown as TopologyConfig, view, policy),
-      );
+      const old = request.oldObject as unknown as TopologyConfig;
+      return judged(validateDelete(old, view, policy), old);
     }
     default:
       return allowed(request.uid);
   }
 };
+
+const annotationsOf = (object: unknown): unknown =>
+  isRecord(object) && isRecord(object.metadata) ? (object.metadata.annotations ?? {}) : {};
 
 export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }) => {
   const misrouted = wrongResource(request);
@@ -137,10 +160,25 @@ export async function validateExistingData(
       ? (request.oldObject as unknown as TopologyConfig)
       : undefined;
   if (old && isDeepStrictEqual(config.spec, old.spec)) return response;
-  if (allowsRoutingChange(config)) return response;
   const verdict = await context.existingData(config, old);
-  if (verdict.state === 'refused')
-    return invalid(request.uid, subjectOf(request), verdict.errors, response.warnings ?? []);
+  if (verdict.state === 'refused') {
+    // Stranding existing objects is an unsafe change: overridable only by a
+    // user RBAC allows in the namespaces the routes touch (override.ts).
+    const namespaces = touchedNamespaces(config);
+    const unsafe = {
+      errors: verdict.errors.map((e) => ({ ...e, override: namespaces })),
+      warnings: response.warnings ?? [],
+    };
+    const judged = await judgeOverride(
+      request,
+      unsafe,
+      requestsOverride(config),
+      context.authorizeOverride,
+    );
+    return judged.errors.length > 0
+      ? invalid(request.uid, subjectOf(request), judged.errors, judged.warnings)
+      : allowed(request.uid, judged.warnings);
+  }
   if (verdict.notes.length === 0) return response;
   return allowed(request.uid, [...(response.warnings ?? []), ...verdict.notes]);
 }

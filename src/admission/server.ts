@@ -218,7 +218,7 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
             throw error;
           }
           const context = options.context();
-          let response = route.handler(review, context);
+          let response = await route.handler(review, context);
           if (route.webhook === 'validate')
             response = await validateExistingData(review, response, context);
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;

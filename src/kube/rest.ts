@@ -116,6 +116,7 @@ export const paths = {
     `/apis/harikube.info/v1/namespaces/${encodeURIComponent(namespace)}/topologyconfigs/${encodeURIComponent(name)}`,
   routingGrants: () => '/apis/harikube.info/v1/topologyroutinggrants',
   namespaces: () => '/api/v1/namespaces',
+  subjectAccessReviews: () => '/apis/authorization.k8s.io/v1/subjectaccessreviews',
   secrets: (namespace?: string) =>
     namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets` : '/api/v1/secrets',
   secret: (namespace: string, name: string) =>

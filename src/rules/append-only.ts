@@ -2,7 +2,9 @@
 // data has been written through its routes; renaming, re-pointing, removing
 // or reordering its backends, changing their selectors or its position,
 // deleting it, or inserting a config before it can strand that data. Such
-// changes need the explicit override annotation.
+// changes are refused here with the namespaces they touch (FieldError
+// .override); the webhook lets them through only for a user RBAC allows to
+// override in each of those namespaces, asked per request (override.ts).
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigFacts } from './facts.ts';
@@ -10,25 +12,49 @@ import type { FieldError } from './field-errors.ts';
 import { forbidden, quote } from './field-errors.ts';
 import type { ConfigView } from './view.ts';
 
-const OVERRIDE = `set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" to do it anyway`;
-const STRANDED = `this TopologyConfig is Active, and data already written through its routes would become unreachable; ${OVERRIDE}`;
+const howTo = (namespaces: readonly string[]) =>
+  `a user whom RBAC allows the verb "override" on topologyconfigs.harikube.info in namespace ${namespaces.join(', ')} (ClusterRole topologyconfig-routing-override) may do it anyway, with the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" on the object`;
+const stranded = (namespaces: readonly string[]) =>
+  `this TopologyConfig is Active, and data already written through its routes would become unreachable; ${howTo(namespaces)}`;
+
+/** A refusal an authorised user may override; `namespaces` are those whose routes or data it touches. */
+const unsafe = (field: string, detail: string, namespaces: readonly string[]): FieldError => ({
+  ...forbidden(field, detail),
+  override: [...new Set(namespaces)].sort(),
+});
+
+/** The namespaces whose data a config's routes hold: its own, and those its namespace selectors name. */
+export function touchedNamespaces(config: TopologyConfig): string[] {
+  const own = config.metadata?.namespace ?? '';
+  const routed = (Array.isArray(config.spec?.backends) ? config.spec.backends : []).flatMap((b) => {
+    const ns = (b as { namespace?: { namespace?: unknown } } | null)?.namespace?.namespace;
+    return typeof ns === 'string' && ns !== '' ? [ns] : [];
+  });
+  return [...new Set([own, ...routed])].sort();
+}
 
 /** Whether data may have been written through the config's routes: Active, or in Error with its entry kept. */
 export function isActive(config: TopologyConfig | undefined): boolean {
   return config?.status?.deployStatus === 'Active' || config?.status?.keptInSecret === true;
 }
 
-export function allowsRoutingChange(config: TopologyConfig | undefined): boolean {
+/**
+ * Whether the object asks for the override. It is only the request: an
+ * annotation grants nothing by being there; each request's user is asked.
+ */
+export function requestsOverride(config: TopologyConfig | undefined): boolean {
   return config?.metadata?.annotations?.[ALLOW_ROUTING_CHANGE_ANNOTATION] === 'true';
 }
 
 /** Deleting an Active config strands its data; a config that is not Active may always go. */
 export function validateActiveDelete(old: TopologyConfig): FieldError[] {
-  if (!isActive(old) || allowsRoutingChange(old) || old.metadata?.deletionTimestamp) return [];
+  if (!isActive(old) || old.metadata?.deletionTimestamp) return [];
+  const namespaces = touchedNamespaces(old);
   return [
-    forbidden(
+    unsafe(
       'metadata.annotations',
-      `this TopologyConfig is Active: deleting it would make data already written through its routes unreachable; to delete it anyway, first set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true"`,
+      `this TopologyConfig is Active: deleting it would make data already written through its routes unreachable; to delete it anyway, first set the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" (the delete is then allowed to a user whom RBAC allows the verb "override" on topologyconfigs.harikube.info in namespace ${namespaces.join(', ')}: ClusterRole topologyconfig-routing-override)`,
+      namespaces,
     ),
   ];
 }
@@ -40,8 +66,11 @@ export function validateActiveUpdate(
   facts: ConfigFacts,
   oldFacts: ConfigFacts,
 ): FieldError[] {
-  if (!isActive(old) || allowsRoutingChange(config)) return [];
+  if (!isActive(old)) return [];
   const errors: FieldError[] = [];
+  const namespaces = [...new Set([...touchedNamespaces(old), ...touchedNamespaces(config)])];
+  const STRANDED = stranded(namespaces);
+  const forbidden = (field: string, detail: string) => unsafe(field, detail, namespaces);
   if (facts.position !== oldFacts.position) {
     errors.push(
       forbidden(
@@ -102,15 +131,16 @@ export function validateInsertBefore(
   facts: ConfigFacts,
   view: ConfigView,
 ): FieldError[] {
-  if (allowsRoutingChange(config) || facts.target === undefined || facts.position === undefined)
-    return [];
+  if (facts.target === undefined || facts.position === undefined) return [];
   const active = view.activeAfter(facts.target, facts.position, facts.ref);
   if (!active) return [];
   const last = view.maxPosition(facts.target);
+  const namespaces = [...new Set([...touchedNamespaces(config), active.ref.namespace])];
   return [
-    forbidden(
+    unsafe(
       'spec.position',
-      `${facts.position} is before ${active.ref.namespace}/${active.ref.name} (position ${active.position}), which is Active: a config inserted before it could take over keys whose data is already stored through its routes, making that data unreachable; use a position after ${last} (omit spec.position to get the next free one), or ${OVERRIDE}`,
+      `${facts.position} is before ${active.ref.namespace}/${active.ref.name} (position ${active.position}), which is Active: a config inserted before it could take over keys whose data is already stored through its routes, making that data unreachable; use a position after ${last} (omit spec.position to get the next free one), or ${howTo(namespaces)}`,
+      namespaces,
     ),
   ];
 }

@@ -17,6 +17,12 @@ export interface FieldError {
    * (a grant that shrinks never drops live routing).
    */
   policy?: true;
+  /**
+   * Set on an unsafe routing change (append-only.ts): the namespaces whose
+   * routes or data it touches. The webhook admits it only for a user whom
+   * RBAC allows to override in every one of them (admission/override.ts).
+   */
+  override?: readonly string[];
 }
 
 // Only name-like values are quoted back (printable ASCII without spaces, ':'

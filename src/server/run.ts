@@ -12,8 +12,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { startCaches, type CacheListeners, type Caches } from '../kube/caches.ts';
 import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
-import { createRestClient } from '../kube/rest.ts';
+import { createRestClient, paths } from '../kube/rest.ts';
 import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
+import { overrideAccessReview, type OverrideAuthorizer } from '../admission/override.ts';
 import { createController } from '../reconcile/controller.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
@@ -186,9 +187,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
   caches = await startCaches({ kubeConfig, rest, index, listeners, logger });
 
+  // An override is authorised per request, by the API server's own authorizer.
+  const authorizeOverride: OverrideAuthorizer = async (user, namespace) => {
+    try {
+      const review = await rest.create<{ status?: { allowed?: boolean; reason?: string } }>(
+        paths.subjectAccessReviews(),
+        overrideAccessReview(user, namespace),
+      );
+      return { allowed: review.status?.allowed === true, reason: review.status?.reason };
+    } catch (error) {
+      logger.warn({ err: error, namespace }, 'SubjectAccessReview for an override failed');
+      return { allowed: false, reason: 'the SubjectAccessReview failed' };
+    }
+  };
   webhook = buildWebhookServer({
     tls: currentCertificate(),
-    context: () => ({ view: index, policy, existingData }),
+    context: () => ({ view: index, policy, existingData, authorizeOverride }),
     logger,
     http: metrics.webhookHttp,
     observe: ({ webhook: kind, operation, allowed, seconds }) =>

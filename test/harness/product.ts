@@ -71,6 +71,11 @@ export async function startProduct(
           '--leader-elect-retry-period=500ms',
         ]
       : []),
+    // The suites that test the merge run with every namespace a platform
+    // one; tenancy.test.ts passes its own --platform-namespaces.
+    ...(options.args?.some((a) => a.startsWith('--platform-namespaces'))
+      ? []
+      : ['--platform-namespaces=*']),
     ...(options.args ?? []),
   ];
   let proc: Managed;

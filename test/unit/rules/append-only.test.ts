@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { describe, test } from 'node:test';
 import { encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../../../src/resource/names.ts';
@@ -112,12 +113,16 @@ describe('append-only: UPDATE of an Active config', () => {
       assertErrors(verdict.errors, r.errors);
       assert.ok(verdict.errors.every((e) => e.detail.includes(ALLOW_ROUTING_CHANGE_ANNOTATION)));
     });
-    test(`allowed with the annotation: ${r.name}`, () => {
+    // The annotation alone no longer admits it: the webhook asks RBAC for
+    // the request's user (admission/override.ts); the rule says where.
+    test(`refused even with the annotation, as an override of namespace team-a: ${r.name}`, () => {
       const updated = edit((c) => {
         r.change(c);
         c.metadata.annotations = ALLOW;
       });
-      assert.deepEqual(validateUpdate(updated, active, indexOf(active), policy).errors, []);
+      const { errors } = validateUpdate(updated, active, indexOf(active), policy);
+      assertErrors(errors, r.errors);
+      assert.ok(errors.every((e) => isDeepStrictEqual(e.override, ['team-a'])));
     });
   }
 
@@ -197,12 +202,13 @@ describe('append-only: DELETE', () => {
       },
     ]);
   });
-  test('of an Active config carrying the annotation is allowed', () => {
+  test('of an Active config carrying the annotation is still refused, as an override of its namespace', () => {
     const annotated = edit((c) => (c.metadata.annotations = ALLOW));
-    assert.deepEqual(validateDelete(annotated, indexOf(annotated), policy), {
-      errors: [],
-      warnings: [],
-    });
+    const { errors } = validateDelete(annotated, indexOf(annotated), policy);
+    assert.deepEqual(
+      errors.map((e) => [e.field, e.override]),
+      [['metadata.annotations', ['team-a']]],
+    );
   });
   test('of a config in Error whose entry the Secret keeps is refused (its routes are live)', () => {
     const kept = config({ status: 'Error' });
@@ -246,8 +252,12 @@ describe('append-only: a config placed before an Active one', () => {
       /use a position after 3/,
     );
   });
-  test('CREATE at a lower position with the annotation is allowed', () => {
-    assert.deepEqual(validateCreate(other(2, ALLOW), indexOf(active), policy).errors, []);
+  test('CREATE at a lower position is an override of both namespaces (its own and the Active one)', () => {
+    const { errors } = validateCreate(other(2, ALLOW), indexOf(active), policy);
+    assert.deepEqual(
+      errors.map((e) => [e.field, e.override]),
+      [['spec.position', ['team-a', 'team-b']]],
+    );
   });
   test('CREATE at a higher position is allowed', () => {
     assert.deepEqual(validateCreate(other(4), indexOf(active), policy).errors, []);

@@ -359,7 +359,9 @@ describe('tenant routing policy in the rules', () => {
     ]);
     const ownRef = config({
       namespace: 'harikube',
-      backends: [tenantBackend({ endpoint: 'secret://harikube/db/url', prefix: { prefix: '/x/' } })],
+      backends: [
+        tenantBackend({ endpoint: 'secret://harikube/db/url', prefix: { prefix: '/x/' } }),
+      ],
     });
     assertErrors(validateCreate(ownRef, new ConfigIndex(), withTenancy).errors, []);
   });
