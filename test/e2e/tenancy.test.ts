@@ -11,6 +11,7 @@ import { before, describe, test } from 'node:test';
 import { unregisterWebhooks } from '../harness/product.ts';
 import { createServiceAccount, kubectlAs, serviceAccountToken } from './credentials.ts';
 import {
+  ALLOW_HARIKUBE_TARGETS,
   eventsOf,
   mustApply,
   OVERRIDE,
@@ -26,7 +27,7 @@ const TARGET = 'harikube/tenancy';
 const TENANT = 'system:serviceaccount:team-b:dev';
 const env = useEnv({
   namespaces: ['team-a', 'team-b'],
-  productArgs: [`--allowed-target-secrets=${TARGET}`, '--platform-namespaces=harikube'],
+  productArgs: [ALLOW_HARIKUBE_TARGETS, '--platform-namespaces=harikube'],
 });
 
 let token: string;
