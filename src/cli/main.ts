@@ -17,6 +17,7 @@ import { buildReport, REPORT_API_VERSION, REPORT_KIND, toJunit } from './report.
 import { clusterFrom } from './cluster.ts';
 import { changed, diffLines, diffSecrets, targetsOf } from './diff.ts';
 import { admit, verdictLines } from './validate.ts';
+import { bindGrants } from '../rules/tenancy.ts';
 
 const OK = 0;
 /** validate/render: something rejected; diff: something would change. */
@@ -29,7 +30,15 @@ const POLICY_HELP = `Cluster policy (as the webhook's flags):
                                             default ${DEFAULT_TARGET_SECRET})
   --default-target-secret NS/NAME           spec.targetSecret when omitted
                                             (default ${DEFAULT_TARGET_SECRET})
-  --allow-cross-namespace-decrypt-secret    let endpointDecryptSecret name another namespace`;
+  --allow-cross-namespace-decrypt-secret    let endpointDecryptSecret name another namespace
+
+Tenant routing policy (README "Tenancy"), judged when --platform-namespaces or
+--grants is given, or TopologyRoutingGrants are among the files:
+  --platform-namespaces NS[,NS]             namespaces that route anything ("*": all);
+                                            default the namespace of --default-target-secret
+  --grants FILE                             TopologyRoutingGrants to judge with (repeatable);
+                                            Namespace objects with a uid among the files
+                                            bind grants as in the cluster`;
 
 const HELP: Record<string, string> = {
   topology: `Usage: topology COMMAND [OPTIONS]
@@ -171,7 +180,41 @@ const POLICY_OPTIONS = {
   'allowed-target-secrets': { type: 'string', multiple: true },
   'default-target-secret': { type: 'string' },
   'allow-cross-namespace-decrypt-secret': { type: 'boolean' },
+  'platform-namespaces': { type: 'string', multiple: true },
+  grants: { type: 'string', multiple: true },
 } as const;
+
+/**
+ * The policy with the tenant routing policy, as the server judges (same
+ * rules, rules/tenancy.ts): when asked for by a flag or by grants among the
+ * inputs. Namespaces without a Namespace object among the inputs bind their
+ * grants by name (offline, no uid is known).
+ */
+async function withTenancy(
+  policy: Policy,
+  values: Record<string, unknown>,
+  manifest: Manifest,
+): Promise<Policy | undefined> {
+  const grants = [...(manifest.grants ?? [])];
+  const files = (values.grants as string[] | undefined) ?? [];
+  const extra = files.length > 0 ? await readManifests(files) : { configs: [], secrets: [] };
+  if (!extra) return undefined;
+  grants.push(...(extra.grants ?? []));
+  const flag = values['platform-namespaces'] as string[] | undefined;
+  if (!flag && grants.length === 0 && files.length === 0) return policy;
+  const platform = flag
+    ? flag.flatMap((list) => list.split(',')).filter((n) => n !== '')
+    : [policy.defaultTargetSecret.split('/')[0]!];
+  const uids = new Map<string, string>();
+  for (const grant of grants) {
+    const { namespace, namespaceUID } = grant.spec ?? {};
+    if (typeof namespace === 'string' && typeof namespaceUID === 'string')
+      uids.set(namespace, namespaceUID);
+  }
+  for (const source of [manifest, extra])
+    for (const [name, uid] of source.namespaceUids ?? []) uids.set(name, uid);
+  return { ...policy, tenancy: bindGrants(grants, platform, uids) };
+}
 
 function policyFrom(values: Record<string, unknown>): Policy {
   const lists = (values['allowed-target-secrets'] as string[] | undefined) ?? [];
@@ -215,6 +258,11 @@ async function readManifests(files: string[]): Promise<Manifest | undefined> {
     }
     manifest.configs.push(...read.configs);
     manifest.secrets.push(...read.secrets);
+    manifest.grants = [...(manifest.grants ?? []), ...(read.grants ?? [])];
+    manifest.namespaceUids = new Map([
+      ...(manifest.namespaceUids ?? []),
+      ...(read.namespaceUids ?? []),
+    ]);
   }
   write(process.stderr, problems);
   return problems.length > 0 ? undefined : manifest;
@@ -233,9 +281,11 @@ async function validateCommand(args: string[]): Promise<number> {
   if (!(OUTPUT_FORMATS as readonly string[]).includes(output))
     throw new UsageError(`--output: ${JSON.stringify(output)} is not one of text, json, junit`);
   const warningsAsErrors = values['warnings-as-errors'] === true;
-  const policy = policyFrom(values);
+  const cluster = policyFrom(values);
   const manifest = await readManifests(positionals);
   if (!manifest) return USAGE;
+  const policy = await withTenancy(cluster, values, manifest);
+  if (!policy) return USAGE;
   const { judged } = admit(manifest, policy);
   const names = positionals.map((f) => (f === '-' ? STDIN : f));
   const report = buildReport(names, judged, warningsAsErrors);
@@ -248,9 +298,11 @@ async function validateCommand(args: string[]): Promise<number> {
 async function renderCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, POLICY_OPTIONS);
   if (values.help) return help('render');
-  const policy = policyFrom(values);
+  const cluster = policyFrom(values);
   const manifest = await readManifests(positionals);
   if (!manifest) return USAGE;
+  const policy = await withTenancy(cluster, values, manifest);
+  if (!policy) return USAGE;
   const admission = admit(manifest, policy);
   const rejected = admission.judged.filter((j) => j.verdict.errors.length > 0);
   const { secrets, errors } = renderAdmitted(admission, policy);

@@ -15,6 +15,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { keysFromSecretData, type EndpointKey } from '../crypto/aes-gcm.ts';
 import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../resource/names.ts';
 import { GROUP, KIND } from '../resource/schema.ts';
+import { GRANT_KIND, type RoutingGrant } from '../resource/grant.ts';
 import { MAX_NESTING_DEPTH, isRecord, tooDeep } from '../resource/json.ts';
 
 /** One TopologyConfig found in a file, as written (namespace defaulted). */
@@ -41,6 +42,10 @@ export interface ManifestSecret {
 export interface Manifest {
   configs: ManifestConfig[];
   secrets: ManifestSecret[];
+  /** TopologyRoutingGrants among the documents: the tenant routing policy to judge with. */
+  grants?: RoutingGrant[];
+  /** Namespace objects with a uid (`name` → `uid`): grants bind to them as in the cluster. */
+  namespaceUids?: Map<string, string>;
 }
 
 export type ReadResult = ({ ok: true } & Manifest) | { ok: false; error: string };
@@ -149,8 +154,15 @@ export function manifestsIn(file: string, documents: readonly unknown[]): Manife
   }
   const configs: ManifestConfig[] = [];
   const secrets: ManifestSecret[] = [];
+  const grants: RoutingGrant[] = [];
+  const namespaceUids = new Map<string, string>();
   flat.forEach((doc, index) => {
     if (!isRecord(doc)) return;
+    const meta = isRecord(doc.metadata) ? doc.metadata : {};
+    if (doc.kind === GRANT_KIND && doc.apiVersion === `${GROUP}/v1`)
+      grants.push(doc as unknown as RoutingGrant);
+    if (doc.kind === 'Namespace' && typeof meta.name === 'string' && typeof meta.uid === 'string')
+      namespaceUids.set(meta.name, meta.uid);
     const secret = secretIn(file, doc);
     if (secret) secrets.push(secret);
     if (!isTopologyConfig(doc)) return;
@@ -160,7 +172,7 @@ export function manifestsIn(file: string, documents: readonly unknown[]): Manife
     const object = { ...doc, metadata: { ...metadata, namespace } };
     configs.push({ file, index, object, namespace, name });
   });
-  return { configs, secrets };
+  return { configs, secrets, grants, namespaceUids };
 }
 
 /** Parses one file's text into its TopologyConfigs and Secrets. */

@@ -13,7 +13,7 @@ import { forbidden, quote } from './field-errors.ts';
 import type { ConfigView } from './view.ts';
 
 const howTo = (namespaces: readonly string[]) =>
-  `a user whom RBAC allows the verb "override" on topologyconfigs.harikube.info in namespace ${namespaces.join(', ')} (ClusterRole topologyconfig-routing-override) may do it anyway, with the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" on the object`;
+  `a user whom RBAC allows the verb "override" on topologyconfigs.harikube.info in namespace ${[...namespaces].sort().join(', ')} (ClusterRole topologyconfig-routing-override) may do it anyway, with the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" on the object`;
 const stranded = (namespaces: readonly string[]) =>
   `this TopologyConfig is Active, and data already written through its routes would become unreachable; ${howTo(namespaces)}`;
 

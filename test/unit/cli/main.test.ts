@@ -376,3 +376,60 @@ ${labeled ? '  labels:\n    harikube.info/endpoint-keys: "true"\n' : ''}data:
     }
   });
 });
+
+describe('topology validate: the tenant routing policy, as the server judges', () => {
+  const grantYaml = (uid: string) => `apiVersion: harikube.info/v1
+kind: TopologyRoutingGrant
+metadata: {name: team-b}
+spec:
+  namespace: team-b
+  namespaceUID: ${uid}
+  prefixes: ['/registry/configmaps/<namespace>/']
+  endpoints: {hosts: ['*.<namespace>.svc']}
+  positions: {min: 100, max: 199}
+`;
+  const tenant = (prefix: string) =>
+    config({
+      name: 'cm',
+      namespace: 'team-b',
+      position: 150,
+      endpoint: 'mysql://u:p@tcp(db.team-b.svc:3306)/kine',
+      prefix,
+    });
+
+  test('with --platform-namespaces and no grant, a tenant namespace routes nothing', () => {
+    const file = fixture('tenant.yaml', tenant('/registry/configmaps/team-b/'));
+    const run = topology(['validate', '--platform-namespaces=harikube', file]);
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stdout,
+      /team-b\/cm: metadata\.namespace: team-b is a tenant namespace that may route nothing/,
+    );
+  });
+
+  test('grants among the inputs or from --grants are judged with; a namespace uid binds them', () => {
+    const ok = fixture(
+      'ok.yaml',
+      grantYaml('u1') + '---\n' + tenant('/registry/configmaps/team-b/'),
+    );
+    assert.deepEqual(topology(['validate', ok]), { status: 0, stdout: '', stderr: '' });
+    const grants = fixture('grants.yaml', grantYaml('u1'));
+    const bad = fixture('bad.yaml', tenant('/registry/secrets/'));
+    const refused = topology(['validate', '--grants', grants, bad]);
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stdout,
+      /spec\.backends\[0\]\.prefix\.prefix: routes the keys under "\/registry\/secrets\/", which lie within no granted prefix/,
+    );
+    // The namespace among the inputs was created again (another uid): the grant does not pass to it.
+    const recreated = fixture(
+      'recreated.yaml',
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b, uid: u2}\n---\n' +
+        tenant('/registry/configmaps/team-b/'),
+    );
+    assert.match(
+      topology(['validate', '--grants', grants, recreated]).stdout,
+      /team-b is a tenant namespace that may route nothing/,
+    );
+  });
+});
