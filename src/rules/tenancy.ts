@@ -11,6 +11,15 @@ import { isRecord } from '../resource/json.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { FieldError } from './field-errors.ts';
 import { forbidden } from './field-errors.ts';
+import {
+  builtinResource,
+  contains,
+  keySetOfSelector,
+  normalizePrefix,
+  prefixKeys,
+  union,
+  type KeySet,
+} from './key-space.ts';
 
 /** A refusal by this policy, marked so (see FieldError.policy). */
 const refuse = (field: string, detail: string): FieldError => ({
@@ -121,11 +130,6 @@ function globMatches(pattern: string, value: string): boolean {
   return pattern === value;
 }
 
-/** A prefix as the middleware compares it: absolute under /registry/ (HariKube's docs write it relative). */
-export function absolutePrefix(prefix: string): string {
-  return prefix.startsWith('/') ? prefix : `/registry/${prefix}`;
-}
-
 interface Judge {
   namespace: string;
   grants: readonly GrantInForce[];
@@ -214,7 +218,9 @@ function judgeNamespace(
     }
     return errors;
   }
-  kinds.forEach((kind, i) => {
+  kinds.forEach((written, i) => {
+    // A Kind (`Secret`) is the resource it names (`secrets`).
+    const kind = builtinResource(written)?.resource ?? written;
     const names = (spec: RoutingGrantSpec) => listed(spec.kinds, judge);
     const granted = SENSITIVE.has(kind)
       ? some(judge, (spec) => names(spec).includes(kind))
@@ -226,24 +232,29 @@ function judgeNamespace(
     errors.push(
       refuse(
         `${path}.namespace.kinds[${i}]`,
-        `${JSON.stringify(kind)} ${why}: ${whereToGrant(judge, 'kinds')}`,
+        `${JSON.stringify(written)} ${why}: ${whereToGrant(judge, 'kinds')}`,
       ),
     );
   });
   return errors;
 }
 
+/** The keys the grants' prefixes cover (in either form), per grant. */
+const grantedKeys = (spec: RoutingGrantSpec, judge: Judge): KeySet =>
+  union(...listed(spec.prefixes, judge).map(prefixKeys));
+
+/** Whether the key space model proves every key of `route` inside one grant's prefixes. */
+const withinGrantedPrefixes = (route: KeySet, judge: Judge): boolean =>
+  some(judge, (spec) => contains(grantedKeys(spec, judge), route).verdict === 'yes');
+
 function judgePrefix(selector: Record<string, unknown>, path: string, judge: Judge): FieldError[] {
   if (typeof selector.prefix !== 'string' || selector.prefix === '') return [];
-  const prefix = absolutePrefix(selector.prefix);
-  const granted = some(judge, (spec) =>
-    listed(spec.prefixes, judge).some((p) => prefix.startsWith(absolutePrefix(p))),
-  );
-  if (granted) return [];
+  const route = keySetOfSelector('prefix', selector);
+  if (withinGrantedPrefixes(route, judge)) return [];
   return [
     refuse(
       `${path}.prefix.prefix`,
-      `routes the keys under ${JSON.stringify(prefix)}, which lie within no granted prefix: ${whereToGrant(judge, 'prefixes')}`,
+      `routes the keys under ${JSON.stringify(normalizePrefix(selector.prefix))}, which lie within no granted prefix: ${whereToGrant(judge, 'prefixes')}`,
     ),
   ];
 }
@@ -251,6 +262,9 @@ function judgePrefix(selector: Record<string, unknown>, path: string, judge: Jud
 function judgeRegexp(selector: Record<string, unknown>, path: string, judge: Judge): FieldError[] {
   const prefix = typeof selector.prefix === 'string' ? selector.prefix : '';
   const key = typeof selector.key === 'string' ? selector.key : '';
+  // Inside a granted prefix when the model can prove it (a literal start);
+  // otherwise only as written in a grant.
+  if (withinGrantedPrefixes(keySetOfSelector('regexp', selector), judge)) return [];
   const granted = some(judge, (spec) =>
     (spec.regexps ?? []).some(
       (r) =>
@@ -262,7 +276,7 @@ function judgeRegexp(selector: Record<string, unknown>, path: string, judge: Jud
   return [
     refuse(
       `${path}.regexp`,
-      `a regular expression cannot be checked against the grant, so it is routed only when granted exactly as written: ${whereToGrant(judge, 'regexps')}`,
+      `its keys cannot be shown to lie within a granted prefix, so a regular expression is routed only when granted exactly as written: ${whereToGrant(judge, 'regexps')}`,
     ),
   ];
 }

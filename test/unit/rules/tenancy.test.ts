@@ -139,6 +139,23 @@ describe('tenant routing policy: selectors, positions, files', () => {
       ],
     ],
     [
+      'a regexp the key-space model proves inside a granted prefix',
+      { regexp: { key: '^/registry/configmaps/team-b/app-[0-9]+$' } },
+      [],
+    ],
+    ['a relative prefix inside a granted one', { prefix: { prefix: 'configmaps/team-b/' } }, []],
+    [
+      'a Kind written instead of the resource (Secret is secrets)',
+      { namespace: { namespace: 'team-b', kinds: ['Secret'] } },
+      [
+        {
+          type: 'Forbidden',
+          field: 'spec.backends[0].namespace.kinds[0]',
+          detail: '"Secret" is security-sensitive',
+        },
+      ],
+    ],
+    [
       'a regexp granted exactly as written',
       { regexp: { prefix: '/registry/configmaps/', key: '^team-b-.*' } },
       [],
@@ -150,7 +167,8 @@ describe('tenant routing policy: selectors, positions, files', () => {
         {
           type: 'Forbidden',
           field: 'spec.backends[0].regexp',
-          detail: 'a regular expression cannot be checked against the grant',
+          detail:
+            'cannot be shown to lie within a granted prefix, so a regular expression is routed only when granted exactly as written',
         },
       ],
     ],
