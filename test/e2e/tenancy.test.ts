@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { unregisterWebhooks } from '../harness/product.ts';
-import { createServiceAccount, kubectlAs, serviceAccountToken } from './credentials.ts';
+import { createServiceAccount, serviceAccountToken } from './credentials.ts';
 import {
   ALLOW_HARIKUBE_TARGETS,
   eventsOf,
