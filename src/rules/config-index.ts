@@ -6,6 +6,7 @@
 // Configs being deleted (deletionTimestamp set) are kept for get() and
 // configsOfTarget() but take no part in conflicts, sizes or positions: the
 // merge leaves them out too.
+import type { PositionBand } from './view.ts';
 import type { EndpointKey } from '../crypto/aes-gcm.ts';
 import type { NamespacedName } from '../resource/names.ts';
 import { formatNamespacedName, parseNamespacedName } from '../resource/names.ts';
@@ -48,6 +49,13 @@ class PositionCounts {
   }
   get max(): number {
     return this.#max;
+  }
+  /** The highest position within [min, max]; 0 when none (a pass over the distinct positions). */
+  maxIn(min: number, max: number): number {
+    if (this.#max <= max) return this.#max >= min ? this.#max : 0;
+    let found = 0;
+    for (const p of this.#counts.keys()) if (p >= min && p <= max && p > found) found = p;
+    return found;
   }
   get empty(): boolean {
     return this.#counts.size === 0;
@@ -240,8 +248,10 @@ export class ConfigIndex implements ConfigView {
     return record!.facts;
   }
 
-  maxPosition(target: string): number {
-    return this.#positions.get(target)?.max ?? 0;
+  maxPosition(target: string, band?: PositionBand): number {
+    const positions = this.#positions.get(target);
+    if (!positions) return 0;
+    return band ? positions.maxIn(band.min, band.max) : positions.max;
   }
 
   activeAfter(target: string, position: number, self: NamespacedName): ConfigSummary | undefined {

@@ -5,7 +5,8 @@ import { FINALIZER, TARGET_SECRET_LABEL, targetSecretLabelValue } from '../resou
 import type { TopologyConfig } from '../resource/types.ts';
 import { deployOrderOf, validateDeployOrder } from './deploy-order.ts';
 import type { Policy } from './policy.ts';
-import type { ConfigView } from './view.ts';
+import type { ConfigView, PositionBand } from './view.ts';
+import { positionBands } from './tenancy.ts';
 import { isRecord } from '../resource/json.ts';
 
 /** A label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside. */
@@ -23,6 +24,7 @@ function defaultPosition(
   spec: Record<string, unknown>,
   metadata: Record<string, unknown>,
   view: ConfigView,
+  bands: readonly PositionBand[] | undefined,
   old?: TopologyConfig,
 ): void {
   if (spec.position !== undefined && spec.position !== null) return;
@@ -32,7 +34,25 @@ function defaultPosition(
   else if (annotated !== undefined) spec.position = annotated;
   else if (validateDeployOrder(metadata).length > 0) return;
   else if (typeof spec.targetSecret === 'string')
-    spec.position = view.maxPosition(spec.targetSecret) + 1;
+    spec.position = nextPosition(spec.targetSecret, view, bands);
+}
+
+/**
+ * A tenant's next free position is at the bottom of its own band (the first
+ * band with room); a band that is full gives its max + 1, which validation
+ * refuses with the band in the reason.
+ */
+function nextPosition(
+  target: string,
+  view: ConfigView,
+  bands: readonly PositionBand[] | undefined,
+): number {
+  if (!bands || bands.length === 0) return view.maxPosition(target) + 1;
+  for (const band of bands) {
+    const next = Math.max(view.maxPosition(target, band) + 1, band.min);
+    if (next <= band.max) return next;
+  }
+  return bands[0]!.max + 1;
 }
 
 /** The order of kinds does not matter; duplicates are dropped, first occurrence kept. */
@@ -101,7 +121,8 @@ export function defaultConfig(
       // targetSecret is immutable: an UPDATE that drops it keeps the old one.
       spec.targetSecret = old?.spec?.targetSecret ?? policy.defaultTargetSecret;
     }
-    defaultPosition(spec, metadata, view, old);
+    const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : undefined;
+    defaultPosition(spec, metadata, view, positionBands(namespace, policy.tenancy), old);
     dedupeKinds(spec);
     setTargetLabel(metadata, spec.targetSecret);
   }

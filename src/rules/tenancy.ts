@@ -9,6 +9,7 @@ import type { RoutingGrant, RoutingGrantSpec } from '../resource/grant.ts';
 import { GRANT_KIND, GRANT_PLURAL, OWN_NAMESPACE } from '../resource/grant.ts';
 import { isRecord } from '../resource/json.ts';
 import type { TopologyConfig } from '../resource/types.ts';
+import type { PositionBand } from './view.ts';
 import type { FieldError } from './field-errors.ts';
 import { forbidden } from './field-errors.ts';
 import {
@@ -461,4 +462,18 @@ export function validateTenantEndpoints(
     }
   });
   return errors;
+}
+
+/**
+ * The bands of positions a config in `namespace` must keep to; undefined for
+ * a platform namespace or without tenancy (the mutating webhook then
+ * defaults an omitted position to the bottom of the target).
+ */
+export function positionBands(
+  namespace: string | undefined,
+  tenancy: Tenancy | undefined,
+): PositionBand[] | undefined {
+  if (!tenancy || typeof namespace !== 'string') return undefined;
+  const grants = grantsFor(tenancy, namespace);
+  return grants?.flatMap((g) => (g.spec.positions ? [g.spec.positions] : []));
 }

@@ -16,6 +16,12 @@ export interface KeySet {
   labeled?: boolean;
 }
 
+/** A band of positions, both ends included (a tenant's, from its grant). */
+export interface PositionBand {
+  min: number;
+  max: number;
+}
+
 export interface KeyLookup {
   keysOf(ref: NamespacedName): KeySet;
 }
@@ -47,8 +53,8 @@ export interface ConfigView extends KeyLookup {
    * again.
    */
   factsOfVersion(config: TopologyConfig): ConfigFacts | undefined;
-  /** The highest position among the configs of `target`, 0 when there is none. */
-  maxPosition(target: string): number;
+  /** The highest position among the configs of `target` (within `band`, when given), 0 when there is none. */
+  maxPosition(target: string, band?: PositionBand): number;
   /** An Active config of `target` with a position above `position`, other than `self`. */
   activeAfter(target: string, position: number, self: NamespacedName): ConfigSummary | undefined;
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { RoutingGrant, RoutingGrantSpec } from '../../../src/resource/grant.ts';
 import type { Backend } from '../../../src/resource/types.ts';
 import { validateCreate } from '../../../src/rules/index.ts';
+import { defaultConfig } from '../../../src/rules/defaults.ts';
 import {
   bindGrants,
   endpointTarget,
@@ -382,5 +383,50 @@ describe('tenant routing policy in the rules', () => {
       ],
     });
     assertErrors(validateCreate(ownRef, new ConfigIndex(), withTenancy).errors, []);
+  });
+});
+
+describe('an omitted position, for a tenant', () => {
+  const withTenancy = { ...policy, tenancy };
+  const omitted = (namespace: string) => {
+    const c = tenantConfig({ namespace: { namespace, kinds: ['configmaps'] } }, namespace);
+    delete (c.spec as { position?: number }).position;
+    return c;
+  };
+  test('is the next free one at the bottom of its band, not of the target', () => {
+    const index = new ConfigIndex();
+    index.upsert(config({ namespace: 'harikube', name: 'platform', position: 500 }));
+    assert.equal(defaultConfig(omitted('team-b'), index, withTenancy).spec.position, 100);
+    index.upsert(
+      config({
+        namespace: 'team-b',
+        name: 'first',
+        position: 120,
+        backends: [tenantBackend({ prefix: { prefix: '/x/' } })],
+      }),
+    );
+    assert.equal(defaultConfig(omitted('team-b'), index, withTenancy).spec.position, 121);
+    // A platform namespace still gets the bottom of the target.
+    assert.equal(defaultConfig(omitted('harikube'), index, withTenancy).spec.position, 501);
+  });
+  test('a full band gives a position validation refuses, naming the band', () => {
+    const index = new ConfigIndex();
+    index.upsert(
+      config({
+        namespace: 'team-b',
+        name: 'last',
+        position: 199,
+        backends: [tenantBackend({ prefix: { prefix: '/x/' } })],
+      }),
+    );
+    const defaulted = defaultConfig(omitted('team-b'), index, withTenancy);
+    assert.equal(defaulted.spec.position, 200);
+    assertErrors(validateTenancy(defaulted, tenancy), [
+      {
+        type: 'Forbidden',
+        field: 'spec.position',
+        detail: '200 is outside the band of positions granted to namespace team-b (100–199)',
+      },
+    ]);
   });
 });
