@@ -55,13 +55,19 @@ describe('the product with its ServiceAccount’s own credentials', () => {
       assert.equal(admin.stdout.trim(), 'no');
     }));
 
-  test('its caches sync (configs, managed Secrets, key Secrets)', () => {
+  test('its caches sync (configs, managed Secrets, key Secrets, grants and namespaces)', () => {
     const synced = env.product
       .logs()
       .filter((l) => l.msg === 'cache synced')
       .map((l) => l.informer)
       .sort();
-    assert.deepEqual(synced, ['endpoint-key-secrets', 'managed-secrets', 'topologyconfigs']);
+    assert.deepEqual(synced, [
+      'endpoint-key-secrets',
+      'managed-secrets',
+      'namespaces',
+      'topologyconfigs',
+      'topologyroutinggrants',
+    ]);
   });
 
   test('it created the shared TLS Secret and injected its CA into both webhook configurations', () =>
