@@ -7,7 +7,12 @@ import type { TopologyConfig } from '../resource/types.ts';
 import { validateBounds } from '../rules/bounds.ts';
 import { defaultConfig } from '../rules/defaults.ts';
 import { validateDeployOrder } from '../rules/deploy-order.ts';
-import { validateCreate, validateDelete, validateUpdate } from '../rules/index.ts';
+import {
+  validateAnnotationUpdate,
+  validateCreate,
+  validateDelete,
+  validateUpdate,
+} from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { ConfigView } from '../rules/view.ts';
 import type { Verdict } from '../rules/field-errors.ts';
@@ -84,16 +89,16 @@ export const validateTopologyConfig: AdmissionHandler = (request, context) => {
       if (!isRecord(request.oldObject))
         return denied(request.uid, 400, 'request.oldObject is missing');
       const old = request.oldObject as unknown as TopologyConfig;
-      // Housekeeping (finalizers, labels) leaves spec and annotations as they
-      // were; judging them again could only block it (the reconciler's
+      // Housekeeping (finalizers, labels) leaves spec and annotations as
+      // they were; judging them again could only block it (the reconciler's
       // finalizer, on a config a shrunk grant refuses). An update of the
-      // annotations is judged like any other.
-      if (
-        isRecord(request.object) &&
-        isDeepStrictEqual(request.object.spec, old.spec) &&
-        isDeepStrictEqual(annotationsOf(request.object), annotationsOf(old))
-      )
-        return allowed(request.uid);
+      // annotations alone is judged by the rules of change.
+      if (isRecord(request.object) && isDeepStrictEqual(request.object.spec, old.spec)) {
+        if (isDeepStrictEqual(annotationsOf(request.object), annotationsOf(old)))
+          return allowed(request.uid);
+        const object = request.object as unknown as TopologyConfig;
+        return judged(validateAnnotationUpdate(object, old, view, policy), object);
+      }
       return judged(validateUpdate(request.object, old, view, policy), request.object);
     }
     case 'DELETE': {

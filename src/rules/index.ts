@@ -208,6 +208,24 @@ export function validateUpdate(
   });
 }
 
+/**
+ * An UPDATE that leaves the spec as it was and changes annotations: judged
+ * by the rules of change only (the spec's own rules were judged when it was
+ * written, and a config the Secret keeps in Error must stay annotatable so
+ * that it can be deleted under an authorised override). The override
+ * annotation is inert, so adding it authorises nothing.
+ */
+export function validateAnnotationUpdate(
+  obj: TopologyConfig,
+  old: TopologyConfig,
+  view: ConfigView,
+  policy: Policy,
+): Verdict {
+  // Same spec: the same facts (endpoints included) on both sides.
+  const facts = view.factsOfVersion(old) ?? resolveConfig(old, view, policy).facts;
+  return { errors: validateActiveUpdate(obj, old, facts, facts), warnings: [] };
+}
+
 export function validateDelete(old: TopologyConfig, _view: ConfigView, _policy: Policy): Verdict {
   return { errors: validateActiveDelete(old), warnings: [] };
 }

@@ -158,3 +158,13 @@ describe('override of an unsafe routing change', () => {
     });
   });
 });
+
+test('an annotation-only update of a config the Secret keeps in Error is admitted (so it can be deleted)', async () => {
+  const kept = active();
+  kept.status = { deployStatus: 'Error', keptInSecret: true };
+  kept.spec.backends[0]!.name = 'Not A Name'; // whatever its spec's faults, they are not judged again
+  const annotated = structuredClone(kept);
+  annotated.metadata.annotations = ALLOW;
+  const response = await judge(review('UPDATE', annotated, kept, as('tenant')), authorizer([]));
+  assert.equal(response.allowed, true);
+});
