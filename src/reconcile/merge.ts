@@ -22,7 +22,7 @@
 import type { TopologyConfig } from '../resource/types.ts';
 import { parseNamespacedName } from '../resource/names.ts';
 import { isRecord } from '../resource/json.ts';
-import { allowsRoutingChange, validateActiveUpdate } from '../rules/append-only.ts';
+import { requestsOverride, validateActiveUpdate } from '../rules/append-only.ts';
 import { ConflictMaps } from '../rules/conflict-maps.ts';
 import { conflictError, type Conflict } from '../rules/conflicts.ts';
 import type { ConfigFacts } from '../rules/facts.ts';
@@ -513,7 +513,9 @@ export function mergeAll(
   state: MergeState = {},
 ): Map<string, MergeResult> {
   const merger = new Merger(policy);
-  const authorised = state.authorised ?? allowsRoutingChange;
+  // The reconciler has no user to ask: the annotation stands for the override the
+  // webhook authorised (with the webhook bypassed, anyone could set it; README "Tenancy").
+  const authorised = state.authorised ?? requestsOverride;
   const live = distinct(configs).filter((c) => !c.metadata?.deletionTimestamp);
   const incumbents = incumbentsOf(live, state, policy);
   for (const incumbent of incumbents) merger.seat(incumbent);

@@ -13,6 +13,7 @@ import {
   type WrittenEntry,
 } from '../../../src/reconcile/incumbents.ts';
 import { mergeAll, mergeTarget, type MergeState } from '../../../src/reconcile/merge.ts';
+import { bindGrants } from '../../../src/rules/tenancy.ts';
 import { renderEntry, secretKeyFor } from '../../../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import type { KeyLookup } from '../../../src/rules/view.ts';
@@ -402,4 +403,29 @@ test('a newcomer the caller found would strand existing objects is not merged; a
     reason: 'spec.backends[0].prefix: the cluster already holds 2 pods',
     cause: 'ExistingData',
   });
+});
+
+// The tenant routing policy, checked again here (the webhook can be bypassed).
+const noGrants = { ...policy, tenancy: bindGrants([], ['harikube']) };
+
+test('a config the routing policy refuses is in Error and not merged', () => {
+  const tenant = stored({ name: 'orders', position: 1, backends: [backend('orders-db')] });
+  const result = mergeTarget(TARGET, [tenant], noKeys, noGrants);
+  assert.deepEqual(result.data, {});
+  assert.match(
+    result.outcomes.get('team-a/orders')!.reason,
+    /team-a is a tenant namespace that may route nothing/,
+  );
+});
+
+test('a grant that shrinks keeps the entry already written: Error, kept, same data', () => {
+  const tenant = stored({ name: 'orders', position: 1, backends: [backend('orders-db')] });
+  const state = writtenFor([{ config: tenant }]);
+  const before = mergeTarget(TARGET, [tenant], noKeys, policy, state);
+  const after = mergeTarget(TARGET, [tenant], noKeys, noGrants, state);
+  assert.deepEqual(after.data, before.data);
+  const outcome = after.outcomes.get('team-a/orders')!;
+  assert.equal(outcome.state, 'Error');
+  assert.equal(outcome.kept, true);
+  assert.match(outcome.reason, /may route nothing.*stays in harikube\/topology-config/);
 });
