@@ -12,7 +12,11 @@ import { unregisterWebhooks } from '../harness/product.ts';
 import { createServiceAccount, serviceAccountToken } from './credentials.ts';
 import {
   ALLOW_HARIKUBE_TARGETS,
+  annotateOverride,
+  ensureNamespace,
   eventsOf,
+  getJson,
+  mustDeleteConfig,
   mustApply,
   OVERRIDE,
   readConfig,
@@ -311,6 +315,68 @@ describe('tenant routing policy with real identities', () => {
         events.some((e) => e.type === 'Warning' && /not granted/.test(e.message)),
         JSON.stringify(events),
       );
+    }));
+
+  test('deleting a namespace: its Active config is not deleted behind its data; the namespace waits for an authorised user', () =>
+    withLogs(env, async () => {
+      const { cp } = env;
+      await ensureNamespace(cp, 'team-c');
+      const ns = await cp.kubectl(['get', 'namespace', 'team-c', '-o', 'jsonpath={.metadata.uid}']);
+      await mustApply(
+        cp,
+        grant(ns.stdout.trim(), ['c.example.com'])
+          .replaceAll('team-b', 'team-c')
+          .replace('{min: 100, max: 199}', '{min: 300, max: 399}'),
+      );
+      await mustApply(
+        cp,
+        config({
+          name: 'orders',
+          namespace: 'team-c',
+          position: 300,
+          route: 'customresource: {group: c.example.com}',
+          endpoint: 'mysql://app:pw@tcp(db.team-c.svc:3306)/kine',
+        }),
+      );
+      await waitForStatus(cp, 'team-c', 'orders', 'Active');
+      const entry = (data: Record<string, string>) =>
+        Object.keys(data).filter((k) => k.endsWith('-team-c.orders.yaml'));
+      assert.equal(entry((await readSecret(cp, 'harikube', 'tenancy'))!.data).length, 1);
+
+      const deleted = await cp.kubectl(['delete', 'namespace', 'team-c', '--wait=false']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      // kube-controller-manager's namespace controller deletes as its own
+      // ServiceAccount, which may not override: the delete is refused.
+      const failure = await waitFor(
+        'the namespace controller to report the refused delete',
+        async () => {
+          const namespace = await getJson<{
+            status?: { conditions?: { type: string; status: string; message?: string }[] };
+          }>(cp, ['namespace', 'team-c']);
+          return namespace?.status?.conditions?.find(
+            (c) => c.type === 'NamespaceDeletionContentFailure' && c.status === 'True',
+          );
+        },
+        90_000,
+        500,
+      );
+      assert.match(failure.message ?? '', /topologyconfigs/);
+      assert.equal(
+        (await readConfig(cp, 'team-c', 'orders'))?.metadata.deletionTimestamp,
+        undefined,
+      );
+      assert.equal(entry((await readSecret(cp, 'harikube', 'tenancy'))!.data).length, 1);
+
+      // An authorised user (the admin) releases it; then the namespace goes.
+      await annotateOverride(cp, 'team-c', 'orders');
+      await mustDeleteConfig(cp, 'team-c', 'orders', '--wait=false');
+      await waitFor(
+        'namespace team-c to be gone',
+        async () => (await getJson(cp, ['namespace', 'team-c'])) === undefined,
+        120_000,
+        1000,
+      );
+      assert.deepEqual(entry((await readSecret(cp, 'harikube', 'tenancy'))!.data), []);
     }));
 
   test('with the webhook configurations removed, a violating config ends in Error and is not merged', () =>
