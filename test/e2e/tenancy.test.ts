@@ -12,7 +12,6 @@ import { unregisterWebhooks } from '../harness/product.ts';
 import { createServiceAccount, serviceAccountToken } from './credentials.ts';
 import {
   ALLOW_HARIKUBE_TARGETS,
-  annotateOverride,
   ensureNamespace,
   eventsOf,
   getJson,
@@ -336,6 +335,9 @@ describe('tenant routing policy with real identities', () => {
           position: 300,
           route: 'customresource: {group: c.example.com}',
           endpoint: 'mysql://app:pw@tcp(db.team-c.svc:3306)/kine',
+          // Before the platform's Active config: the admin is authorised. The
+          // annotation stays on it and grants the namespace controller nothing.
+          annotations: OVERRIDE,
         }),
       );
       await waitForStatus(cp, 'team-c', 'orders', 'Active');
@@ -368,7 +370,6 @@ describe('tenant routing policy with real identities', () => {
       assert.equal(entry((await readSecret(cp, 'harikube', 'tenancy'))!.data).length, 1);
 
       // An authorised user (the admin) releases it; then the namespace goes.
-      await annotateOverride(cp, 'team-c', 'orders');
       await mustDeleteConfig(cp, 'team-c', 'orders', '--wait=false');
       await waitFor(
         'namespace team-c to be gone',
