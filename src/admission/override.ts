@@ -8,6 +8,7 @@ import { GROUP, PLURAL } from '../resource/schema.ts';
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import type { FieldError, Verdict } from '../rules/field-errors.ts';
 import type { AdmissionRequest } from './review.ts';
+import { overrideNamespaces } from '../rules/append-only.ts';
 
 export const OVERRIDE_VERB = 'override';
 
@@ -54,12 +55,11 @@ export async function judgeOverride(
   requested: boolean,
   authorize: OverrideAuthorizer | undefined,
 ): Promise<Verdict> {
-  const unsafe = verdict.errors.filter((e) => e.override);
-  if (unsafe.length === 0 || unsafe.length < verdict.errors.length || !requested) return verdict;
+  const namespaces = overrideNamespaces(verdict, requested);
+  if (!namespaces || !authorize) return verdict;
+  const unsafe = verdict.errors;
   const user: UserInfo = request.userInfo ?? {};
   const who = JSON.stringify(user.username ?? '');
-  const namespaces = [...new Set(unsafe.flatMap((e) => e.override ?? []))].sort();
-  if (!authorize) return verdict;
   const decisions = await Promise.all(namespaces.map((ns) => authorize(user, ns)));
   const denied = namespaces.filter((_, i) => !decisions[i]!.allowed);
   if (denied.length === 0) {

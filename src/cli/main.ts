@@ -318,9 +318,11 @@ async function diffCommand(args: string[]): Promise<number> {
     kubeconfig: { type: 'string' },
   });
   if (values.help) return help('diff');
-  const policy = policyFrom(values);
+  const clusterPolicy = policyFrom(values);
   const manifest = await readManifests([...((values.filename as string[]) ?? []), ...positionals]);
   if (!manifest) return USAGE;
+  const policy = await withTenancy(clusterPolicy, values, manifest);
+  if (!policy) return USAGE;
   // Loaded here only: the offline commands need no Kubernetes client.
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();

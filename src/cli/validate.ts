@@ -17,6 +17,7 @@ import { defaultConfig } from '../rules/defaults.ts';
 import type { Verdict } from '../rules/field-errors.ts';
 import { duplicate, formatFieldError, required } from '../rules/field-errors.ts';
 import { validateCreate, validateUpdate } from '../rules/index.ts';
+import { assumingOverride } from '../rules/append-only.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { Manifest, ManifestConfig } from './manifests.ts';
 import { isRecord } from '../resource/json.ts';
@@ -106,11 +107,14 @@ export function admit(manifest: Manifest, policy: Policy, cluster?: ClusterState
       ? defaultConfig(submitted, view, policy, old)
       : submitted;
     // The webhook admits an UPDATE that leaves the spec as it was without judging it.
-    const verdict: Verdict = !old
-      ? validateCreate(defaulted, view, policy)
-      : isDeepStrictEqual(defaulted.spec, old.spec)
-        ? { errors: [], warnings: [] }
-        : validateUpdate(defaulted, old, view, policy);
+    const verdict: Verdict = assumingOverride(
+      !old
+        ? validateCreate(defaulted, view, policy)
+        : isDeepStrictEqual(defaulted.spec, old.spec)
+          ? { errors: [], warnings: [] }
+          : validateUpdate(defaulted, old, view, policy),
+      defaulted,
+    );
     const earlier = source.name ? seen.get(key) : undefined;
     if (!source.name) {
       // The API server requires it (the webhook never sees an object without

@@ -8,7 +8,7 @@
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigFacts } from './facts.ts';
-import type { FieldError } from './field-errors.ts';
+import type { FieldError, Verdict } from './field-errors.ts';
 import { forbidden, quote } from './field-errors.ts';
 import type { ConfigView } from './view.ts';
 
@@ -143,4 +143,26 @@ export function validateInsertBefore(
       namespaces,
     ),
   ];
+}
+
+/**
+ * The namespaces an override must be authorised in, when it can decide the
+ * verdict: every error is an unsafe change and the object asks for the
+ * override. Undefined otherwise (nothing to override, or other errors too).
+ */
+export function overrideNamespaces(verdict: Verdict, requested: boolean): string[] | undefined {
+  const unsafe = verdict.errors.filter((e) => e.override);
+  if (!requested || unsafe.length === 0 || unsafe.length < verdict.errors.length) return undefined;
+  return [...new Set(unsafe.flatMap((e) => e.override ?? []))].sort();
+}
+
+/**
+ * Offline (validate, render, diff) there is no user to ask: the override the
+ * object asks for is assumed authorised, as a preview of an apply by someone
+ * who holds it; the webhook asks RBAC for the real one.
+ */
+export function assumingOverride(verdict: Verdict, config: TopologyConfig): Verdict {
+  return overrideNamespaces(verdict, requestsOverride(config))
+    ? { errors: [], warnings: verdict.warnings }
+    : verdict;
 }

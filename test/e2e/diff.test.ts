@@ -139,7 +139,7 @@ describe('topology diff', { timeout: 180_000 }, () => {
       const run = await diff(['-f', refused]);
       assert.equal(run.status, 2);
       const lines = [
-        `${refused}: ${NS}/b: spec.backends[0].endpoint: changed; this TopologyConfig is Active, and data already written through its routes would become unreachable; set the annotation harikube.info/allow-unsafe-routing-change: "true" to do it anyway`,
+        `${refused}: ${NS}/b: spec.backends[0].endpoint: changed; this TopologyConfig is Active, and data already written through its routes would become unreachable; a user whom RBAC allows the verb "override" on topologyconfigs.harikube.info in namespace ${NS} (ClusterRole topologyconfig-routing-override) may do it anyway, with the annotation harikube.info/allow-unsafe-routing-change: "true" on the object`,
         `${refused}: ${NS}/d: spec.backends[0].name: "a" is already used by ${NS}/a (position 1)`,
       ];
       assert.equal(run.stdout, `${lines.join('\n')}\n`);
