@@ -114,7 +114,11 @@ export const validateTopologyConfig: AdmissionHandler = (request, context) => {
 const annotationsOf = (object: unknown): unknown =>
   isRecord(object) && isRecord(object.metadata) ? (object.metadata.annotations ?? {}) : {};
 
-export const mutateTopologyConfig: AdmissionHandler = (request, { view, policy }) => {
+// Synchronous: defaulting asks no one.
+export const mutateTopologyConfig = (
+  request: AdmissionRequest,
+  { view, policy }: AdmissionContext,
+): AdmissionResponse => {
   const misrouted = wrongResource(request);
   if (misrouted) return misrouted;
   if (request.subResource || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
