@@ -24,7 +24,7 @@ import {
   type RestClient,
 } from '../kube/rest.ts';
 import type { ExistingDataVerdict } from '../admission/existing-data.ts';
-import { allowsRoutingChange } from '../rules/append-only.ts';
+import { requestsOverride } from '../rules/append-only.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
 import type { EventRecorder } from './events.ts';
 import type { ConditionReason } from './conditions.ts';
@@ -413,9 +413,8 @@ async function blockedNewcomers(
   const blocked = new Map<string, string>();
   if (!deps.existingData) return blocked;
   const owners = new Set([...(secret?.values() ?? [])].map((e) => e.uid));
-  const newcomers = live.filter(
-    (c) => !owners.has(c.metadata.uid ?? '') && !allowsRoutingChange(c),
-  );
+  // No user to ask here: the annotation stands for the override the webhook authorised.
+  const newcomers = live.filter((c) => !owners.has(c.metadata.uid ?? '') && !requestsOverride(c));
   const verdicts = await Promise.all(newcomers.map((c) => deps.existingData!(c)));
   newcomers.forEach((config, i) => {
     const verdict = verdicts[i]!;
