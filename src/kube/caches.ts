@@ -2,7 +2,8 @@
 // (fed into the ConfigIndex the rules query), the Secrets holding endpoint
 // keys, and the target Secrets this product manages. Secrets are watched
 // through label selectors only, so the process never holds every Secret of
-// the cluster in memory.
+// the cluster in memory, and each is cut down as it enters the cache
+// (secret-cache.ts): tenants can set those labels on Secrets of any size.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
@@ -12,12 +13,14 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   type NamespacedName,
+  formatNamespacedName,
 } from '../resource/names.ts';
 import type { RoutingGrant } from '../resource/grant.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigIndex } from '../rules/config-index.ts';
 import { startInformer, type RunningInformer } from './informer.ts';
 import { paths, type RestClient } from './rest.ts';
+import { KEY_SECRET_LIMITS, keepKeyData, keepMetadataOnly } from './secret-cache.ts';
 
 interface NamespaceObject {
   metadata: { name?: string; uid?: string };
@@ -69,6 +72,10 @@ export async function startCaches(options: {
   const started: RunningInformer<object>[] = [];
 
   // Keys first, so that encrypted endpoints are indexed decrypted from the start.
+  // Every labelled key Secret's keys are kept (a config naming one for the
+  // first time is judged at admission, with no time to fetch it), bounded per
+  // Secret and in number; one over the number is known to exist, keys unread.
+  const kept = new Set<string>();
   const keySecrets = await startInformer<SecretObject>({
     kubeConfig,
     rest,
@@ -76,12 +83,26 @@ export async function startCaches(options: {
     name: 'endpoint-key-secrets',
     path: paths.secrets(),
     labelSelector: `${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}`,
+    slim: keepKeyData,
     handlers: {
       onUpsert: (secret) => {
-        index.setKeys(refOf(secret), keysFromSecretData(secret.data));
-        listeners.keySecretChanged(refOf(secret));
+        const ref = refOf(secret);
+        const key = formatNamespacedName(ref);
+        if (kept.has(key) || kept.size < KEY_SECRET_LIMITS.secrets) {
+          kept.add(key);
+          index.setKeys(ref, keysFromSecretData(secret.data));
+        } else {
+          keepMetadataOnly(secret);
+          index.setKeys(ref, [], true, true);
+          logger.warn(
+            { secret: key, limit: KEY_SECRET_LIMITS.secrets },
+            'key Secret not read: the cache holds as many key Secrets as it may',
+          );
+        }
+        listeners.keySecretChanged(ref);
       },
       onDelete: (secret) => {
+        kept.delete(formatNamespacedName(refOf(secret)));
         index.setKeys(refOf(secret), undefined);
         listeners.keySecretChanged(refOf(secret));
       },
@@ -94,6 +115,8 @@ export async function startCaches(options: {
     name: 'managed-secrets',
     path: paths.secrets(),
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    // Only its changes matter here (the reconciler reads the Secret itself).
+    slim: keepMetadataOnly,
     handlers: {
       onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
       onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),

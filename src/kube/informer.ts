@@ -28,7 +28,16 @@ export interface InformerOptions<T> {
   logger: Logger;
   name: string;
   maxBackoffMs?: number;
+  /**
+   * Cuts an object down, in place, as it enters the cache (the cache holds
+   * the object the handlers get). Lists are then read in pages, so that no
+   * more than a page of whole objects is held at once.
+   */
+  slim?: (object: T) => void;
 }
+
+/** Objects per page of a list that is slimmed (Secrets: at most 1 MB each). */
+export const LIST_PAGE_SIZE = 50;
 
 /** A watch that ended sooner than this after it began counts as failing fast, and is re-opened with back-off. */
 const SHORT_WATCH_MS = 1_000;
@@ -50,9 +59,7 @@ export async function startInformer<T extends object>(
     options.path,
     new Watch(options.kubeConfig),
     async () => {
-      const list = await options.rest.get<{ items: T[]; metadata?: { resourceVersion?: string } }>(
-        options.path + query,
-      );
+      const list = await listAll(options, query);
       listedOnce = true;
       failures = 0;
       return list as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
@@ -78,10 +85,12 @@ export async function startInformer<T extends object>(
 
   informer.on('add', (object) => {
     failures = 0;
+    options.slim?.(object as T);
     options.handlers.onUpsert(object as T);
   });
   informer.on('update', (object) => {
     failures = 0;
+    options.slim?.(object as T);
     options.handlers.onUpsert(object as T);
   });
   informer.on('delete', (object) => {
@@ -142,6 +151,29 @@ export async function startInformer<T extends object>(
       await informer.stop();
     },
   };
+}
+
+type List<T> = { items: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+
+/** The whole list; with `slim`, read in pages and each page slimmed before the next is read. */
+async function listAll<T>(options: InformerOptions<T>, query: string): Promise<List<T>> {
+  if (!options.slim) return options.rest.get<List<T>>(options.path + query);
+  const items: T[] = [];
+  let token: string | undefined;
+  let page: List<T>;
+  do {
+    const params = new URLSearchParams(query.replace(/^\?/, ''));
+    params.set('limit', String(LIST_PAGE_SIZE));
+    if (token) params.set('continue', token);
+    page = await options.rest.get<List<T>>(`${options.path}?${params.toString()}`);
+    for (const item of page.items) {
+      options.slim(item);
+      items.push(item);
+    }
+    token = page.metadata?.continue || undefined;
+  } while (token);
+  // Every page of a paginated list is served from one snapshot: its resourceVersion.
+  return { items, metadata: { resourceVersion: page.metadata?.resourceVersion } };
 }
 
 /** An error's message without request bodies or headers (they could hold secrets). */

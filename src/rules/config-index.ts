@@ -157,11 +157,18 @@ export class ConfigIndex implements ConfigView {
   /**
    * Records the keys of an endpoint-key Secret (undefined: it does not exist;
    * labeled false: it exists without ENDPOINT_KEYS_LABEL) and re-indexes the
-   * configs that use it, whose endpoints are compared decrypted.
+   * configs that use it, whose endpoints are compared decrypted. overLimit:
+   * it exists, but the cache keeps no more key Secrets (its keys are unknown).
    */
-  setKeys(ref: NamespacedName, keys: EndpointKey[] | undefined, labeled = true): void {
+  setKeys(
+    ref: NamespacedName,
+    keys: EndpointKey[] | undefined,
+    labeled = true,
+    overLimit = false,
+  ): void {
     const secret = formatNamespacedName(ref);
     if (keys === undefined) this.#keys.delete(secret);
+    else if (overLimit) this.#keys.set(secret, { found: true, keys: [], labeled, overLimit });
     else this.#keys.set(secret, { found: true, keys: labeled ? keys : [], labeled });
     for (const key of [...(this.#keyUsers.get(secret) ?? [])]) {
       const config = this.#records.get(key)!.config;

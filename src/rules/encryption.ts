@@ -14,7 +14,10 @@ import type { FieldError } from './field-errors.ts';
 import { invalid } from './field-errors.ts';
 import { namespacedNameProblem } from './formats.ts';
 import type { Policy } from './policy.ts';
-import type { KeyLookup } from './view.ts';
+import type { KeyLookup, KeySet } from './view.ts';
+
+/** The key-Secret cache's bound (src/kube/secret-cache.ts), for the reason given when it is reached. */
+export const KEY_SECRETS_KEPT = 1000;
 
 /**
  * Schemes of the storage drivers HariKube (kine) knows: MySQL, PostgreSQL,
@@ -66,10 +69,10 @@ export interface ResolvedEndpoints {
 const usable = (keys: readonly EndpointKey[]) =>
   keys.some((key) => KEY_SIZES.includes(key.key.length));
 
-function keyProblem(
-  found: { found: boolean; keys: EndpointKey[]; labeled?: boolean },
-  secret: string,
-): string | undefined {
+function keyProblem(found: KeySet, secret: string): string | undefined {
+  if (found.overLimit) {
+    return `Secret ${secret} is not read: the operator keeps the keys of at most ${KEY_SECRETS_KEPT} Secrets labelled ${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}; remove the label from key Secrets no config uses`;
+  }
   if (!found.found)
     return `Secret ${secret} not found (a key Secret must carry the label ${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE})`;
   if (found.labeled === false) {

@@ -14,6 +14,8 @@ export interface KeySet {
   keys: EndpointKey[];
   /** False when the Secret exists but lacks ENDPOINT_KEYS_LABEL=true (its keys are then not used). */
   labeled?: boolean;
+  /** True when the Secret exists but its keys are not kept: the cache holds as many key Secrets as it may. */
+  overLimit?: boolean;
 }
 
 /** A band of positions, both ends included (a tenant's, from its grant). */

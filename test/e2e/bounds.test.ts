@@ -8,7 +8,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { describe, test } from 'node:test';
-import { apply, configYaml, useEnv, withLogs } from './support.ts';
+import { randomBytes } from 'node:crypto';
+import { encryptEndpoint } from '../../src/crypto/aes-gcm.ts';
+import {
+  apply,
+  configYaml,
+  keySecretYaml,
+  mustApply,
+  useEnv,
+  waitForStatus,
+  withLogs,
+} from './support.ts';
 
 const env = useEnv({ namespaces: ['team-a'] });
 
@@ -40,11 +50,15 @@ function post(port: number, path: string, body: string) {
   });
 }
 
-/** Peak resident set size of a process (VmHWM), in bytes. */
-function peakRss(pid: number): number {
-  const line = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A process's resident set size now (VmRSS) or at its peak (VmHWM), in bytes. */
+function rss(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmHWM'): number {
+  const line = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(
+    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  );
   return Number(line?.[1] ?? NaN) * 1024;
 }
+const peakRss = (pid: number) => rss(pid);
+const MiB = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 const backend = (i: number, extra: Record<string, unknown> = {}) => ({
   name: `b${i}`,
@@ -178,5 +192,39 @@ describe('reviews built to exhaust a replica', () => {
         dense.stderr,
         /spec\.backends\[0\]\.regexp\.key: would compile to about 100000 RE2 instructions; at most 5000/,
       );
+    }));
+
+  test('labelled Secrets of 600 KB each are cut down as they enter the caches; their keys still work', () =>
+    withLogs(env, async ({ cp, product }) => {
+      const pid = product.pid()!;
+      const before = rss(pid, 'VmRSS');
+      const key = randomBytes(32);
+      const junk = randomBytes(600 * 1024).toString('base64');
+      const secrets = Array.from({ length: 40 }, (_, i) =>
+        keySecretYaml('team-a', `bulky-${i}`, { k1: key }).replace(
+          'data:\n',
+          `data:\n  junk: ${junk}\n`,
+        ),
+      );
+      await mustApply(cp, secrets.join('---\n'));
+      // A config naming one of them decrypts with its key and goes Active.
+      await mustApply(
+        cp,
+        configYaml({
+          name: 'bulky',
+          namespace: 'team-a',
+          position: 7,
+          endpointDecryptSecret: 'team-a/bulky-39',
+          backends: [
+            { name: 'bulky-db', endpoint: encryptEndpoint(key, 'mysql://tcp(bulky.db:3306)/kine') },
+          ],
+        }),
+      );
+      await waitForStatus(cp, 'team-a', 'bulky', 'Active');
+      const after = rss(pid, 'VmRSS');
+      console.log(
+        `# RSS with 40 labelled 600 KB key Secrets (${MiB(40 * junk.length)} MiB of data): ${MiB(before)} MiB before, ${MiB(after)} MiB after, peak ${MiB(peakRss(pid))} MiB (limit ${MiB(MEMORY_LIMIT_BYTES)} MiB)`,
+      );
+      assert.ok(peakRss(pid) < MEMORY_LIMIT_BYTES);
     }));
 });

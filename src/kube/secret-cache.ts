@@ -1,0 +1,58 @@
+// What the Secret informers keep of each Secret. Their label selectors are
+// ones tenants can set on their own Secrets, so a cache of whole objects
+// could be filled with a few hundred 1 MB Secrets: each one is cut down, in
+// place, as it enters the cache (an informer's cache holds the very object it
+// hands to its handlers). Managed Secrets keep their metadata only; key
+// Secrets keep at most a few entries that could be AES keys.
+
+import { KEY_SECRETS_KEPT } from '../rules/encryption.ts';
+
+/** Bounds of the key-Secret cache. */
+export const KEY_SECRET_LIMITS = {
+  /** Data entries kept per key Secret (in name order). */
+  entries: 16,
+  /** Key Secrets whose keys are kept; one more gets a clear reason instead. */
+  secrets: KEY_SECRETS_KEPT,
+} as const;
+
+/** Base64 lengths of 16, 24 and 32-byte keys. */
+const KEY_LENGTHS = new Set([24, 32, 44]);
+
+interface Slimmable {
+  metadata?: object;
+  data?: Record<string, string>;
+}
+
+const KEPT_METADATA = ['name', 'namespace', 'uid', 'resourceVersion', 'labels'];
+
+/** Keeps the identity and labels; drops annotations (kubectl's last-applied copy holds the data), managedFields, data. */
+export function keepMetadataOnly(secret: Slimmable): void {
+  const metadata = (secret.metadata ?? {}) as Record<string, unknown>;
+  for (const field of Object.keys(metadata))
+    if (!KEPT_METADATA.includes(field)) delete metadata[field];
+  const object = secret as Record<string, unknown>;
+  for (const field of Object.keys(object))
+    if (field !== 'metadata' && field !== 'apiVersion' && field !== 'kind') delete object[field];
+}
+
+/**
+ * At most KEY_SECRET_LIMITS.entries entries; a value that cannot be an AES key
+ * keeps its name with an empty value, so that a reason can still say it was skipped.
+ */
+export function boundedKeyData(data: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof data !== 'object' || data === null) return out;
+  const names = Object.keys(data).sort().slice(0, KEY_SECRET_LIMITS.entries);
+  for (const name of names) {
+    const value = (data as Record<string, unknown>)[name];
+    out[name] = typeof value === 'string' && KEY_LENGTHS.has(value.length) ? value : '';
+  }
+  return out;
+}
+
+/** A key Secret cut down in place: its metadata and bounded data. */
+export function keepKeyData(secret: Slimmable): void {
+  const data = boundedKeyData(secret.data);
+  keepMetadataOnly(secret);
+  secret.data = data;
+}

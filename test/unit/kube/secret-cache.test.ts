@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { keysFromSecretData } from '../../../src/crypto/aes-gcm.ts';
+import {
+  KEY_SECRET_LIMITS,
+  boundedKeyData,
+  keepKeyData,
+  keepMetadataOnly,
+} from '../../../src/kube/secret-cache.ts';
+import { ConfigIndex } from '../../../src/rules/config-index.ts';
+import { validateCreate } from '../../../src/rules/index.ts';
+import { defaultPolicy } from '../../../src/rules/policy.ts';
+
+const key32 = Buffer.alloc(32, 1).toString('base64');
+const key16 = Buffer.alloc(16, 2).toString('base64');
+const big = 'x'.repeat(1 << 20);
+
+const secret = () => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'Opaque',
+  metadata: {
+    name: 'keys',
+    namespace: 'team-a',
+    uid: 'u1',
+    resourceVersion: '7',
+    labels: { 'harikube.info/endpoint-keys': 'true' },
+    annotations: { 'kubectl.kubernetes.io/last-applied-configuration': big },
+    managedFields: [{ manager: 'kubectl' }],
+  },
+  data: { k1: key32, k2: key16, junk: big } as Record<string, string>,
+  stringData: { more: big },
+});
+
+describe('what the Secret caches keep', () => {
+  test('a managed Secret: identity and labels only', () => {
+    const s = secret();
+    keepMetadataOnly(s);
+    assert.deepEqual(s, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'keys',
+        namespace: 'team-a',
+        uid: 'u1',
+        resourceVersion: '7',
+        labels: { 'harikube.info/endpoint-keys': 'true' },
+      },
+    });
+  });
+
+  test('a key Secret: its possible keys; another entry keeps its name, not its value', () => {
+    const s = secret();
+    keepKeyData(s);
+    assert.deepEqual(s.data, { junk: '', k1: key32, k2: key16 });
+    assert.equal(s.metadata.annotations, undefined);
+    assert.ok(JSON.stringify(s).length < 1000, 'no megabyte left');
+    const keys = keysFromSecretData(s.data);
+    assert.deepEqual(
+      keys.map((k) => [k.name, k.key.length]),
+      [
+        ['junk', 0],
+        ['k1', 32],
+        ['k2', 16],
+      ],
+    );
+  });
+
+  test('at most KEY_SECRET_LIMITS.entries entries, the first in name order', () => {
+    const data = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [`k${String(i).padStart(3, '0')}`, key32]),
+    );
+    const kept = boundedKeyData(data);
+    assert.equal(Object.keys(kept).length, KEY_SECRET_LIMITS.entries);
+    assert.equal(Object.keys(kept)[0], 'k000');
+  });
+
+  test('a config naming a key Secret the cache could not keep gets a clear reason', () => {
+    const index = new ConfigIndex();
+    index.setKeys({ namespace: 'team-a', name: 'keys' }, [], true, true);
+    const config = {
+      apiVersion: 'harikube.info/v1',
+      kind: 'TopologyConfig',
+      metadata: { name: 'orders', namespace: 'team-a' },
+      spec: {
+        position: 1,
+        targetSecret: 'harikube/topology-config',
+        endpointDecryptSecret: 'team-a/keys',
+        backends: [
+          { name: 'orders-db', endpoint: 'AAAA', customresource: { group: 'x.example.com' } },
+        ],
+      },
+    };
+    const { errors } = validateCreate(config, index, {
+      ...defaultPolicy,
+      allowedTargetSecrets: ['harikube/*'],
+    });
+    assert.deepEqual(
+      errors.map((e) => [e.field, e.detail]),
+      [
+        [
+          'spec.endpointDecryptSecret',
+          `Secret team-a/keys is not read: the operator keeps the keys of at most ${KEY_SECRET_LIMITS.secrets} Secrets labelled harikube.info/endpoint-keys=true; remove the label from key Secrets no config uses`,
+        ],
+      ],
+    );
+  });
+});
