@@ -2,8 +2,9 @@
 // (fed into the ConfigIndex the rules query), the Secrets holding endpoint
 // keys, and the target Secrets this product manages. Secrets are watched
 // through label selectors only, so the process never holds every Secret of
-// the cluster in memory, and each is cut down as it enters the cache
-// (secret-cache.ts): tenants can set those labels on Secrets of any size.
+// the cluster in memory; key Secrets are cut down as they enter the cache
+// (secret-cache.ts): tenants can set that label on Secrets of any size.
+// Managed Secrets are kept whole: the merge reads their data and annotations.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
@@ -115,8 +116,6 @@ export async function startCaches(options: {
     name: 'managed-secrets',
     path: paths.secrets(),
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-    // Only its changes matter here (the reconciler reads the Secret itself).
-    slim: keepMetadataOnly,
     handlers: {
       onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
       onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),

@@ -38,6 +38,14 @@ export const microTime = (ms: number): string => new Date(ms).toISOString().repl
 
 export interface LeaderElector {
   isLeader(): boolean;
+  /**
+   * Whether this replica may write now: it leads, and the last successful
+   * renewal BEGAN less than renewDeadline ago. Another replica takes over no
+   * sooner than leaseDuration after that renewal's lease write, which came
+   * after it began, so a write started now and bounded by leaseDuration -
+   * renewDeadline ends before any other leader can begin.
+   */
+  mayWrite(): boolean;
   /** Stops campaigning; releases the lease if held. */
   stop(): Promise<void>;
 }
@@ -47,7 +55,9 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   const now = options.now ?? Date.now;
   let leader = false;
   let stopped = false;
-  let lastRenew = 0;
+  /** When the last successful acquire or renew attempt began (not when it returned). */
+  let renewBegan = Number.NEGATIVE_INFINITY;
+  let deadline: NodeJS.Timeout | undefined;
   let observed: { holder: string; renewTime: string; at: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
@@ -63,8 +73,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     else options.onStoppedLeading();
   };
 
-  async function tryAcquireOrRenew(): Promise<boolean> {
-    const t = now();
+  async function tryAcquireOrRenew(t: number): Promise<boolean> {
     const desired = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(options.leaseDurationMs / 1000),
@@ -86,12 +95,15 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     }
     const holder = lease.spec.holderIdentity ?? '';
     const renewTime = lease.spec.renewTime ?? '';
+    // A change is dated when the answer came back (not when the attempt
+    // began): the holder's renewal may have landed just before that.
+    const seen = now();
     if (!observed || observed.holder !== holder || observed.renewTime !== renewTime) {
-      observed = { holder, renewTime, at: t };
+      observed = { holder, renewTime, at: seen };
     }
     const durationMs = (lease.spec.leaseDurationSeconds ?? 0) * 1000;
     const heldByOther = holder !== '' && holder !== identity;
-    if (heldByOther && observed.at + durationMs > t) return false;
+    if (heldByOther && observed.at + durationMs > seen) return false;
     const transitions = (lease.spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
     await rest.replace(paths.lease(namespace, name), {
       ...lease,
@@ -106,20 +118,33 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     return true;
   }
 
+  const fenced = () => now() - renewBegan >= options.renewDeadlineMs;
+  // A leader that could not renew for renewDeadline must assume another
+  // replica may take over soon, and stop writing first: mayWrite() says so at
+  // once; this also steps down while a renewal is still hanging.
+  const stepDownIfFenced = () => {
+    if (leader && fenced()) setLeader(false);
+  };
+
   async function tick(): Promise<void> {
+    const began = now();
     try {
-      const held = await tryAcquireOrRenew();
-      if (held) lastRenew = now();
+      const held = await tryAcquireOrRenew(began);
       if (stopped) return;
-      if (held) setLeader(true);
-      else if (leader) setLeader(false);
+      if (held) {
+        renewBegan = began;
+        clearTimeout(deadline);
+        deadline = setTimeout(
+          stepDownIfFenced,
+          Math.max(0, began + options.renewDeadlineMs - now()),
+        );
+        if (!fenced()) setLeader(true);
+      } else if (leader) setLeader(false);
     } catch (error) {
       if (!isConflict(error))
         logger.warn({ lease: `${namespace}/${name}`, err: describe(error) }, 'lease update failed');
     }
-    // A leader that could not renew for renewDeadline must assume another
-    // replica may take over soon, and stop writing first.
-    if (leader && now() - lastRenew > options.renewDeadlineMs) setLeader(false);
+    stepDownIfFenced();
   }
 
   const loop = () => {
@@ -132,9 +157,11 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
 
   return {
     isLeader: () => leader,
+    mayWrite: () => leader && !stopped && !fenced(),
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(deadline);
       await inFlight;
       if (!leader) return;
       setLeader(false);

@@ -131,3 +131,28 @@ export const paths = {
   mutatingWebhookConfiguration: (name: string) =>
     `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
 };
+
+/** A write refused because this replica may not write (it is not, or may no longer be, the leader). */
+export class NotLeaderError extends Error {
+  constructor() {
+    super('not the leader: the write was not sent');
+  }
+}
+
+/**
+ * Sends writes only while `mayWrite()` says so, checked as each is sent (the
+ * caller's own check may be an await older). Reads pass.
+ */
+export function fenced(rest: RestClient, mayWrite: () => boolean): RestClient {
+  const guard =
+    <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      mayWrite() ? write(...args) : Promise.reject(new NotLeaderError());
+  return {
+    get: (path) => rest.get(path),
+    create: guard((path, body) => rest.create(path, body)),
+    replace: guard((path, body) => rest.replace(path, body)),
+    patch: guard((path, type, body) => rest.patch(path, type, body)),
+    delete: guard((path) => rest.delete(path)),
+  };
+}

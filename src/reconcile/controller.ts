@@ -20,6 +20,8 @@ export interface ControllerObserver {
 
 export interface ControllerOptions {
   deps: Omit<ReconcilerDeps, 'mayWrite' | 'settling' | 'requeueAfter'>;
+  /** The leader's fence (LeaderElector.mayWrite), checked with `leading` before each write. */
+  mayWrite?: () => boolean;
   allConfigs: () => ReadonlyArray<TopologyConfig>;
   logger: Logger;
   observer?: ControllerObserver;
@@ -82,7 +84,7 @@ export function createController(options: ControllerOptions): Controller {
       const result = await reconcileTarget(target, {
         ...deps,
         allConfigs: options.allConfigs,
-        mayWrite: () => leading,
+        mayWrite: () => leading && (options.mayWrite?.() ?? true),
         settling,
         requeueAfter: (key, ms) => queue.addAfter(key, ms),
       });

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { startCaches, type CacheListeners, type Caches } from '../kube/caches.ts';
 import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
-import { createRestClient, paths } from '../kube/rest.ts';
+import { createRestClient, fenced, paths } from '../kube/rest.ts';
 import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
 import { overrideAccessReview, type OverrideAuthorizer } from '../admission/override.ts';
 import { createController } from '../reconcile/controller.ts';
@@ -144,9 +144,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const discovery = cachedDiscovery(rest);
   const existingData = (config: TopologyConfig, old: TopologyConfig | undefined) =>
     checkExistingData(rest, discovery, config, old, EXISTING_DATA_BUDGET_MS);
+  // Only the leader writes, and only while fenced (LeaderElector.mayWrite):
+  // every write is checked as it is sent and bounded by leaseDuration -
+  // renewDeadline, so it ends before another replica may take over.
+  const election = config.leaderElection;
+  const writeRest = election.enabled
+    ? fenced(
+        createRestClient(kubeConfig, election.leaseDurationMs - election.renewDeadlineMs),
+        () => elector?.mayWrite() ?? false,
+      )
+    : rest;
   const controller = createController({
     deps: {
-      rest,
+      rest: writeRest,
       configsOfTarget: (target) => index.configsOfTarget(target),
       managedSecrets: () => caches?.managedSecrets() ?? [],
       // Before a first merge there is no webhook timeout to stay under.
@@ -154,11 +164,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         checkExistingData(rest, discovery, config, undefined, RECONCILE_EXISTING_DATA_BUDGET_MS),
       keys: index,
       policy: () => policy,
-      events: createEventRecorder(rest, COMPONENT, logger),
+      events: createEventRecorder(writeRest, COMPONENT, logger),
       logger,
       settleMs: config.readySettleTimeMs,
     },
     allConfigs: () => caches?.configs() ?? [],
+    mayWrite: () => !election.enabled || (elector?.mayWrite() ?? false),
     logger,
     observer: {
       reconciled: (result, seconds) => metrics.observeReconcile(result, seconds),
@@ -220,7 +231,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   if (config.leaderElection.enabled) {
     elector = startLeaderElection({
-      rest,
+      // A renewal is bounded by the renew deadline (it is dated from when it began).
+      rest: createRestClient(kubeConfig, config.leaderElection.renewDeadlineMs),
       namespace: config.leaderElection.namespace!,
       name: config.leaderElection.id,
       identity,
