@@ -123,7 +123,13 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   // replica may take over soon, and stop writing first: mayWrite() says so at
   // once; this also steps down while a renewal is still hanging.
   const stepDownIfFenced = () => {
-    if (leader && fenced()) setLeader(false);
+    if (!leader) return;
+    if (fenced()) setLeader(false);
+    else {
+      // A timer may fire a little early: look again when the deadline is due.
+      clearTimeout(deadline);
+      deadline = setTimeout(stepDownIfFenced, renewBegan + options.renewDeadlineMs - now() + 1);
+    }
   };
 
   async function tick(): Promise<void> {
@@ -133,11 +139,6 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       if (stopped) return;
       if (held) {
         renewBegan = began;
-        clearTimeout(deadline);
-        deadline = setTimeout(
-          stepDownIfFenced,
-          Math.max(0, began + options.renewDeadlineMs - now()),
-        );
         if (!fenced()) setLeader(true);
       } else if (leader) setLeader(false);
     } catch (error) {

@@ -284,7 +284,11 @@ const configArb = fc
     backends: fc.array(
       fc.record({
         name: fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5'),
-        endpoint: fc.constantFrom('mysql://e1', 'mysql://e2', 'mysql://e3'),
+        endpoint: fc.constantFrom(
+          'mysql://tcp(e1)/kine',
+          'mysql://tcp(e2)/kine',
+          'mysql://tcp(e3)/kine',
+        ),
         prefix: fc.constantFrom('/a', '/b', '/c'),
       }),
       { minLength: 1, maxLength: 3 },
