@@ -32,8 +32,11 @@ WORKDIR /app
 COPY --from=prod-deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY package.json ./
+# /manager, the command the seed's Deployment and HariKube's Helm chart run:
+# the server's entry point itself (it starts with `#!/usr/bin/env node`).
+RUN chmod 0555 dist/src/server/main.js && ln -s /app/dist/src/server/main.js /manager
 # 65532 is the conventional "nonroot" id; numeric so that the kubelet can
 # verify runAsNonRoot without a passwd lookup.
 USER 65532:65532
 EXPOSE 9443 8081 8443
-ENTRYPOINT ["node", "dist/src/server/main.js"]
+ENTRYPOINT ["/manager"]

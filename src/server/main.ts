@@ -2,12 +2,13 @@
 // Entry point: parse flags, start everything, stop cleanly on SIGTERM/SIGINT.
 import { ConfigError, parseConfig, usage } from './config.ts';
 import { createLogger, flushLogger } from './logger.ts';
+import { withPodNamespace } from './pod-namespace.ts';
 import { startServer } from './run.ts';
 
 async function main(): Promise<number> {
   let config;
   try {
-    config = parseConfig(process.argv.slice(2), process.env);
+    config = parseConfig(process.argv.slice(2), withPodNamespace(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n\nRun with --help for the flags.\n`);

@@ -105,7 +105,7 @@ describe('Dockerfile structure', () => {
     assert.equal(keywords(final, 'WORKDIR').at(-1)?.args, '/app');
     const entrypoint = keywords(final, 'ENTRYPOINT');
     assert.equal(entrypoint.length, 1);
-    assert.deepEqual(JSON.parse(entrypoint[0]!.args), ['node', 'dist/src/server/main.js']);
+    assert.deepEqual(JSON.parse(entrypoint[0]!.args), ['/manager'], "the seed's command");
     assert.equal(keywords(final, 'CMD').length, 0, 'flags come from the manifest args');
   });
 

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -14,9 +15,10 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  symlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { npmCiCommands, parseCopy, readDockerfile } from './dockerfile.ts';
 import { REPO, SERVER_FLAGS } from './manifests.ts';
@@ -63,6 +65,21 @@ const depsFrom = final.instructions
   .map((i) => parseCopy(i.args))
   .find((c) => c.dest.replace(/^\.\/|\/$/g, '') === 'node_modules')?.from;
 const depsInstall = npmCiCommands(stages.find((s) => s.name === depsFrom)!)[0]!;
+
+// The final stage's `ln -s <target> /manager` (and the chmod before it), so the
+// test lays out what the image holds at /manager.
+const managerLink = (() => {
+  for (const run of final.instructions.filter((i) => i.keyword === 'RUN')) {
+    const link = /\bln -s (\S+) \/manager\b/.exec(run.args);
+    const mode = /\bchmod (0?[0-7]{3,4}) (\S+)/.exec(run.args);
+    if (link)
+      return { target: link[1]!, mode: mode ? { bits: mode[1]!, file: mode[2]! } : undefined };
+  }
+  return undefined;
+})();
+
+// The seed operator's Deployment runs the image as this (see ../shared/seed).
+const SEED_COMMAND = ['/manager', '--leader-elect', '--health-probe-bind-address=:8081'];
 
 describe('image file set (Dockerfile reproduced without Docker)', { timeout: 600_000 }, () => {
   let work = '';
@@ -133,6 +150,45 @@ describe('image file set (Dockerfile reproduced without Docker)', { timeout: 600
     );
     for (const name of Object.keys(manifest.dependencies))
       assert.ok(present(`node_modules/${name}`), name);
+  });
+
+  test("/manager runs the server with the seed Deployment's arguments", async () => {
+    assert.ok(managerLink, 'the final stage links /manager');
+    assert.equal(managerLink.target, '/app/dist/src/server/main.js');
+    assert.ok(managerLink.mode, 'the entry point is made executable');
+    // The image's /app is the test's app folder; /manager is a link beside it.
+    chmodSync(join(app, managerLink.mode.file), Number.parseInt(managerLink.mode.bits, 8));
+    const manager = join(work, 'manager');
+    symlinkSync(join(app, managerLink.target.replace(/^\/app\//, '')), manager);
+    // Run as the kernel runs it: by its `#!/usr/bin/env node` line, with Node 24 first on PATH
+    // (as in the image). --help: the arguments are parsed (an unknown one exits 2), nothing starts.
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    const [, ...args] = SEED_COMMAND;
+    const r = await promisify(execFile)(manager, [...args, '--help'], {
+      cwd: work,
+      env,
+      timeout: 30_000,
+    });
+    assert.match(r.stdout, /--leader-elect/);
+    // Without --help it starts for real: with no cluster it fails at start-up (1), not on its flags (2).
+    const started = await promisify(execFile)(manager, args, {
+      cwd: work,
+      // In a Pod the ServiceAccount volume gives the namespace (src/server/pod-namespace.ts).
+      env: {
+        ...env,
+        POD_NAMESPACE: 'harikube-system',
+        KUBECONFIG: join(work, 'no-such-kubeconfig'),
+      },
+      timeout: 30_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code?: number; stderr?: string; stdout?: string }) => ({
+        code: e.code ?? -1,
+        stderr: `${e.stderr ?? ''}${e.stdout ?? ''}`,
+      }),
+    );
+    assert.equal(started.code, 1, started.stderr);
+    assert.doesNotMatch(started.stderr, /unknown|--help for the flags/i);
   });
 
   test('node dist/src/server/main.js --help starts from that tree alone and lists the flags', async () => {
