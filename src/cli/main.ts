@@ -8,8 +8,9 @@
 
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { DEFAULT_TARGET_SECRET } from '../resource/schema.ts';
-import { defaultPolicy, parseTargetPattern, type Policy } from '../rules/policy.ts';
+import { POLICY_FLAGS, policyConfig } from '../flags/policy.ts';
+import { flagValues, flagsHelp, parseArgsOptions, type RawValues } from '../flags/table.ts';
+import { defaultPolicy, type Policy } from '../rules/policy.ts';
 import { checkKey, encryptForConfig, endpointFromStdin, generateKey } from './keys.ts';
 import { readManifest, type Manifest } from './manifests.ts';
 import { renderAdmitted, toYaml } from './render.ts';
@@ -25,12 +26,7 @@ const REJECTED = 1;
 /** Bad usage or unreadable input; diff: also a refusal or an unreachable cluster. */
 const USAGE = 2;
 
-const POLICY_HELP = `Cluster policy (as the webhook's flags):
-  --allowed-target-secrets NS/NAME[,NS/*]   Secrets a config may target (repeatable;
-                                            default ${DEFAULT_TARGET_SECRET})
-  --default-target-secret NS/NAME           spec.targetSecret when omitted
-                                            (default ${DEFAULT_TARGET_SECRET})
-  --allow-cross-namespace-decrypt-secret    let endpointDecryptSecret name another namespace
+const POLICY_HELP = `${["Cluster policy (as the webhook's flags):", ...flagsHelp(POLICY_FLAGS)].join('\n')}
 
 Tenant routing policy (README "Tenancy"), judged when --platform-namespaces or
 --grants is given, or TopologyRoutingGrants are among the files:
@@ -177,9 +173,7 @@ function parse(
 }
 
 const POLICY_OPTIONS = {
-  'allowed-target-secrets': { type: 'string', multiple: true },
-  'default-target-secret': { type: 'string' },
-  'allow-cross-namespace-decrypt-secret': { type: 'boolean' },
+  ...parseArgsOptions(POLICY_FLAGS),
   'platform-namespaces': { type: 'string', multiple: true },
   grants: { type: 'string', multiple: true },
 } as const;
@@ -216,23 +210,11 @@ async function withTenancy(
   return { ...policy, tenancy: bindGrants(grants, platform, uids) };
 }
 
+/** The policy flags read and checked as the server reads them; the first problem is a usage error. */
 function policyFrom(values: Record<string, unknown>): Policy {
-  const lists = (values['allowed-target-secrets'] as string[] | undefined) ?? [];
-  const allowed = lists.flatMap((list) => list.split(',')).filter((p) => p !== '');
-  for (const pattern of allowed) {
-    if (!parseTargetPattern(pattern)) {
-      throw new UsageError(
-        `--allowed-target-secrets: ${JSON.stringify(pattern)} is not NS/NAME or NS/*`,
-      );
-    }
-  }
-  const fallback = values['default-target-secret'] as string | undefined;
-  return {
-    ...defaultPolicy,
-    allowedTargetSecrets: allowed.length > 0 ? allowed : [...defaultPolicy.allowedTargetSecrets],
-    defaultTargetSecret: fallback ?? defaultPolicy.defaultTargetSecret,
-    allowCrossNamespaceDecryptSecret: values['allow-cross-namespace-decrypt-secret'] === true,
-  };
+  const { values: flags, problems } = flagValues(POLICY_FLAGS, values as RawValues, {});
+  if (problems.length > 0) throw new UsageError(problems[0]);
+  return { ...defaultPolicy, ...policyConfig(flags) };
 }
 
 /** Reads every file (each at most once from stdin); undefined after reporting unreadable ones. */

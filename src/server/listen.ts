@@ -4,7 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { BindAddress } from './config.ts';
+import type { BindAddress } from '../flags/values.ts';
 
 export interface ListeningServer {
   /** Where it listens (the port is useful when the address asked for port 0). */

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { followCertificate, secureContextOptions } from '../tls/certificate.ts';
 import type { ServingCertificate } from '../tls/certificate.ts';
-import type { BindAddress } from './config.ts';
+import type { BindAddress } from '../flags/values.ts';
 import { listen, type ListeningServer } from './listen.ts';
 import { createAuthCache, type AuthCache, type AuthCacheOptions } from './metrics-auth.ts';
 import type { AuthDecision, Authorize } from './metrics-auth.ts';

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { BindAddress } from './config.ts';
+import type { BindAddress } from '../flags/values.ts';
 import { listen, type ListeningServer } from './listen.ts';
 
 export interface ReadinessCheck {

@@ -15,6 +15,7 @@ const LAYER: Record<string, number> = {
   'secret-format': 1,
   rules: 2,
   admission: 3,
+  flags: 3,
   reconcile: 4,
   kube: 5,
   tls: 6,

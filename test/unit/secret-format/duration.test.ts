@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatGoDuration } from '../../../src/secret-format/duration.ts';
+import { formatGoDuration, parseGoDuration } from '../../../src/secret-format/duration.ts';
 import { runGo } from '../crypto/run-go.ts';
 
 const MAX = 2n ** 63n - 1n;
@@ -131,6 +131,131 @@ test('Go agrees on the table and on 200 random int64 values', () => {
   assert.equal(lines.length, values.length);
   const mismatches = values
     .map((ns, i) => ({ ns, go: lines[i], ours: formatGoDuration(ns) }))
+    .filter((m) => m.go !== m.ours);
+  assert.deepEqual(mismatches, []);
+});
+
+// [text, Go's time.ParseDuration(text) in nanoseconds, or undefined for an error]
+const PARSE_TABLE: [string, bigint | undefined][] = [
+  ['0', 0n],
+  ['+0', 0n],
+  ['-0', 0n],
+  ['0s', 0n],
+  ['15s', 15_000_000_000n],
+  ['1m30s', 90_000_000_000n],
+  ['500ms', 500_000_000n],
+  ['1.5h', 5_400_000_000_000n],
+  ['2h45m', 9_900_000_000_000n],
+  ['1500us', 1_500_000n],
+  ['1500\u00b5s', 1_500_000n],
+  ['1500\u03bcs', 1_500_000n],
+  ['.5s', 500_000_000n],
+  ['1.s', 1_000_000_000n],
+  ['-1.5s', -1_500_000_000n],
+  ['+3ns', 3n],
+  ['1h1h', 7_200_000_000_000n],
+  ['0.000000001s', 1n],
+  ['0.0000000019s', 1n],
+  ['9223372036854775807ns', MAX],
+  ['-9223372036854775808ns', MIN],
+  ['9223372036854775808ns', undefined],
+  ['2562047h47m16.854775807s', MAX],
+  ['2562048h', undefined],
+  ['1.00000000000000000000000000000001s', 1_000_000_000n],
+  ['', undefined],
+  ['+', undefined],
+  ['15', undefined],
+  ['1d', undefined],
+  ['s', undefined],
+  ['.s', undefined],
+  ['1s ', undefined],
+  [' 1s', undefined],
+  ['1s1', undefined],
+  ['1S', undefined],
+  ['--1s', undefined],
+  ['1e3s', undefined],
+];
+
+describe('parseGoDuration', () => {
+  for (const [text, ns] of PARSE_TABLE) {
+    test(`${JSON.stringify(text)} → ${ns ?? 'error'}`, () =>
+      assert.equal(parseGoDuration(text), ns));
+  }
+  test('parsing what formatGoDuration wrote gives the value back', () => {
+    for (const ns of [...TABLE.map(([n]) => n), ...randomInt64s(200, 7n)]) {
+      assert.equal(parseGoDuration(formatGoDuration(ns)), ns);
+    }
+  });
+});
+
+/** Strings of duration-ish characters, the same in every run. */
+function randomDurationTexts(count: number): string[] {
+  const alphabet = ['0', '1', '5', '9', '.', '+', '-', 'n', 's', 'u', 'm', 'h', 'µ', 'μ', 'd', ' '];
+  let state = 12345;
+  const next = (n: number): number => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % n;
+  };
+  const texts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const units = ['ns', 'us', 'µs', 'μs', 'ms', 's', 'm', 'h'];
+    // Half well-formed-looking (number + unit runs), half any characters.
+    let text = '';
+    if (i % 2 === 0) {
+      if (next(4) === 0) text += next(2) ? '-' : '+';
+      for (let k = 1 + next(3); k > 0; k--) {
+        text += String(next(100_000));
+        if (next(3) === 0) text += `.${next(1_000_000_000)}`;
+        text += units[next(units.length)];
+      }
+    } else {
+      for (let k = next(10); k > 0; k--) text += alphabet[next(alphabet.length)];
+    }
+    texts.push(text);
+  }
+  texts.push('99999999999999999999h', '9223372036.854775807s', '0.9999999999999999999999h');
+  return texts;
+}
+
+const GO_PARSE_PROGRAM = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for in.Scan() {
+		text, err := strconv.Unquote(in.Text())
+		if err != nil {
+			panic(err)
+		}
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			fmt.Fprintln(out, "error")
+		} else {
+			fmt.Fprintln(out, int64(d))
+		}
+	}
+}
+`;
+
+test('Go agrees on parsing the table and 400 generated strings', () => {
+  const texts = [...PARSE_TABLE.map(([text]) => text), ...randomDurationTexts(400)];
+  const lines = runGo(
+    GO_PARSE_PROGRAM,
+    texts.map((t) => JSON.stringify(t)).join('\n') + '\n',
+  ).split('\n');
+  assert.equal(lines.pop(), '', 'output ends with a newline');
+  assert.equal(lines.length, texts.length);
+  const mismatches = texts
+    .map((text, i) => ({ text, go: lines[i], ours: String(parseGoDuration(text) ?? 'error') }))
     .filter((m) => m.go !== m.ours);
   assert.deepEqual(mismatches, []);
 });

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseBindAddress, parseDuration } from '../../../src/flags/values.ts';
 import {
   ConfigError,
-  parseBindAddress,
   parseConfig,
-  parseDuration,
   servingCertificateNames,
   usage,
 } from '../../../src/server/config.ts';
