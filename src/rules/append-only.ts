@@ -1,16 +1,17 @@
 // Routing is first-match and only appending is safe. Once a config is Active,
 // data has been written through its routes; renaming, re-pointing, removing
 // or reordering its backends, changing their selectors or its position,
-// deleting it, or inserting a config before it can strand that data. Such
+// deleting it, or placing routes before it that take some of its keys (any
+// selector types, judged by the key-space model) can strand that data. Such
 // changes are refused here with the namespaces they touch (FieldError
 // .override); the webhook lets them through only for a user RBAC allows to
 // override in each of those namespaces, asked per request (override.ts).
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
+import type { Overlap } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
 import type { FieldError, Verdict } from './field-errors.ts';
 import { forbidden, quote } from './field-errors.ts';
-import type { ConfigView } from './view.ts';
 
 const howTo = (namespaces: readonly string[]) =>
   `a user whom RBAC allows the verb "override" on topologyconfigs.harikube.info in namespace ${[...namespaces].sort().join(', ')} (ClusterRole topologyconfig-routing-override) may do it anyway, with the annotation ${ALLOW_ROUTING_CHANGE_ANNOTATION}: "true" on the object`;
@@ -125,24 +126,46 @@ export function validateActiveUpdate(
   return errors;
 }
 
-/** A config placed before an Active one of its target (lower position) would take over part of its keys. */
-export function validateInsertBefore(
+/** Whether an overlap takes keys from an Active config after this one, through a backend placed anew. */
+export function takesActiveKeys(o: Overlap, checked: 'all' | ReadonlySet<number>): boolean {
+  return !o.otherWins && o.other.active && (checked === 'all' || checked.has(o.backend));
+}
+
+/** How many first-match refusals one reason lists at most. */
+const MAX_TAKEN = 5;
+
+/**
+ * First match across all selector types (replacing "nothing before an Active
+ * config"): the backends `checked` (all, or the indexes of new and changed
+ * ones) must not take keys that an Active config after this one receives;
+ * data already stored there through its routes would become unreachable. An
+ * overlap the model cannot decide (a regular expression) is refused too. An
+ * override of this config's namespaces and the other config's.
+ */
+export function validateFirstMatch(
   config: TopologyConfig,
-  facts: ConfigFacts,
-  view: ConfigView,
+  overlaps: readonly Overlap[],
+  checked: 'all' | ReadonlySet<number>,
 ): FieldError[] {
-  if (facts.target === undefined || facts.position === undefined) return [];
-  const active = view.activeAfter(facts.target, facts.position, facts.ref);
-  if (!active) return [];
-  const last = view.maxPosition(facts.target);
-  const namespaces = [...new Set([...touchedNamespaces(config), active.ref.namespace])];
-  return [
-    unsafe(
-      'spec.position',
-      `${facts.position} is before ${active.ref.namespace}/${active.ref.name} (position ${active.position}), which is Active: a config inserted before it could take over keys whose data is already stored through its routes, making that data unreachable; use a position after ${last} (omit spec.position to get the next free one), or ${howTo(namespaces)}`,
-      namespaces,
-    ),
-  ];
+  const errors: FieldError[] = [];
+  for (const o of overlaps) {
+    if (!takesActiveKeys(o, checked)) continue;
+    if (errors.length === MAX_TAKEN) break;
+    const namespaces = [...touchedNamespaces(config), o.other.ref.namespace];
+    const other = `${o.other.key} (position ${o.other.position ?? 'unset'})`;
+    const what =
+      o.verdict === 'yes'
+        ? `would take keys that ${other} receives through ${o.otherField}, e.g. ${o.shown}`
+        : `may take keys that ${other} receives through ${o.otherField} (a regular expression this check cannot decide; anchor it as ^/registry/… to make it decidable)`;
+    errors.push(
+      unsafe(
+        o.field,
+        `${what}: ${o.other.key} is Active and comes after this config, so data already written through its routes would become unreachable; route other keys, or ${howTo(namespaces)}`,
+        namespaces,
+      ),
+    );
+  }
+  return errors;
 }
 
 /**

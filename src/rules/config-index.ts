@@ -11,21 +11,19 @@ import type { EndpointKey } from '../crypto/aes-gcm.ts';
 import type { NamespacedName } from '../resource/names.ts';
 import { formatNamespacedName, parseNamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
-import { isActive } from './append-only.ts';
 import { ConflictMaps } from './conflict-maps.ts';
 import type { Conflict, Overlap } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
 import { resolveEndpoints } from './encryption.ts';
 import { renderedSize } from '../secret-format/size.ts';
-import type { ConfigSummary, ConfigView, KeySet } from './view.ts';
+import type { ConfigView, KeySet } from './view.ts';
 
 interface Indexed {
   config: TopologyConfig;
   facts: ConfigFacts;
   bytes: number;
   live: boolean;
-  active: boolean;
   /** `namespace/name` of its endpointDecryptSecret, if any. */
   keySecret: string | undefined;
 }
@@ -62,46 +60,6 @@ class PositionCounts {
   }
 }
 
-/** Active configs of one target, by position (sorted distinct positions, highest last). */
-class ActivePositions {
-  #sorted: number[] = [];
-  #at = new Map<number, Set<string>>();
-  add(p: number, key: string): void {
-    const keys = this.#at.get(p);
-    if (keys) return void keys.add(key);
-    this.#at.set(p, new Set([key]));
-    this.#sorted.splice(lowerBound(this.#sorted, p), 0, p);
-  }
-  remove(p: number, key: string): void {
-    const keys = this.#at.get(p);
-    if (!keys?.delete(key) || keys.size > 0) return;
-    this.#at.delete(p);
-    this.#sorted.splice(lowerBound(this.#sorted, p), 1);
-  }
-  /** A key at a position above `p`, other than `self`: the highest such position first. */
-  above(p: number, self: string): [number, string] | undefined {
-    for (let i = this.#sorted.length - 1; i >= 0 && this.#sorted[i]! > p; i--) {
-      const position = this.#sorted[i]!;
-      for (const key of this.#at.get(position)!) if (key !== self) return [position, key];
-    }
-    return undefined;
-  }
-  get empty(): boolean {
-    return this.#sorted.length === 0;
-  }
-}
-
-function lowerBound(sorted: readonly number[], value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   let value = map.get(key);
   if (value === undefined) map.set(key, (value = create()));
@@ -114,7 +72,6 @@ export class ConfigIndex implements ConfigView {
   #byTarget = new Map<string, Set<string>>();
   #bytes = new Map<string, number>();
   #positions = new Map<string, PositionCounts>();
-  #active = new Map<string, ActivePositions>();
   #keys = new Map<string, KeySet>();
   #keyUsers = new Map<string, Set<string>>();
 
@@ -132,7 +89,7 @@ export class ConfigIndex implements ConfigView {
     const record = this.#records.get(key);
     if (!record) return;
     this.#records.delete(key);
-    const { facts, live, active, keySecret } = record;
+    const { facts, live, keySecret } = record;
     const target = facts.target;
     if (keySecret) this.#keyUsers.get(keySecret)?.delete(key);
     if (keySecret && this.#keyUsers.get(keySecret)?.size === 0) this.#keyUsers.delete(keySecret);
@@ -148,10 +105,6 @@ export class ConfigIndex implements ConfigView {
     const positions = this.#positions.get(target)!;
     positions.remove(facts.position);
     if (positions.empty) this.#positions.delete(target);
-    if (!active) return;
-    const actives = this.#active.get(target)!;
-    actives.remove(facts.position, key);
-    if (actives.empty) this.#active.delete(target);
   }
 
   /**
@@ -190,7 +143,6 @@ export class ConfigIndex implements ConfigView {
       facts,
       bytes: renderedSize(config, endpoints) ?? 0,
       live: !config.metadata?.deletionTimestamp,
-      active: isActive(config),
       keySecret: ref ? formatNamespacedName(ref) : undefined,
     };
     this.#records.set(facts.key, record);
@@ -204,8 +156,6 @@ export class ConfigIndex implements ConfigView {
     this.#bytes.set(target, (this.#bytes.get(target) ?? 0) + record.bytes);
     if (facts.position === undefined) return;
     getOrCreate(this.#positions, target, () => new PositionCounts()).add(facts.position);
-    if (record.active)
-      getOrCreate(this.#active, target, () => new ActivePositions()).add(facts.position, facts.key);
   }
 
   get(namespace: string, name: string): TopologyConfig | undefined {
@@ -259,12 +209,5 @@ export class ConfigIndex implements ConfigView {
     const positions = this.#positions.get(target);
     if (!positions) return 0;
     return band ? positions.maxIn(band.min, band.max) : positions.max;
-  }
-
-  activeAfter(target: string, position: number, self: NamespacedName): ConfigSummary | undefined {
-    const found = this.#active.get(target)?.above(position, formatNamespacedName(self));
-    if (!found) return undefined;
-    const { ref } = this.#records.get(found[1])!.facts;
-    return { ref, target, position: found[0] };
   }
 }

@@ -1,13 +1,15 @@
 // Maps of configs' facts, keyed so that every conflict check is a lookup:
 //   - a backend name (cluster-wide: every target Secret);
 //   - a database hash (the endpoint without credentials), a position, or a canonical selector (per target).
-// Overlap warnings use per-target buckets (namespace, group) and a sorted
-// list of prefixes, so they too avoid scanning all configs.
+// Overlaps (any selector types: a prefix over a group, a namespace over a
+// prefix inside it, ...) come from a RouteIndex per target, judged by the key
+// space model, so they too avoid scanning all configs.
 import type { Conflict, Overlap } from './conflicts.ts';
 import { backendPath } from './conflicts.ts';
 import type { ConfigFacts, SelectorFacts } from './facts.ts';
-import { compareFacts, selectorFacts } from './facts.ts';
-import { SortedStrings } from './sorted-strings.ts';
+import { compareFacts } from './facts.ts';
+import { intersects } from './key-space.ts';
+import { RouteIndex } from './route-index.ts';
 
 interface Entry {
   config: ConfigFacts;
@@ -53,11 +55,8 @@ export class ConflictMaps {
   #endpoints = new Map<string, Entry[]>();
   #positions = new Map<string, ConfigFacts[]>();
   #selectors = new Map<string, Entry[]>();
-  // For overlap warnings: per target, the distinct prefixes (sorted) and their lengths.
-  #prefixes = new Map<string, SortedStrings>();
-  #prefixLengths = new Map<string, Map<number, number>>();
-  #namespaces = new Map<string, Entry[]>();
-  #groups = new Map<string, Entry[]>();
+  // Per target: every selector by the keys it routes, for overlaps.
+  #routes = new Map<string, RouteIndex<Entry & { selector: SelectorFacts }>>();
 
   add(facts: ConfigFacts): void {
     const t = facts.target;
@@ -85,32 +84,15 @@ export class ConflictMaps {
   }
 
   #addSelector(t: string, entry: Entry & { selector: SelectorFacts }): void {
-    const s = entry.selector;
-    const key = k(t, s.canonical);
-    if (s.field === 'prefix' && s.prefix && !this.#selectors.has(key)) {
-      let sorted = this.#prefixes.get(t);
-      if (!sorted) this.#prefixes.set(t, (sorted = new SortedStrings()));
-      sorted.insert(s.prefix);
-      let lengths = this.#prefixLengths.get(t);
-      if (!lengths) this.#prefixLengths.set(t, (lengths = new Map()));
-      lengths.set(s.prefix.length, (lengths.get(s.prefix.length) ?? 0) + 1);
-    }
-    push(this.#selectors, key, entry);
-    if (s.field === 'namespace') push(this.#namespaces, k(t, s.namespace ?? ''), entry);
-    if (s.field === 'customresource') push(this.#groups, k(t, s.group ?? ''), entry);
+    push(this.#selectors, k(t, entry.selector.canonical), entry);
+    let routes = this.#routes.get(t);
+    if (!routes) this.#routes.set(t, (routes = new RouteIndex()));
+    routes.add(entry.config.key, entry, entry.selector.keys);
   }
 
   #removeSelector(t: string, s: SelectorFacts, configKey: string): void {
-    const emptied = pull(this.#selectors, k(t, s.canonical), configKey);
-    if (s.field === 'prefix' && s.prefix && emptied) {
-      this.#prefixes.get(t)?.remove(s.prefix);
-      const lengths = this.#prefixLengths.get(t);
-      const n = (lengths?.get(s.prefix.length) ?? 0) - 1;
-      if (n > 0) lengths?.set(s.prefix.length, n);
-      else lengths?.delete(s.prefix.length);
-    }
-    if (s.field === 'namespace') pull(this.#namespaces, k(t, s.namespace ?? ''), configKey);
-    if (s.field === 'customresource') pull(this.#groups, k(t, s.group ?? ''), configKey);
+    pull(this.#selectors, k(t, s.canonical), configKey);
+    this.#routes.get(t)?.remove(configKey);
   }
 
   /** Every conflict of `facts` with the configs held here, other than itself, in merge order. */
@@ -169,71 +151,40 @@ export class ConflictMaps {
     return out;
   }
 
-  /** Up to MAX_OVERLAPS overlaps that position resolves (prefix inside prefix, kinds inside kinds, kind inside group). */
+  /**
+   * Every overlap of `facts`' selectors with other configs' selectors of its
+   * target (identical selectors are conflicts, not overlaps), in merge order.
+   */
   overlaps(facts: ConfigFacts): Overlap[] {
     const t = facts.target;
-    if (t === undefined) return [];
+    const routes = t === undefined ? undefined : this.#routes.get(t);
+    if (!routes) return [];
     const out: Overlap[] = [];
     for (const b of facts.backends) {
       for (const s of b.selectors) {
-        for (const e of this.#overlapping(t, s)) {
-          if (out.length >= MAX_OVERLAPS) return out;
-          if (e.config.key === facts.key) continue;
+        for (const e of routes.candidates(s.keys)) {
+          if (e.config.key === facts.key || e.selector.canonical === s.canonical) continue;
+          const shared = intersects(s.keys, e.selector.keys);
+          if (shared.verdict === 'no') continue;
           out.push({
             field: `${backendPath(b.index)}.${s.field}`,
+            backend: b.index,
             other: e.config,
-            otherField: `${backendPath(e.backend)}.${s.field}`,
+            otherField: `${backendPath(e.backend)}.${e.selector.field}`,
             otherWins: compareFacts(e.config, facts) < 0,
+            verdict: shared.verdict,
+            ...(shared.shown === undefined ? {} : { shown: shared.shown }),
           });
         }
       }
     }
-    return out;
+    const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return out.sort(
+      (x, y) =>
+        compareFacts(x.other, y.other) ||
+        x.backend - y.backend ||
+        text(x.field, y.field) ||
+        text(x.otherField, y.otherField),
+    );
   }
-
-  *#overlapping(t: string, s: SelectorFacts): Generator<Entry> {
-    if (s.field === 'prefix' && s.prefix) yield* this.#overlappingPrefixes(t, s.prefix);
-    if (s.field === 'namespace') {
-      for (const e of this.#namespaces.get(k(t, s.namespace ?? '')) ?? []) {
-        if (
-          e.selector &&
-          e.selector.canonical !== s.canonical &&
-          kindsOverlap(s.kinds ?? [], e.selector.kinds ?? [])
-        )
-          yield e;
-      }
-    }
-    if (s.field === 'customresource') {
-      for (const e of this.#groups.get(k(t, s.group ?? '')) ?? []) {
-        const other = e.selector?.kind ?? '';
-        if (other !== (s.kind ?? '') && (other === '' || !s.kind)) yield e;
-      }
-    }
-  }
-
-  *#overlappingPrefixes(t: string, prefix: string): Generator<Entry> {
-    // Broader prefixes: only the lengths that exist are tried.
-    for (const length of this.#prefixLengths.get(t)?.keys() ?? []) {
-      if (length >= prefix.length) continue;
-      yield* (
-        this.#selectors.get(
-          k(t, selectorFacts('prefix', { prefix: prefix.slice(0, length) })!.canonical),
-        ) ?? []
-      );
-    }
-    // Narrower prefixes: a range of the sorted list.
-    for (const longer of this.#prefixes.get(t)?.startingWith(prefix) ?? []) {
-      if (longer === prefix) continue;
-      yield* (
-        this.#selectors.get(k(t, selectorFacts('prefix', { prefix: longer })!.canonical)) ?? []
-      );
-    }
-  }
-}
-
-/** Two kind lists of one namespace overlap when either is empty (every kind) or they share a kind. */
-function kindsOverlap(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length === 0 || b.length === 0) return true;
-  const set = new Set(a);
-  return b.some((kind) => set.has(kind));
 }

@@ -21,10 +21,15 @@ export interface Conflict {
 
 export interface Overlap {
   field: string;
+  /** The judged config's backend index. */
+  backend: number;
   other: ConfigFacts;
   otherField: string;
   /** Whether the other config is matched first (lower in the ordering). */
   otherWins: boolean;
+  /** 'yes': both take some keys (`shown` is an example); 'unknown': a regexp the model cannot decide. */
+  verdict: 'yes' | 'unknown';
+  shown?: string;
 }
 
 export const backendPath = (i: number) => `spec.backends[${i}]`;
@@ -64,6 +69,8 @@ export function overlapWarning(overlap: Overlap): string {
   const winner = overlap.otherWins
     ? `${overlap.other.key} is matched first`
     : 'this config is matched first';
+  if (overlap.verdict === 'unknown')
+    return `${overlap.field} may overlap ${other} (a regular expression this check cannot decide); ${winner} where both match`;
   return `${overlap.field} overlaps ${other}; ${winner} where both match`;
 }
 

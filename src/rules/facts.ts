@@ -8,7 +8,9 @@ import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { isRecord } from '../resource/json.ts';
 import { databaseIdentity } from './endpoint-identity.ts';
-import { normalizePrefix } from './key-space.ts';
+import { isActive } from './append-only.ts';
+import type { KeySet } from './key-space.ts';
+import { keySetOfSelector, normalizePrefix } from './key-space.ts';
 
 export type SelectorField = 'customresource' | 'namespace' | 'prefix' | 'regexp';
 export const SELECTOR_FIELDS: readonly SelectorField[] = [
@@ -30,6 +32,8 @@ export interface SelectorFacts {
   /** customresource selector: group, and kind ('' = the whole group). */
   group?: string;
   kind?: string;
+  /** The storage keys it routes (key-space.ts). */
+  keys: KeySet;
 }
 
 export interface BackendFacts {
@@ -53,6 +57,8 @@ export interface ConfigFacts {
   position: number | undefined;
   /** creationTimestamp in ms; +Infinity when unknown (a config being created is the newest). */
   created: number;
+  /** Whether data may have been written through its routes (Active, or its entry kept in the Secret). */
+  active: boolean;
   backends: BackendFacts[];
 }
 
@@ -79,9 +85,30 @@ export function canonicalKinds(kinds: unknown): string[] {
 // JSON.stringify, which the review paid per selector).
 const part = (value: string) => `${value.length}:${value}`;
 
+// Key sets per canonical selector: configs of one team often repeat a selector
+// shape, and a namespace route expands to one prefix per resource.
+const keySets = new Map<string, KeySet>();
+function keysOf(canonical: string, field: SelectorField, value: Record<string, unknown>): KeySet {
+  let keys = keySets.get(canonical);
+  if (keys === undefined) {
+    keys = keySetOfSelector(field, value);
+    if (keySets.size >= 10_000) keySets.clear();
+    keySets.set(canonical, keys);
+  }
+  return keys;
+}
+
 /** The facts of one routing selector, or undefined when it is absent. */
 export function selectorFacts(field: SelectorField, value: unknown): SelectorFacts | undefined {
   if (!isRecord(value)) return undefined;
+  const facts = selectorShape(field, value);
+  return { ...facts, keys: keysOf(facts.canonical, field, value) };
+}
+
+function selectorShape(
+  field: SelectorField,
+  value: Record<string, unknown>,
+): Omit<SelectorFacts, 'keys'> {
   switch (field) {
     case 'customresource': {
       const group = str(value.group) ?? '';
@@ -144,6 +171,7 @@ export function factsOf(
     target: str(spec.targetSecret),
     position: typeof spec.position === 'number' ? spec.position : undefined,
     created: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
+    active: isActive(config),
     backends: backends.map((b, i) => backendFacts(b, i, endpoints[i])),
   };
 }

@@ -5,13 +5,17 @@ import type { TopologyConfig } from '../resource/types.ts';
 import {
   validateActiveDelete,
   validateActiveUpdate,
-  validateInsertBefore,
+  validateFirstMatch,
   isActive,
+  requestsOverride,
+  takesActiveKeys,
 } from './append-only.ts';
 import { validateBackend, backendWarnings } from './backends.ts';
 import { deployOrderWarnings, validateDeployOrder } from './deploy-order.ts';
 import { validateBounds } from './bounds.ts';
+import type { Overlap } from './conflicts.ts';
 import { conflictError, duplicatesWithin, overlapWarning } from './conflicts.ts';
+import { MAX_OVERLAPS } from './conflict-maps.ts';
 import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
 import { endpointWarnings, resolveEndpoints } from './encryption.ts';
@@ -142,21 +146,35 @@ export function resolveConfig(config: TopologyConfig, keys: KeyLookup, policy: P
   };
 }
 
-/** The rules against the other configs: conflicts, overlaps, size. */
+/**
+ * The rules against the other configs: conflicts, size, first match, and the
+ * overlaps the order resolves (warnings). `placed`: which backends are placed
+ * anew (all for a new or moved config; new and changed ones of an Active one).
+ */
 function judgeAgainstView(
   config: TopologyConfig,
   resolved: Resolved,
   view: ConfigView,
   policy: Policy,
+  placed: 'all' | ReadonlySet<number>,
 ): Verdict {
   const { facts } = resolved;
+  const overlaps = view.findOverlaps(facts);
+  const refused = validateFirstMatch(config, overlaps, placed);
+  // Refused overlaps are not also warnings; with the override they are.
+  const override = requestsOverride(config);
+  const harmless = (o: Overlap) => override || !takesActiveKeys(o, placed);
   return {
     errors: [
       ...resolved.errors,
       ...view.findConflicts(facts).map((c) => conflictError(c, facts)),
       ...validateSize(config, resolved.endpoints, view, policy),
+      ...refused,
     ],
-    warnings: [...resolved.warnings, ...view.findOverlaps(facts).map(overlapWarning)],
+    warnings: [
+      ...resolved.warnings,
+      ...overlaps.filter(harmless).slice(0, MAX_OVERLAPS).map(overlapWarning),
+    ],
   };
 }
 
@@ -171,10 +189,24 @@ export function validateCreate(obj: unknown, view: ConfigView, policy: Policy): 
   const { config, verdict } = validateStatic(obj, policy);
   if (!config) return verdict;
   const resolved = resolveConfig(config, view, policy);
-  return combine(verdict, judgeAgainstView(config, resolved, view, policy), {
-    errors: validateInsertBefore(config, resolved.facts, view),
-    warnings: [],
-  });
+  return combine(verdict, judgeAgainstView(config, resolved, view, policy, 'all'));
+}
+
+/** The backends of an Active config that an UPDATE adds or changes (by index). */
+function changedBackends(facts: ConfigFacts, oldFacts: ConfigFacts): Set<number> {
+  const before = new Map(oldFacts.backends.map((b) => [b.name, b]));
+  const changed = new Set<number>();
+  for (const b of facts.backends) {
+    const was = b.name === undefined ? undefined : before.get(b.name);
+    const same =
+      was !== undefined &&
+      was.index === b.index &&
+      was.endpointHash === b.endpointHash &&
+      was.selectors.map((s) => s.canonical).join('\u0000') ===
+        b.selectors.map((s) => s.canonical).join('\u0000');
+    if (!same) changed.add(b.index);
+  }
+  return changed;
 }
 
 /** Judged like a CREATE minus the object's own old self, plus the rules of change. */
@@ -198,11 +230,13 @@ export function validateUpdate(
     );
   }
   errors.push(...validateActiveUpdate(config, old, resolved.facts, oldFacts));
-  // A config that is not yet in the Secret, or that moves, is placed anew.
-  if (!isActive(old) || resolved.facts.position !== oldFacts.position) {
-    errors.push(...validateInsertBefore(config, resolved.facts, view));
-  }
-  return combine(verdict, judgeAgainstView(config, resolved, view, policy), {
+  // A config that is not yet in the Secret, or that moves, is placed anew; an
+  // Active one in place only with its new and changed backends.
+  const placed =
+    !isActive(old) || resolved.facts.position !== oldFacts.position
+      ? 'all'
+      : changedBackends(resolved.facts, oldFacts);
+  return combine(verdict, judgeAgainstView(config, resolved, view, policy, placed), {
     errors,
     warnings: [],
   });

@@ -28,20 +28,13 @@ export interface KeyLookup {
   keysOf(ref: NamespacedName): KeySet;
 }
 
-/** A config as the view summarises it (enough to name it in a reason). */
-export interface ConfigSummary {
-  ref: NamespacedName;
-  target: string;
-  position: number | undefined;
-}
-
 export interface ConfigView extends KeyLookup {
   get(namespace: string, name: string): TopologyConfig | undefined;
   /** Every config (deleting ones too) naming `target`, sorted by namespace/name. */
   configsOfTarget(target: string): TopologyConfig[];
   /** Conflicts of `facts` with the other live configs (not itself: same namespace/name). */
   findConflicts(facts: ConfigFacts): Conflict[];
-  /** Overlaps that position resolves, for warnings. */
+  /** Every overlap with the other live configs of its target (key-space model), in merge order. */
   findOverlaps(facts: ConfigFacts): Overlap[];
   /** Data bytes of the merged Secret if every live config of `target` were in it. */
   targetBytes(target: string): number;
@@ -57,6 +50,4 @@ export interface ConfigView extends KeyLookup {
   factsOfVersion(config: TopologyConfig): ConfigFacts | undefined;
   /** The highest position among the configs of `target` (within `band`, when given), 0 when there is none. */
   maxPosition(target: string, band?: PositionBand): number;
-  /** An Active config of `target` with a position above `position`, other than `self`. */
-  activeAfter(target: string, position: number, self: NamespacedName): ConfigSummary | undefined;
 }

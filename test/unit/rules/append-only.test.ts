@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, test } from 'node:test';
 import { encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
 import { ALLOW_ROUTING_CHANGE_ANNOTATION } from '../../../src/resource/names.ts';
-import type { TopologyConfig } from '../../../src/resource/types.ts';
+import type { Backend, TopologyConfig } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { validateCreate, validateDelete, validateUpdate } from '../../../src/rules/index.ts';
 import type { Expected } from './fixtures.ts';
@@ -229,48 +229,216 @@ describe('append-only: DELETE', () => {
   }
 });
 
-describe('append-only: a config placed before an Active one', () => {
-  const other = (position: number, annotations?: Record<string, string>) =>
+// The positional rule ("nothing before an Active config") is replaced by first
+// match across selector types: only a config that would take keys an Active
+// config after it receives is refused.
+describe('first match: a config placed before an Active one', () => {
+  const orders = config({
+    name: 'orders',
+    position: 20,
+    status: 'Active',
+    backends: [
+      backend('orders-cr', {
+        prefix: undefined,
+        customresource: { group: 'orders.example.com', kind: 'orders' },
+      }),
+      backend('orders-ns', {
+        prefix: undefined,
+        namespace: { namespace: 'shop', kinds: ['pods'] },
+      }),
+      backend('orders-carts', { prefix: { prefix: '/registry/carts/' } }),
+    ],
+  });
+  const cart = (
+    backends: Partial<Backend>[],
+    position = 10,
+    extra: { annotations?: Record<string, string>; status?: 'Active' } = {},
+  ) =>
     config({
       namespace: 'team-b',
       name: 'cart',
       position,
-      annotations,
-      backends: [backend('cart-db')],
+      ...extra,
+      backends: backends.map((b, i) => ({ ...backend(`cart-${i}`, { prefix: undefined }), ...b })),
     });
+  const takes = (field: string, through: string, example: string): Expected => ({
+    type: 'Forbidden',
+    field,
+    detail: `would take keys that team-a/orders (position 20) receives through ${through}, e.g. ${example}: team-a/orders is Active and comes after this config`,
+  });
 
-  test('CREATE at a lower position is refused, naming the Active config', () => {
-    assertErrors(validateCreate(other(2), indexOf(active), policy).errors, [
-      {
-        type: 'Forbidden',
-        field: 'spec.position',
-        detail: '2 is before team-a/orders (position 3), which is Active',
-      },
-    ]);
-    assert.match(
-      validateCreate(other(2), indexOf(active), policy).errors[0]!.detail,
-      /use a position after 3/,
+  const refused: { name: string; backends: Partial<Backend>[]; errors: Expected[] }[] = [
+    {
+      name: 'a whole group before one of its kinds',
+      backends: [{ customresource: { group: 'orders.example.com' } }],
+      errors: [
+        takes(
+          'spec.backends[0].customresource',
+          'spec.backends[0].customresource',
+          '/registry/orders.example.com/orders/…',
+        ),
+      ],
+    },
+    {
+      name: 'a relative prefix over a custom resource group',
+      backends: [{ prefix: { prefix: 'orders.example.com' } }],
+      errors: [
+        takes(
+          'spec.backends[0].prefix',
+          'spec.backends[0].customresource',
+          '/registry/orders.example.com/orders/…',
+        ),
+      ],
+    },
+    {
+      name: 'a namespace route over a namespace route with kinds',
+      backends: [{ namespace: { namespace: 'shop' } }],
+      errors: [
+        takes('spec.backends[0].namespace', 'spec.backends[1].namespace', '/registry/pods/shop/…'),
+      ],
+    },
+    {
+      name: 'a prefix inside a namespace route',
+      backends: [{ prefix: { prefix: '/registry/pods/shop/web' } }],
+      errors: [
+        takes('spec.backends[0].prefix', 'spec.backends[1].namespace', '/registry/pods/shop/web…'),
+      ],
+    },
+    {
+      name: 'a bounded regexp inside a prefix',
+      backends: [{ regexp: { key: '^/registry/carts/[0-9]+$' } }],
+      errors: [takes('spec.backends[0].regexp', 'spec.backends[2].prefix', '/registry/carts/0')],
+    },
+    {
+      name: 'a regexp the model cannot decide',
+      backends: [{ regexp: { key: 'web$' } }],
+      errors: [
+        {
+          type: 'Forbidden',
+          field: 'spec.backends[0].regexp',
+          detail:
+            'may take keys that team-a/orders (position 20) receives through spec.backends[0].customresource (a regular expression this check cannot decide',
+        },
+        {
+          type: 'Forbidden',
+          field: 'spec.backends[0].regexp',
+          detail: 'through spec.backends[1].namespace',
+        },
+        {
+          type: 'Forbidden',
+          field: 'spec.backends[0].regexp',
+          detail: 'through spec.backends[2].prefix',
+        },
+      ],
+    },
+  ];
+  for (const r of refused) {
+    test(`refused: ${r.name}`, () => {
+      const verdict = validateCreate(cart(r.backends), indexOf(orders), policy);
+      assertErrors(verdict.errors, r.errors);
+    });
+  }
+
+  test('an insertion before an Active config that takes none of its keys is admitted', () => {
+    const verdict = validateCreate(
+      cart([
+        { prefix: { prefix: 'pods/other/' } },
+        { customresource: { group: 'orders.example.com', kind: 'invoices' } },
+        { namespace: { namespace: 'shop', kinds: ['configmaps'] } },
+        { regexp: { key: '^/registry/carts2/' } },
+      ]),
+      indexOf(orders),
+      policy,
     );
+    assert.deepEqual(verdict, { errors: [], warnings: [] });
   });
-  test('CREATE at a lower position is an override of both namespaces (its own and the Active one)', () => {
-    const { errors } = validateCreate(other(2, ALLOW), indexOf(active), policy);
+  test('a taking route is an override of both namespaces (its own and the Active one)', () => {
+    const verdict = validateCreate(
+      cart([{ customresource: { group: 'orders.example.com' } }], 10, { annotations: ALLOW }),
+      indexOf(orders),
+      policy,
+    );
     assert.deepEqual(
-      errors.map((e) => [e.field, e.override]),
-      [['spec.position', ['team-a', 'team-b']]],
+      verdict.errors.map((e) => [e.field, e.override]),
+      [['spec.backends[0].customresource', ['team-a', 'team-b']]],
     );
   });
-  test('CREATE at a higher position is allowed', () => {
-    assert.deepEqual(validateCreate(other(4), indexOf(active), policy).errors, []);
+  test('after the Active config an overlap is harmless: a warning', () => {
+    const verdict = validateCreate(
+      cart([{ customresource: { group: 'orders.example.com' } }], 30),
+      indexOf(orders),
+      policy,
+    );
+    assert.deepEqual(verdict.errors, []);
+    assert.match(verdict.warnings[0]!, /team-a\/orders is matched first where both match/);
   });
-  test('UPDATE of a Pending config that sits before an Active one is refused (it would be inserted)', () => {
-    const pending = other(2);
-    const changed = edit((c) => c.spec.backends.push(backend('cart-extra')), pending);
-    assertErrors(validateUpdate(changed, pending, indexOf(active, pending), policy).errors, [
-      { type: 'Forbidden', field: 'spec.position', detail: 'which is Active' },
+  test('before a config that is not Active an overlap is harmless: a warning', () => {
+    const pending = edit((c) => delete c.status, orders);
+    const verdict = validateCreate(
+      cart([{ customresource: { group: 'orders.example.com' } }]),
+      indexOf(pending),
+      policy,
+    );
+    assert.deepEqual(verdict.errors, []);
+    assert.equal(verdict.warnings.length, 1);
+  });
+  test('UPDATE of a Pending config before an Active one is judged as an insertion', () => {
+    const pending = cart([{ prefix: { prefix: '/registry/elsewhere/' } }]);
+    const changed = edit(
+      (c) => c.spec.backends.push({ ...backend('cart-9'), prefix: { prefix: 'carts/x' } }),
+      pending,
+    );
+    assertErrors(validateUpdate(changed, pending, indexOf(orders, pending), policy).errors, [
+      takes('spec.backends[1].prefix', 'spec.backends[2].prefix', '/registry/carts/x…'),
     ]);
   });
-  test('a config before an Active one that is being deleted is allowed', () => {
-    const deleting = edit((c) => (c.metadata.deletionTimestamp = '2024-06-01T00:00:00Z'));
-    assert.deepEqual(validateCreate(other(2), indexOf(deleting), policy).errors, []);
+  test('a backend appended to an Active config must not take keys of an Active config after it', () => {
+    const before = cart([{ prefix: { prefix: '/registry/elsewhere/' } }], 10, { status: 'Active' });
+    const appended = (selector: Partial<Backend>) =>
+      edit(
+        (c) => c.spec.backends.push({ ...backend('cart-9', { prefix: undefined }), ...selector }),
+        before,
+      );
+    const index = indexOf(orders, before);
+    assertErrors(
+      validateUpdate(
+        appended({ customresource: { group: 'orders.example.com' } }),
+        before,
+        index,
+        policy,
+      ).errors,
+      [
+        takes(
+          'spec.backends[1].customresource',
+          'spec.backends[0].customresource',
+          '/registry/orders.example.com/orders/…',
+        ),
+      ],
+    );
+    assert.deepEqual(
+      validateUpdate(appended({ prefix: { prefix: '/registry/more/' } }), before, index, policy)
+        .errors,
+      [],
+    );
+  });
+  test('a config moved before an Active one is judged at its new place', () => {
+    const after = cart([{ customresource: { group: 'orders.example.com' } }], 30);
+    const moved = edit((c) => (c.spec.position = 10), after);
+    assertErrors(validateUpdate(moved, after, indexOf(orders, after), policy).errors, [
+      takes(
+        'spec.backends[0].customresource',
+        'spec.backends[0].customresource',
+        '/registry/orders.example.com/orders/…',
+      ),
+    ]);
+  });
+  test('a config before an Active one that is being deleted is admitted', () => {
+    const deleting = edit((c) => (c.metadata.deletionTimestamp = '2024-06-01T00:00:00Z'), orders);
+    const verdict = validateCreate(
+      cart([{ customresource: { group: 'orders.example.com' } }]),
+      indexOf(deleting),
+      policy,
+    );
+    assert.deepEqual(verdict.errors, []);
   });
 });

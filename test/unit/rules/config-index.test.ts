@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Backend, TopologyConfig } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
-import { MAX_OVERLAPS } from '../../../src/rules/conflict-maps.ts';
+import { intersects } from '../../../src/rules/key-space.ts';
 import type { Conflict, Overlap } from '../../../src/rules/conflicts.ts';
 import type { ConfigFacts, SelectorFacts } from '../../../src/rules/facts.ts';
 import { factsOf } from '../../../src/rules/facts.ts';
@@ -20,15 +20,12 @@ describe('ConfigIndex bookkeeping', () => {
     assert.equal(index.get('team-a', 'a'), a);
     assert.equal(index.maxPosition(T1), 2);
     assert.deepEqual(index.configsOfTarget(T1), [a]);
-    assert.equal(index.activeAfter(T1, 1, { namespace: 'x', name: 'y' })?.position, 2);
-    assert.equal(index.activeAfter(T1, 1, { namespace: 'team-a', name: 'a' }), undefined);
 
     const moved = config({ name: 'a', position: 5, backends: [backend('a-db2')] });
     index.upsert(moved);
     assert.equal(index.get('team-a', 'a'), moved);
     assert.equal(index.size, 1);
     assert.equal(index.maxPosition(T1), 5);
-    assert.equal(index.activeAfter(T1, 1, { namespace: 'x', name: 'y' }), undefined);
     const probe = factsOf(
       config({ namespace: 'team-b', name: 'p', position: 5, backends: [backend('a-db')] }),
       [],
@@ -89,7 +86,21 @@ describe('ConfigIndex bookkeeping', () => {
 // ---- property: the index answers like a naive scan over the current set ----
 
 const selectorArb: fc.Arbitrary<Partial<Backend>> = fc.oneof(
-  fc.constantFrom('/a', '/a/b', '/a/b/c', '/b').map((prefix) => ({ prefix: { prefix } })),
+  fc
+    .constantFrom(
+      '/a',
+      '/a/b',
+      '/a/b/c',
+      '/b',
+      '/registry/',
+      'pods',
+      '/registry/pods/shop/',
+      'g.io/',
+    )
+    .map((prefix) => ({ prefix: { prefix } })),
+  fc
+    .constantFrom('^/registry/pods/', 'secret', '^/registry/g\\.io/k[0-9]', '^/a/b$')
+    .map((key) => ({ regexp: { key } })),
   fc.subarray(['pods', 'secrets']).map((kinds) => ({ namespace: { namespace: 'shop', kinds } })),
   fc.constantFrom('', 'k1', 'k2').map((kind) => ({ customresource: { group: 'g.io', kind } })),
 );
@@ -159,19 +170,9 @@ function naiveConflicts(probe: ConfigFacts, live: ConfigFacts[]): string[] {
   return out.sort();
 }
 
+/** Any selector types: the key-space model, asked of every pair. */
 function overlapping(s: SelectorFacts, o: SelectorFacts): boolean {
-  if (s.field !== o.field || s.canonical === o.canonical) return false;
-  if (s.field === 'prefix')
-    return s.prefix!.startsWith(o.prefix!) || o.prefix!.startsWith(s.prefix!);
-  if (s.field === 'namespace') {
-    const [a, b] = [s.kinds!, o.kinds!];
-    return (
-      s.namespace === o.namespace &&
-      (a.length === 0 || b.length === 0 || a.some((k) => b.includes(k)))
-    );
-  }
-  if (s.field === 'customresource') return s.group === o.group && (s.kind === '' || o.kind === '');
-  return false;
+  return s.canonical !== o.canonical && intersects(s.keys, o.keys).verdict !== 'no';
 }
 
 function naiveOverlaps(probe: ConfigFacts, live: ConfigFacts[]): string[] {
@@ -221,20 +222,6 @@ function checkAgainstModel(
       0,
     );
     assert.equal(index.targetBytes(target), bytes);
-    for (let p = 0; p <= 4; p++) {
-      const self = { namespace: 'a', name: 'x' };
-      const above = liveOfTarget.filter(
-        (c) =>
-          c.status?.deployStatus === 'Active' &&
-          c.spec.position > p &&
-          `${c.metadata.namespace}/${c.metadata.name}` !== 'a/x',
-      );
-      const found = index.activeAfter(target, p, self);
-      assert.equal(
-        found?.position,
-        above.length ? Math.max(...above.map((c) => c.spec.position)) : undefined,
-      );
-    }
   }
   for (const probe of [...probes, ...all]) {
     const facts = factsOfConfig(probe);
@@ -242,13 +229,10 @@ function checkAgainstModel(
       index.findConflicts(facts).map(conflictKey).sort(),
       naiveConflicts(facts, liveFacts),
     );
-    const overlaps = index.findOverlaps(facts).map(overlapKey);
-    const expected = naiveOverlaps(facts, liveFacts);
-    if (expected.length <= MAX_OVERLAPS) assert.deepEqual(overlaps.sort(), expected);
-    else {
-      assert.equal(overlaps.length, MAX_OVERLAPS);
-      for (const o of overlaps) assert.ok(expected.includes(o), o);
-    }
+    assert.deepEqual(
+      index.findOverlaps(facts).map(overlapKey).sort(),
+      naiveOverlaps(facts, liveFacts),
+    );
   }
 }
 
