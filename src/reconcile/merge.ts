@@ -2,7 +2,7 @@
 // to the data of each target Secret and the outcome of every config. The
 // webhook is the fast path, this is the truth: a config that bypassed the
 // webhook is judged here by the same rules (validateStatic, decryption, the
-// append-only rules, the shared conflict maps, the size limit).
+// deny list, the append-only rules, the shared conflict maps, the size limit).
 //
 // The invariant: an entry leaves a Secret only when its config is deleted (or
 // changed under an authorised override). An incumbent, the config whose entry
@@ -35,6 +35,7 @@ import { resolveConfig, validateStatic } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
 import { targetAllowed } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
+import { deniedKeySecrets, KeySecretPoints } from '../rules/deny-list.ts';
 import { POSITION_DIGITS, renderEntryOnce, secretKeyFor } from '../secret-format/entry.ts';
 import { entrySize } from '../secret-format/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
@@ -212,9 +213,12 @@ class Merger {
   readonly #maps = new ConflictMaps();
   readonly #totals = new Map<string, number>();
   readonly #incumbentKeys = new Set<string>();
+  /** Every key Secret the configs name: nobody may route them. */
+  readonly #keySecrets: KeySecretPoints;
 
-  constructor(policy: Policy) {
+  constructor(policy: Policy, keySecrets = KeySecretPoints.EMPTY) {
     this.#policy = policy;
+    this.#keySecrets = keySecrets;
   }
 
   result(target: string): MergeResult {
@@ -246,6 +250,10 @@ class Merger {
       return { reason: joined(verdict.errors), cause: policy ? 'PolicyDenied' : 'Invalid' };
     }
     const resolved = resolvedOnce(entry, config, keys, this.#policy);
+    // The webhook's rule on other configs' key Secrets (its own is in the static rules).
+    const own = config.spec.endpointDecryptSecret;
+    const denied = deniedKeySecrets(resolved.facts, [this.#keySecrets], own);
+    if (denied.errors.length > 0) return { reason: joined(denied.errors), cause: 'PolicyDenied' };
     if (resolved.errors.length > 0) {
       // Decryption fails with its own errors; a repeated endpoint is a Duplicate.
       const decrypt = resolved.errors.some((e) => e.type !== 'Duplicate');
@@ -512,11 +520,18 @@ export function mergeAll(
   policy: Policy,
   state: MergeState = {},
 ): Map<string, MergeResult> {
-  const merger = new Merger(policy);
+  const all = distinct(configs);
+  const keySecrets = new KeySecretPoints(
+    all.flatMap((c) => {
+      const secret: unknown = c.spec?.endpointDecryptSecret;
+      return typeof secret === 'string' ? [secret] : [];
+    }),
+  );
+  const merger = new Merger(policy, keySecrets);
   // The reconciler has no user to ask: the annotation stands for the override the
   // webhook authorised (with the webhook bypassed, anyone could set it; README "Tenancy").
   const authorised = state.authorised ?? requestsOverride;
-  const live = distinct(configs).filter((c) => !c.metadata?.deletionTimestamp);
+  const live = all.filter((c) => !c.metadata?.deletionTimestamp);
   const incumbents = incumbentsOf(live, state, policy);
   for (const incumbent of incumbents) merger.seat(incumbent);
   for (const incumbent of incumbents) merger.renew(incumbent, keys, authorised);

@@ -12,6 +12,7 @@ import type { NamespacedName } from '../resource/names.ts';
 import { formatNamespacedName, parseNamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { ConflictMaps } from './conflict-maps.ts';
+import { KeySecretPoints } from './deny-list.ts';
 import type { Conflict, Overlap } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
@@ -74,6 +75,7 @@ export class ConfigIndex implements ConfigView {
   #positions = new Map<string, PositionCounts>();
   #keys = new Map<string, KeySet>();
   #keyUsers = new Map<string, Set<string>>();
+  #keyPoints = new KeySecretPoints();
 
   /** Adds or replaces a config (keyed by namespace/name); one without a name is ignored. */
   upsert(config: TopologyConfig): void {
@@ -92,7 +94,10 @@ export class ConfigIndex implements ConfigView {
     const { facts, live, keySecret } = record;
     const target = facts.target;
     if (keySecret) this.#keyUsers.get(keySecret)?.delete(key);
-    if (keySecret && this.#keyUsers.get(keySecret)?.size === 0) this.#keyUsers.delete(keySecret);
+    if (keySecret && this.#keyUsers.get(keySecret)?.size === 0) {
+      this.#keyUsers.delete(keySecret);
+      this.#keyPoints.remove(keySecret);
+    }
     if (target === undefined) return;
     const members = this.#byTarget.get(target)!;
     members.delete(key);
@@ -146,8 +151,10 @@ export class ConfigIndex implements ConfigView {
       keySecret: ref ? formatNamespacedName(ref) : undefined,
     };
     this.#records.set(facts.key, record);
-    if (record.keySecret)
+    if (record.keySecret) {
       getOrCreate(this.#keyUsers, record.keySecret, () => new Set()).add(facts.key);
+      this.#keyPoints.add(record.keySecret);
+    }
     const target = facts.target;
     if (target === undefined) return;
     getOrCreate(this.#byTarget, target, () => new Set()).add(facts.key);
@@ -203,6 +210,10 @@ export class ConfigIndex implements ConfigView {
     const secret = typeof reference === 'string' ? parseNamespacedName(reference) : undefined;
     if (secret && secret.namespace !== namespace) return undefined;
     return record!.facts;
+  }
+
+  keySecretPoints(): KeySecretPoints {
+    return this.#keyPoints;
   }
 
   maxPosition(target: string, band?: PositionBand): number {

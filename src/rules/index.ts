@@ -23,6 +23,7 @@ import type { FieldError, Verdict } from './field-errors.ts';
 import { forbidden, quote, root, tooLong } from './field-errors.ts';
 import { validatePosition } from './numbers.ts';
 import type { Policy } from './policy.ts';
+import { deniedKeySecrets, deniedRoutes, KeySecretPoints } from './deny-list.ts';
 import {
   validateDecryptSecret,
   validateSecretReferences,
@@ -71,8 +72,28 @@ function staticWarnings(config: TopologyConfig): string[] {
   );
 }
 
+/** The config's own key Secret, `namespace/name`, if it names one. */
+function ownKeySecret(config: TopologyConfig): string | undefined {
+  const secret: unknown = config.spec.endpointDecryptSecret;
+  return typeof secret === 'string' && secret !== '' ? secret : undefined;
+}
+
+/** Routes over keys nobody may route: the policy's deny list and the config's own key Secret. */
+function deniedStatic(config: TopologyConfig, policy: Policy): Verdict {
+  const facts = factsOf(config, []);
+  const own = ownKeySecret(config);
+  const verdicts = [
+    deniedRoutes(facts, policy),
+    ...(own ? [deniedKeySecrets(facts, [new KeySecretPoints([own])])] : []),
+  ];
+  return {
+    errors: verdicts.flatMap((v) => v.errors),
+    warnings: verdicts.flatMap((v) => v.warnings),
+  };
+}
+
 /** The rules beyond the schema; each reads only the fields it can trust, so they run even when the schema fails. */
-function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
+function semanticErrors(config: TopologyConfig, policy: Policy, denied: Verdict): FieldError[] {
   const spec = root('spec');
   return [
     ...validateSecretKeyLength(config),
@@ -88,6 +109,7 @@ function semanticErrors(config: TopologyConfig, policy: Policy): FieldError[] {
     ...backendsOf(config).flatMap((b, i) => validateBackend(b, spec.child('backends').index(i))),
     ...duplicatesWithin(factsOf(config, []), ['name', 'selector']),
     ...validateTenancy(config, policy.tenancy),
+    ...denied.errors,
   ];
 }
 
@@ -111,11 +133,12 @@ export function validateStatic(
     return { verdict: { errors: schemaErrors, warnings: [] } };
   const candidate = obj as unknown as TopologyConfig;
   const faulted = new Set(schemaErrors.map((e) => e.field));
+  const denied = deniedStatic(candidate, policy);
   const errors = [
     ...schemaErrors,
-    ...semanticErrors(candidate, policy).filter((e) => !faulted.has(e.field)),
+    ...semanticErrors(candidate, policy, denied).filter((e) => !faulted.has(e.field)),
   ];
-  const verdict = { errors, warnings: staticWarnings(candidate) };
+  const verdict = { errors, warnings: [...staticWarnings(candidate), ...denied.warnings] };
   return schemaErrors.length > 0 ? { verdict } : { config: candidate, verdict };
 }
 
@@ -160,6 +183,8 @@ function judgeAgainstView(
 ): Verdict {
   const { facts } = resolved;
   const overlaps = view.findOverlaps(facts);
+  // Other configs' key Secrets (its own is a static rule).
+  const keySecrets = deniedKeySecrets(facts, [view.keySecretPoints()], ownKeySecret(config));
   const refused = validateFirstMatch(config, overlaps, placed);
   // Refused overlaps are not also warnings; with the override they are.
   const override = requestsOverride(config);
@@ -170,9 +195,11 @@ function judgeAgainstView(
       ...view.findConflicts(facts).map((c) => conflictError(c, facts)),
       ...validateSize(config, resolved.endpoints, view, policy),
       ...refused,
+      ...keySecrets.errors,
     ],
     warnings: [
       ...resolved.warnings,
+      ...keySecrets.warnings,
       ...overlaps.filter(harmless).slice(0, MAX_OVERLAPS).map(overlapWarning),
     ],
   };

@@ -21,6 +21,8 @@ export interface Policy {
    * the offline command without grants); the server always sets it.
    */
   tenancy?: Tenancy;
+  /** Namespaces of the product itself (TLS Secret, Lease): nobody may route them. Default: harikube-system. */
+  productNamespaces?: readonly string[];
 }
 
 /**

@@ -5,6 +5,13 @@
 export class SortedStrings {
   #items: string[] = [];
 
+  /** A set of these values, sorted once (cheaper than inserting them one by one). */
+  static from(values: Iterable<string>): SortedStrings {
+    const set = new SortedStrings();
+    set.#items = [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return set;
+  }
+
   get size(): number {
     return this.#items.length;
   }

@@ -5,6 +5,7 @@ import type { EndpointKey } from '../crypto/aes-gcm.ts';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { Conflict, Overlap } from './conflicts.ts';
+import type { KeySecretPoints } from './deny-list.ts';
 import type { ConfigFacts } from './facts.ts';
 
 export interface KeySet {
@@ -48,6 +49,8 @@ export interface ConfigView extends KeyLookup {
    * again.
    */
   factsOfVersion(config: TopologyConfig): ConfigFacts | undefined;
+  /** The key Secrets (endpointDecryptSecret) the configs name: nobody may route them. */
+  keySecretPoints(): KeySecretPoints;
   /** The highest position among the configs of `target` (within `band`, when given), 0 when there is none. */
   maxPosition(target: string, band?: PositionBand): number;
 }

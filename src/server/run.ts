@@ -59,6 +59,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ...cluster,
     maxSecretBytes: defaultPolicy.maxSecretBytes,
     tenancy: bindGrants([], platformNamespaces),
+    // Where the product keeps its TLS Secret and Lease: nobody may route them.
+    productNamespaces: [
+      ...new Set(
+        [config.webhook.certSecret.namespace, config.leaderElection.namespace].filter(
+          (ns): ns is string => ns !== undefined,
+        ),
+      ),
+    ],
   };
   const index = new ConfigIndex();
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;

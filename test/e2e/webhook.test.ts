@@ -337,7 +337,7 @@ describe('conflicts and append-only safety', () => {
       assert.equal(await readConfig(cp, 'team-b', 'guess'), undefined);
     }));
 
-  test('a config inserted before an Active one is refused; the annotation allows it', () =>
+  test('first match across selector types: a route taking keys of an Active config after it is refused, naming it and the keys; one taking none is admitted', () =>
     withLogs(env, async ({ cp }) => {
       await mustApply(
         cp,
@@ -345,23 +345,97 @@ describe('conflicts and append-only safety', () => {
           name: 'late',
           namespace: 'team-c',
           position: 20,
-          backends: [backend('late-db')],
+          backends: [
+            backend('late-cr', 'customresource: {group: orders.example.com, kind: orders}'),
+            backend('late-ns', 'namespace: {namespace: shop, kinds: [pods]}'),
+            backend('late-carts', 'prefix: {prefix: /registry/carts/}'),
+          ],
         }),
       );
       await waitForStatus(cp, 'team-c', 'late', 'Active');
+      const refused: [string, string, RegExp][] = [
+        [
+          'a whole group over a kind',
+          'customresource: {group: orders.example.com}',
+          /spec\.backends\[0\]\.customresource: would take keys that team-c\/late \(position 20\) receives through spec\.backends\[0\]\.customresource, e\.g\. \/registry\/orders\.example\.com\/orders\/…/,
+        ],
+        [
+          'a relative prefix over a group',
+          'prefix: {prefix: orders.example.com}',
+          /spec\.backends\[0\]\.prefix: would take keys that team-c\/late \(position 20\) receives through spec\.backends\[0\]\.customresource, e\.g\. \/registry\/orders\.example\.com\/orders\/…/,
+        ],
+        [
+          'a namespace over kinds of it',
+          'namespace: {namespace: shop}',
+          /spec\.backends\[0\]\.namespace: would take keys that team-c\/late \(position 20\) receives through spec\.backends\[1\]\.namespace, e\.g\. \/registry\/pods\/shop\/…/,
+        ],
+        [
+          'a prefix inside a namespace route',
+          'prefix: {prefix: /registry/pods/shop/web}',
+          /spec\.backends\[0\]\.prefix: would take keys that team-c\/late \(position 20\) receives through spec\.backends\[1\]\.namespace, e\.g\. \/registry\/pods\/shop\/web…/,
+        ],
+        [
+          'an anchored regexp inside a prefix',
+          'regexp: {key: "^/registry/carts/[0-9]+$"}',
+          /spec\.backends\[0\]\.regexp: would take keys that team-c\/late \(position 20\) receives through spec\.backends\[2\]\.prefix, e\.g\. \/registry\/carts\/0/,
+        ],
+      ];
+      for (const [what, selector, reason] of refused) {
+        const result = await apply(
+          cp,
+          configYaml({
+            name: 'early-taker',
+            namespace: 'team-c',
+            position: 19,
+            backends: [backend('early-taker-db', selector)],
+          }),
+        );
+        assert.notEqual(result.code, 0, what);
+        assert.match(result.stderr, reason, what);
+        assert.match(result.stderr, /harikube\.info\/allow-unsafe-routing-change/, what);
+      }
+
+      // Before it, but taking none of its keys: admitted, and it goes live.
       const early = {
         name: 'early',
         namespace: 'team-c',
         position: 19,
-        backends: [backend('early-db')],
+        backends: [
+          backend('early-db', 'customresource: {group: orders.example.com, kind: invoices}'),
+          backend('early-ns', 'namespace: {namespace: shop, kinds: [configmaps]}'),
+        ],
       };
-      const refused = await apply(cp, configYaml(early));
-      assert.notEqual(refused.code, 0);
-      assert.match(refused.stderr, /spec\.position: .*team-c\/late/);
-      assert.match(refused.stderr, /harikube\.info\/allow-unsafe-routing-change/);
-
-      await mustApply(cp, configYaml({ ...early, annotations: OVERRIDE }));
+      const admitted = await mustApply(cp, configYaml(early));
+      assert.doesNotMatch(admitted, /Warning/);
       await waitForStatus(cp, 'team-c', 'early', 'Active');
+
+      // A backend appended to the Active config before it is held to the same rule.
+      const appended = await apply(
+        cp,
+        configYaml({
+          ...early,
+          backends: [...early.backends, backend('early-more', 'prefix: {prefix: carts/x}')],
+        }),
+      );
+      assert.notEqual(appended.code, 0);
+      assert.match(
+        appended.stderr,
+        /spec\.backends\[2\]\.prefix: would take keys that team-c\/late \(position 20\) receives through spec\.backends\[2\]\.prefix, e\.g\. \/registry\/carts\/x…/,
+      );
+
+      // The override admits a taking route; the overlap is then a warning naming the winner.
+      const overridden = await mustApply(
+        cp,
+        configYaml({
+          name: 'early-taker',
+          namespace: 'team-c',
+          position: 18,
+          annotations: OVERRIDE,
+          backends: [backend('early-taker-db', 'customresource: {group: orders.example.com}')],
+        }),
+      );
+      assert.match(overridden, /this config is matched first where both match/);
+      await waitForStatus(cp, 'team-c', 'early-taker', 'Active');
     }));
 
   test('removing a backend of an Active config is refused; adding one at the end is accepted and goes live', () =>
