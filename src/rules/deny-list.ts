@@ -24,6 +24,8 @@ export interface Denied {
 
 const secretKey = (namespace: string, name: string) => `/registry/secrets/${namespace}/${name}`;
 
+const PRODUCT_KINDS = ['secrets', 'leases', 'roles', 'rolebindings'];
+
 const FIXED: readonly Denied[] = Object.freeze([
   { keys: prefixKeys('/registry/harikube.info/topologyconfigs/'), what: 'TopologyConfigs' },
   { keys: prefixKeys('/registry/namespaces/'), what: 'Namespaces' },
@@ -68,10 +70,10 @@ export function denyList(policy: Policy): Denied[] {
     );
   }
   for (const namespace of policy.productNamespaces ?? DEFAULT_PRODUCT_NAMESPACES) {
-    // Every built-in object there: its TLS Secret, its Lease, its Roles and RoleBindings.
+    // What the product itself runs on: its TLS Secret, its Lease, its Roles and RoleBindings.
     out.push({
-      keys: keySetOfSelector('namespace', { namespace }),
-      what: `the product's own namespace ${namespace} (its TLS Secret, its Lease)`,
+      keys: keySetOfSelector('namespace', { namespace, kinds: PRODUCT_KINDS }),
+      what: `the Secrets, Leases and RBAC of the product's namespace ${namespace}`,
     });
   }
   return out;
@@ -89,19 +91,28 @@ export interface DenyVerdict {
   warnings: string[];
 }
 
-const REASON = 'must stay in the main database, whoever asks: no TopologyConfig may route them';
+const REASON =
+  'which must stay in the main database, whoever asks: no TopologyConfig may route them';
+/** How many denied things one reason names. */
+const NAMED = 3;
 
-function judge(field: string, keys: KeySet, denied: Denied, out: DenyVerdict): void {
-  const shared = intersects(keys, denied.keys);
-  if (shared.verdict === 'yes') {
-    out.errors.push(
-      forbidden(field, `routes ${denied.what} (e.g. ${shared.shown}), which ${REASON}`),
-    );
-  } else if (shared.verdict === 'unknown') {
-    out.warnings.push(
-      `${field} may route ${denied.what}, which ${REASON}: a regular expression this check cannot decide (anchor it as ^/registry/…)`,
-    );
+/** One error per selector naming what it routes of `denied`, one warning for what it may route. */
+function judge(field: string, keys: KeySet, denied: Iterable<Denied>, out: DenyVerdict): void {
+  const taken: string[] = [];
+  const maybe: string[] = [];
+  for (const d of denied) {
+    const shared = intersects(keys, d.keys);
+    if (shared.verdict === 'yes') taken.push(`${d.what} (e.g. ${shared.shown})`);
+    else if (shared.verdict === 'unknown') maybe.push(d.what);
   }
+  const list = (items: string[]) =>
+    items.slice(0, NAMED).join(', ') +
+    (items.length > NAMED ? ` and ${items.length - NAMED} more` : '');
+  if (taken.length > 0) out.errors.push(forbidden(field, `routes ${list(taken)}, ${REASON}`));
+  if (maybe.length > 0)
+    out.warnings.push(
+      `${field} may route ${list(maybe)}, ${REASON}: a regular expression this check cannot decide (anchor it as ^/registry/…)`,
+    );
 }
 
 /** The selectors of `facts` that route keys of the policy's deny list (errors), or may (warnings, for regexps). */
@@ -110,7 +121,7 @@ export function deniedRoutes(facts: ConfigFacts, policy: Policy): DenyVerdict {
   const list = denyListOnce(policy);
   for (const b of facts.backends) {
     for (const s of b.selectors) {
-      for (const denied of list) judge(`spec.backends[${b.index}].${s.field}`, s.keys, denied, out);
+      judge(`spec.backends[${b.index}].${s.field}`, s.keys, list, out);
     }
   }
   return out;
@@ -125,14 +136,9 @@ export function deniedKeySecrets(
   const out: DenyVerdict = { errors: [], warnings: [] };
   for (const b of facts.backends) {
     for (const s of b.selectors) {
-      const seen = new Set<string>();
-      for (const p of points) {
-        for (const denied of p.under(s.keys, except)) {
-          if (seen.has(denied.what)) continue;
-          seen.add(denied.what);
-          judge(`spec.backends[${b.index}].${s.field}`, s.keys, denied, out);
-        }
-      }
+      const seen = new Map<string, Denied>();
+      for (const p of points) for (const d of p.under(s.keys, except)) seen.set(d.what, d);
+      if (seen.size > 0) judge(`spec.backends[${b.index}].${s.field}`, s.keys, seen.values(), out);
     }
   }
   return out;

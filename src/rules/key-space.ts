@@ -324,25 +324,22 @@ function samples(part: KeyPart): string[] {
 }
 
 function intersectParts(a: KeyPart, b: KeyPart): Answer {
-  if (a.type !== 'regexp' && b.type !== 'regexp') {
-    if (a.type === 'key' && b.type === 'key')
-      return a.value === b.value
-        ? { verdict: 'yes', key: a.value, shown: a.value }
-        : { verdict: 'no' };
-    const [longer, shorter] = a.value.length >= b.value.length ? [a, b] : [b, a];
-    if (shorter.type === 'key' || !longer.value.startsWith(shorter.value)) return { verdict: 'no' };
-    return {
-      verdict: 'yes',
-      key: longer.value,
-      shown: longer.type === 'key' ? longer.value : shownPrefix(longer.value),
-    };
+  // A single key is decided by matching it.
+  const key = a.type === 'key' ? a.value : b.type === 'key' ? b.value : undefined;
+  if (key !== undefined) {
+    return partMatches(a, key) && partMatches(b, key)
+      ? { verdict: 'yes', key, shown: key }
+      : { verdict: 'no' };
   }
+  if (a.type === 'prefix' && b.type === 'prefix') {
+    const [longer, shorter] = a.value.length >= b.value.length ? [a, b] : [b, a];
+    if (!longer.value.startsWith(shorter.value)) return { verdict: 'no' };
+    return { verdict: 'yes', key: longer.value, shown: shownPrefix(longer.value) };
+  }
+  // A regexp: nothing shared when the bounds are apart, else try concrete keys.
   const boundA = a.type === 'regexp' ? a.bound : a.value;
   const boundB = b.type === 'regexp' ? b.bound : b.value;
-  const bounded = (x: KeyPart, bx: string): KeyPart =>
-    x.type === 'key' ? x : { type: 'prefix', value: bx };
-  if (intersectParts(bounded(a, boundA), bounded(b, boundB)).verdict === 'no')
-    return { verdict: 'no' };
+  if (!boundA.startsWith(boundB) && !boundB.startsWith(boundA)) return { verdict: 'no' };
   // The exact side's keys first: they make the more telling example.
   const tries =
     a.type === 'regexp' ? [...samples(b), ...samples(a)] : [...samples(a), ...samples(b)];

@@ -50,6 +50,39 @@ describe('topology validate', () => {
     );
   });
 
+  test('the same key-space model as the webhook: deny list, both prefix forms, overlaps across forms', () => {
+    const denied = fixture(
+      'denied.yaml',
+      config({ name: 'all-secrets', position: 1, prefix: 'secrets' }),
+    );
+    const run = topology(['validate', denied]);
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stdout,
+      /^.*: default\/all-secrets: spec\.backends\[0\]\.prefix: routes the target Secret harikube\/topology-config \(e\.g\. \/registry\/secrets\/harikube\/topology-config\), .*which must stay in the main database/,
+    );
+    // `orders/` and `/registry/orders/` are one selector; a relative prefix inside an absolute one overlaps it.
+    const a = fixture(
+      'abs.yaml',
+      config({ name: 'abs', position: 3, prefix: '/registry/orders/' }),
+    );
+    const same = fixture('rel.yaml', config({ name: 'rel', position: 4, prefix: 'orders/' }));
+    assert.match(
+      topology(['validate', a, same]).stdout,
+      /default\/rel: spec\.backends\[0\]\.prefix: the same selector as default\/abs spec\.backends\[0\]\.prefix \(position 3\)/,
+    );
+    const inside = fixture(
+      'inside.yaml',
+      config({ name: 'inside', position: 2, prefix: 'orders/x' }),
+    );
+    const warned = topology(['validate', a, inside]);
+    assert.equal(warned.status, 0);
+    assert.match(
+      warned.stdout,
+      /default\/inside: warning: spec\.backends\[0\]\.prefix overlaps default\/abs spec\.backends\[0\]\.prefix \(position 3\); this config is matched first where both match/,
+    );
+  });
+
   test('the same object in two files is reported on the second', () => {
     const a = fixture('dup1.yaml', config({ name: 'same', position: 1 }));
     const b = fixture('dup2.yaml', config({ name: 'same', position: 2, prefix: '/other/' }));

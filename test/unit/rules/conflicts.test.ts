@@ -184,13 +184,12 @@ describe('overlaps that position resolves are warnings naming the winner', () =>
       ],
     },
     {
-      // Across selector types: the prefix covers the other's namespace and group routes too.
+      // Across selector types: `/registry/orders` also covers the group orders.example.com.
       name: 'a broader prefix placed before',
-      backends: [backend('cart-db', { prefix: { prefix: '/registry/' } })],
+      backends: [backend('cart-db', { prefix: { prefix: '/registry/orders' } })],
       position: 2,
       warnings: [
         'spec.backends[0].prefix overlaps team-a/orders spec.backends[0].prefix (position 3); this config is matched first where both match',
-        'spec.backends[0].prefix overlaps team-a/orders spec.backends[1].namespace (position 3); this config is matched first where both match',
         'spec.backends[0].prefix overlaps team-a/orders spec.backends[2].customresource (position 3); this config is matched first where both match',
       ],
     },
