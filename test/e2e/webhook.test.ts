@@ -175,6 +175,44 @@ describe('kubectl apply of a bad config fails with the field path and the reason
       }),
       /spec\.backends\[1\]\.name: .*dup-db/,
     ],
+    // Keys nobody may route (the deny list), whoever asks.
+    [
+      'a route over every Secret, the target Secret included (HariKube docs write "secrets")',
+      configYaml({
+        name: 'all-secrets',
+        namespace: 'team-c',
+        position: 63,
+        backends: [backend('all-secrets-db', 'prefix: {prefix: secrets}')],
+      }),
+      /spec\.backends\[0\]\.prefix: routes the target Secret harikube\/topology-config \(e\.g\. \/registry\/secrets\/harikube\/topology-config\).*which must stay in the main database, whoever asks/,
+    ],
+    [
+      'a route over TopologyConfigs',
+      configYaml({
+        name: 'configs',
+        namespace: 'team-c',
+        position: 64,
+        backends: [
+          backend('configs-db', 'customresource: {group: harikube.info, kind: topologyconfigs}'),
+        ],
+      }),
+      /spec\.backends\[0\]\.customresource: routes TopologyConfigs \(e\.g\. \/registry\/harikube\.info\/topologyconfigs\/…\)/,
+    ],
+    [
+      'a route over Namespaces, cluster RBAC and CRDs',
+      configYaml({
+        name: 'cluster-objects',
+        namespace: 'team-c',
+        position: 65,
+        backends: [
+          backend(
+            'cluster-objects-db',
+            'regexp: {key: "^/registry/(namespaces|clusterroles|apiextensions\\\\.k8s\\\\.io)/"}',
+          ),
+        ],
+      }),
+      /spec\.backends\[0\]\.regexp: routes Namespaces .*ClusterRoles and ClusterRoleBindings \(RBAC\).*CustomResourceDefinitions/,
+    ],
   ];
   for (const [name, yaml, expected] of cases) {
     test(name, () =>
