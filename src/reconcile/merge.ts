@@ -210,7 +210,7 @@ function entryAsConfig(raw: TopologyConfig, target: string, key: string, value: 
 class Merger {
   readonly results = new Map<string, MergeResult>();
   readonly #policy: Policy;
-  readonly #maps = new ConflictMaps();
+  readonly #maps = new ConflictMaps({ overlaps: false });
   readonly #totals = new Map<string, number>();
   readonly #incumbentKeys = new Set<string>();
   /** Every key Secret the configs name: nobody may route them. */

@@ -57,6 +57,12 @@ export class ConflictMaps {
   #selectors = new Map<string, Entry[]>();
   // Per target: every selector by the keys it routes, for overlaps.
   #routes = new Map<string, RouteIndex<Entry & { selector: SelectorFacts }>>();
+  readonly #withOverlaps: boolean;
+
+  /** `overlaps: false` when only conflicts are asked (the merge): no route index is kept. */
+  constructor(options: { overlaps?: boolean } = {}) {
+    this.#withOverlaps = options.overlaps ?? true;
+  }
 
   add(facts: ConfigFacts): void {
     const t = facts.target;
@@ -85,6 +91,7 @@ export class ConflictMaps {
 
   #addSelector(t: string, entry: Entry & { selector: SelectorFacts }): void {
     push(this.#selectors, k(t, entry.selector.canonical), entry);
+    if (!this.#withOverlaps) return;
     let routes = this.#routes.get(t);
     if (!routes) this.#routes.set(t, (routes = new RouteIndex()));
     routes.add(entry.config.key, entry, entry.selector.keys);

@@ -154,6 +154,21 @@ const EMPTY_BEGIN_TEXT = 4;
 const EMPTY_END_TEXT = 8;
 const FOLD_CASE = 1;
 
+const compiled = new Map<string, RE2JS | null>();
+function regexpOf(source: string): RE2JS | null {
+  let re = compiled.get(source);
+  if (re === undefined) {
+    try {
+      re = RE2JS.compile(source);
+    } catch {
+      re = null;
+    }
+    if (compiled.size >= 4096) compiled.clear();
+    compiled.set(source, re);
+  }
+  return re;
+}
+
 /**
  * What can be decided of a regular expression from its compiled program:
  * whether it is anchored at the start of the key, the literal every match
@@ -162,12 +177,10 @@ const FOLD_CASE = 1;
 export function analyseRegexp(
   source: string,
 ): { anchored: boolean; literal: string; whole?: 'prefix' | 'key' } | undefined {
-  let prog: { inst: ProgInst[]; start: number };
-  try {
-    prog = (RE2JS.compile(source) as unknown as { re2Input: { prog: typeof prog } }).re2Input.prog;
-  } catch {
-    return undefined;
-  }
+  const re = regexpOf(source);
+  if (!re) return undefined;
+  const prog = (re as unknown as { re2Input: { prog: { inst: ProgInst[]; start: number } } })
+    .re2Input.prog;
   let pc = prog.start;
   const skip = () => {
     while (prog.inst[pc]!.op === OP.NOP || prog.inst[pc]!.op === OP.CAPTURE)
@@ -199,21 +212,6 @@ export function analyseRegexp(
     if (prog.inst[pc]!.op === OP.MATCH) return { anchored, literal, whole: 'key' };
   }
   return { anchored, literal };
-}
-
-const compiled = new Map<string, RE2JS | null>();
-function regexpOf(source: string): RE2JS | null {
-  let re = compiled.get(source);
-  if (re === undefined) {
-    try {
-      re = RE2JS.compile(source);
-    } catch {
-      re = null;
-    }
-    if (compiled.size >= 4096) compiled.clear();
-    compiled.set(source, re);
-  }
-  return re;
 }
 
 /** The keys one regular expression finds a match in. */
@@ -349,8 +347,21 @@ function intersectParts(a: KeyPart, b: KeyPart): Answer {
   return { verdict: 'unknown' };
 }
 
+// Answers involving a regexp try dozens of keys: remember them per pair of
+// sets (selector facts share one KeySet object per distinct selector).
+const regexpAnswers = new WeakMap<KeySet, WeakMap<KeySet, Answer>>();
+
 /** Whether some key is in both sets; with an example key when yes. */
 export function intersects(a: KeySet, b: KeySet): Answer {
+  if (decidable(a) && decidable(b)) return intersectSets(a, b);
+  let byB = regexpAnswers.get(a);
+  if (!byB) regexpAnswers.set(a, (byB = new WeakMap()));
+  let answer = byB.get(b);
+  if (!answer) byB.set(b, (answer = intersectSets(a, b)));
+  return answer;
+}
+
+function intersectSets(a: KeySet, b: KeySet): Answer {
   let unknown = false;
   for (const pa of a.parts) {
     for (const pb of b.parts) {
