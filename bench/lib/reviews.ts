@@ -87,7 +87,7 @@ export function benchReviews(n: number): BenchRequest[] {
       {
         name: 'bench-invalid-a',
         endpoint: 'mysql://app:pw@tcp(a.svc:3306)/kine',
-        prefix: { prefix: 'registry/no-leading-slash' },
+        prefix: { prefix: 'registry with spaces' },
       },
       {
         name: 'bench-invalid-b',

@@ -209,7 +209,9 @@ test('an incumbent whose change would overflow the size limit keeps its written 
     generation: 2,
     backends: [
       backend('orders-db'),
-      backend('orders-db-2', { regexp: { prefix: 'x', key: 'y'.repeat(400) } }),
+      backend('orders-db-2', {
+        regexp: { prefix: '^/registry/x', key: `^/registry/${'y'.repeat(400)}` },
+      }),
     ],
   });
   const tight = { ...policy, maxSecretBytes: 400 };
