@@ -30,6 +30,7 @@
 //   keySetOfSelector(field, value)  the keys one selector (raw object from the spec) takes
 //   keySetOfBackend(backend)        the union over a backend's selectors
 //   prefixKeys(p) / exactKey(k) / union(...)  building blocks (deny lists, grants)
+//   regexpKeys(source) / analyseRegexp(source)  one regexp's keys; what its program shows
 //   normalizePrefix(p)              `pods` → `/registry/pods`; absolute unchanged
 //   matchesKey(set, key)            whether a concrete key is taken (always decidable)
 //   intersects(a, b)                yes/no/unknown, with an example key both take
