@@ -109,6 +109,8 @@ describe('override of an unsafe routing change', () => {
     const newcomer = topologyConfig({ position: 2 }, 'newcomer');
     newcomer.metadata.namespace = 'team-b';
     newcomer.metadata.annotations = ALLOW;
+    // First match: the whole group takes the incumbent's kind.
+    newcomer.spec.backends[0]!.customresource = { group: 'stable.example.com' };
     const body = review('CREATE', newcomer, undefined, as('bob'));
     const onlyOwn = await judge(body, authorizer(['bob@team-b']), index);
     assert.equal(onlyOwn.allowed, false);

@@ -360,7 +360,8 @@ describe('tenant routing policy in the rules', () => {
     const verdict = validateCreate(bad, new ConfigIndex(), withTenancy);
     assert.deepEqual(
       verdict.errors.map((e) => e.field),
-      ['spec.backends[0].prefix.prefix', 'spec.backends[0].endpoint'],
+      // The deny list refuses /registry/secrets/ too (it holds the target Secret).
+      ['spec.backends[0].prefix.prefix', 'spec.backends[0].prefix', 'spec.backends[0].endpoint'],
     );
   });
   test('secret:// references follow the namespace rule of endpointDecryptSecret, for every namespace', () => {
