@@ -64,7 +64,7 @@ export type RawValues = Record<string, string | boolean | string[] | undefined>;
 // does not, and manifests written for Go operators use both forms.
 function normalizeBooleans(table: FlagTable, argv: readonly string[]): string[] {
   return argv.map((arg) => {
-    const m = /^--([a-z-]+)=(true|false)$/.exec(arg);
+    const m = /^--([a-z0-9-]+)=(true|false)$/.exec(arg);
     if (!m || table[m[1]!]?.type !== 'boolean') return arg;
     return m[2] === 'true' ? `--${m[1]}` : `--no-${m[1]}`;
   });

@@ -77,6 +77,8 @@ export interface Config {
   metricsBindAddress: BindAddress | undefined;
   /** HTTPS with TokenReview + SubjectAccessReview; false: plain HTTP, no authentication. */
   metricsSecure: boolean;
+  /** --metrics-cert-path: the metrics server's own certificate files; else the webhook's certificate. */
+  metricsCert: { path: string; certName: string; keyName: string } | undefined;
   leaderElection: LeaderElectionConfig;
   /** platformNamespaces: namespaces whose configs route anything but the deny list; `*`: every namespace. */
   policy: PolicyConfig & { platformNamespaces: string[] };
@@ -128,7 +130,7 @@ function duration(def: string, help: string, zeroAllowed = false): StringFlag<nu
   };
 }
 
-function fileName(def: string, help: string): StringFlag<string> {
+function fileName(def: string, help: string, dirFlag = '--webhook-cert-path'): StringFlag<string> {
   return {
     type: 'string',
     default: def,
@@ -136,10 +138,45 @@ function fileName(def: string, help: string): StringFlag<string> {
     help,
     parse: (t, problem) => {
       if (t === '' || t!.includes('/'))
-        problem(`${JSON.stringify(t)} must be a file name inside --webhook-cert-path`);
+        problem(`${JSON.stringify(t)} must be a file name inside ${dirFlag}`);
       return t!;
     },
   };
+}
+
+/** A value of one of kubebuilder's `--zap-*` flags: checked against zap's own choices. */
+function zapChoice(choices: readonly string[], help: string): StringFlag<string | undefined> {
+  return {
+    type: 'string',
+    value: choices.join('|'),
+    help,
+    parse: (t, problem) => {
+      if (t !== undefined && !choices.includes(t))
+        problem(`${JSON.stringify(t)} is not one of ${choices.join(', ')}`);
+      return t;
+    },
+  };
+}
+
+/**
+ * controller-runtime's --zap-log-level onto pino's levels: debug, info, error,
+ * panic, or a verbosity above 0 (1 is debug, more is trace).
+ */
+function zapLevel(t: string | undefined, problem: (text: string) => void): LogLevel | undefined {
+  if (t === undefined) return undefined;
+  const named: Record<string, LogLevel> = {
+    debug: 'debug',
+    info: 'info',
+    warn: 'warn',
+    error: 'error',
+    dpanic: 'fatal',
+    panic: 'fatal',
+    fatal: 'fatal',
+  };
+  if (named[t]) return named[t];
+  if (/^[1-9][0-9]*$/.test(t)) return t === '1' ? 'debug' : 'trace';
+  problem(`${JSON.stringify(t)} is not debug, info, error, panic or an integer above 0`);
+  return undefined;
 }
 
 function host(t: string, problem: (text: string) => void): string {
@@ -177,6 +214,27 @@ const FLAGS = {
     type: 'boolean',
     default: true,
     help: 'serve /metrics over HTTPS to callers that pass TokenReview + SubjectAccessReview; --metrics-secure=false serves plain HTTP to anyone who reaches the port',
+  } satisfies BooleanFlag,
+  'metrics-cert-path': {
+    type: 'string',
+    value: 'DIR',
+    help: 'with --metrics-secure: directory with the metrics server certificate (re-read on change); without it /metrics uses the webhook serving certificate',
+    parse: text,
+  } satisfies StringFlag<string | undefined>,
+  'metrics-cert-name': fileName(
+    'tls.crt',
+    'certificate file name in --metrics-cert-path',
+    '--metrics-cert-path',
+  ),
+  'metrics-cert-key': fileName(
+    'tls.key',
+    'private key file name in --metrics-cert-path',
+    '--metrics-cert-path',
+  ),
+  'enable-http2': {
+    type: 'boolean',
+    default: false,
+    help: "kubebuilder's flag, off as there since the HTTP/2 rapid-reset advisories; the webhook and metrics servers speak HTTP/1.1 only, so true is refused",
   } satisfies BooleanFlag,
   'leader-elect': {
     type: 'boolean',
@@ -298,6 +356,30 @@ const FLAGS = {
       return t as LogLevel;
     },
   } satisfies StringFlag<LogLevel>,
+  // kubebuilder's logging flags (controller-runtime's zap options), mapped onto pino.
+  'zap-log-level': {
+    type: 'string',
+    value: 'LEVEL',
+    help: 'as controller-runtime reads it: debug, info, error, panic, or a verbosity above 0 (1: debug, more: trace); overrides --log-level',
+    parse: zapLevel,
+  } satisfies StringFlag<LogLevel | undefined>,
+  'zap-devel': {
+    type: 'boolean',
+    default: false,
+    help: 'development logging: level debug unless --zap-log-level or --log-level says otherwise',
+  } satisfies BooleanFlag,
+  'zap-encoder': zapChoice(
+    ['json', 'console'],
+    'accepted for kubebuilder manifests; lines are always JSON (pipe through pino-pretty for a console view)',
+  ),
+  'zap-stacktrace-level': zapChoice(
+    ['info', 'error', 'panic'],
+    'accepted for kubebuilder manifests; error lines carry no stack traces of the product',
+  ),
+  'zap-time-encoding': zapChoice(
+    ['epoch', 'millis', 'nano', 'iso8601', 'rfc3339', 'rfc3339nano'],
+    'accepted for kubebuilder manifests; timestamps are always ISO 8601 with milliseconds (UTC)',
+  ),
   'ready-settle-time': duration(
     '5s',
     'how long after a config is Active (its entry in the Secret) its Ready condition turns True, so the middleware has reloaded the Secret; 0 for at once',
@@ -361,6 +443,20 @@ function checkTogether(v: Values): { problems: string[]; certSecret: NamespacedN
   if (certPath !== undefined) {
     problems.push(...certFileProblems(certPath, v['webhook-cert-name'], v['webhook-cert-key']));
   }
+  const metricsCertPath = v['metrics-cert-path'];
+  if (metricsCertPath !== undefined) {
+    problems.push(
+      ...certFileProblems(metricsCertPath, v['metrics-cert-name'], v['metrics-cert-key']).map((p) =>
+        p.replace('--webhook-cert-path', '--metrics-cert-path'),
+      ),
+    );
+    if (!v['metrics-secure']) problems.push('--metrics-cert-path needs --metrics-secure');
+  }
+  if (v['enable-http2']) {
+    problems.push(
+      '--enable-http2: the webhook and metrics servers speak HTTP/1.1 only (kubebuilder turns HTTP/2 off by default too, since the rapid-reset advisories); drop the flag or set it to false',
+    );
+  }
   const policyProblem = defaultTargetProblem(policyConfig(v));
   if (policyProblem) problems.push(policyProblem);
 
@@ -389,6 +485,14 @@ function checkTogether(v: Values): { problems: string[]; certSecret: NamespacedN
       );
   }
   return { problems, certSecret };
+}
+
+/** --zap-log-level, else debug under --zap-devel unless --log-level is given, else --log-level (or LOG_LEVEL). */
+function logLevelOf(v: Values, raw: Record<string, unknown>): LogLevel {
+  const zap = v['zap-log-level'];
+  if (zap !== undefined) return zap;
+  if (v['zap-devel'] && raw['log-level'] === undefined) return 'debug';
+  return v['log-level'];
 }
 
 export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
@@ -430,6 +534,14 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     healthProbeBindAddress: v['health-probe-bind-address'],
     metricsBindAddress: v['metrics-bind-address'],
     metricsSecure: v['metrics-secure'],
+    metricsCert:
+      v['metrics-cert-path'] === undefined
+        ? undefined
+        : {
+            path: v['metrics-cert-path'],
+            certName: v['metrics-cert-name'],
+            keyName: v['metrics-cert-key'],
+          },
     leaderElection: {
       enabled: v['leader-elect'],
       namespace: v['leader-election-namespace'],
@@ -449,7 +561,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
               return ref ? [ref.namespace] : [];
             })(),
     },
-    logLevel: v['log-level'],
+    logLevel: logLevelOf(v, raw),
     shutdownTimeoutMs: v['shutdown-timeout'],
     readySettleTimeMs: v['ready-settle-time'],
   };

@@ -269,11 +269,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   stops.push(() => clearInterval(countStates));
 
   if (config.metricsBindAddress) {
+    // kubebuilder's --metrics-cert-path: the metrics server's own files, re-read on change.
+    const metricsSource = config.metricsCert
+      ? watchCertificateFiles(
+          config.metricsCert.path,
+          config.metricsCert.certName,
+          config.metricsCert.keyName,
+          { logger, onChange: () => logger.info('metrics certificate reloaded from files') },
+        )
+      : undefined;
+    if (metricsSource) stops.push(() => metricsSource.stop());
     const metricsServer = await startMetricsServer(
       config.metricsSecure
         ? {
             address: config.metricsBindAddress,
-            tls: currentCertificate,
+            tls: metricsSource ? () => metricsSource.current() : currentCertificate,
             authorize: kubeAuthorizer(kubeConfig),
             registry: metrics.registry,
             logger,

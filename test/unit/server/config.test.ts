@@ -41,6 +41,7 @@ describe('parseConfig defaults', () => {
       healthProbeBindAddress: { host: '', port: 8081 },
       metricsBindAddress: { host: '', port: 8443 },
       metricsSecure: true,
+      metricsCert: undefined,
       leaderElection: {
         enabled: false,
         namespace: undefined,
@@ -122,6 +123,7 @@ describe('parseConfig flags', () => {
         healthProbeBindAddress: { host: '::1', port: 18081 },
         metricsBindAddress: undefined,
         metricsSecure: false,
+        metricsCert: undefined,
         leaderElection: {
           enabled: true,
           namespace: 'ops',
@@ -239,8 +241,8 @@ describe('parseConfig errors', () => {
   const cases: { name: string; argv: string[]; env?: Record<string, string>; problem: string }[] = [
     {
       name: 'unknown flag',
-      argv: ['--metrics-cert-path'],
-      problem: "Unknown option '--metrics-cert-path'",
+      argv: ['--metrics-insecure'],
+      problem: "Unknown option '--metrics-insecure'",
     },
     {
       name: 'positional argument',
