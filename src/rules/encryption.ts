@@ -34,6 +34,9 @@ export const KNOWN_SCHEMES: readonly string[] = [
   'unix',
   'unixs',
   'nats',
+  // HariKube's newer form for sensitive values: secret://<namespace>/<name>/<key>
+  // (the middleware reads the endpoint from that Secret; see references.ts).
+  'secret',
 ];
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;

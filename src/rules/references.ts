@@ -10,6 +10,9 @@ import type { Policy } from './policy.ts';
 import { targetAllowed } from './policy.ts';
 import { secretReference } from './tenancy.ts';
 
+/** A Secret data key, as the API server allows it. */
+const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+
 export function validateTargetSecret(
   value: unknown,
   path: FieldPath,
@@ -67,14 +70,22 @@ export function validateSecretReferences(
   configNamespace: string | undefined,
   policy: Policy,
 ): FieldError[] {
-  if (policy.allowCrossNamespaceDecryptSecret || !configNamespace) return [];
   return endpoints.flatMap((endpoint, i) => {
-    const ref = endpoint === undefined ? undefined : secretReference(endpoint);
-    if (!ref || ref.namespace === configNamespace) return [];
+    if (endpoint === undefined || !endpoint.trim().startsWith('secret://')) return [];
+    const field = `spec.backends[${i}].endpoint`;
+    const ref = secretReference(endpoint);
+    const problem = ref
+      ? (namespacedNameProblem(`${ref.namespace}/${ref.name}`) ??
+        (SECRET_KEY.test(ref.key) ? undefined : 'the key is not a Secret data key'))
+      : 'it has not three parts';
+    // The reference names no credential, but a malformed one could hold anything: not quoted.
+    if (problem) return [invalid(field, `must be secret://<namespace>/<name>/<key> (${problem})`)];
+    if (policy.allowCrossNamespaceDecryptSecret || !configNamespace) return [];
+    if (ref!.namespace === configNamespace) return [];
     return [
       forbidden(
-        `spec.backends[${i}].endpoint`,
-        `is a secret:// reference to a Secret in namespace ${ref.namespace}; it must name a Secret in this config's own namespace (${configNamespace}): the cluster policy forbids reading credentials from other namespaces`,
+        field,
+        `is a secret:// reference to a Secret in namespace ${ref!.namespace}; it must name a Secret in this config's own namespace (${configNamespace}): the cluster policy forbids reading credentials from other namespaces`,
       ),
     ];
   });

@@ -245,6 +245,7 @@ describe('server settings become flags', () => {
         allowedTargetSecrets: ['harikube/topology-config', 'team-a/*', 'team-b/routes'],
         defaultTargetSecret: 'team-b/routes',
         allowCrossNamespaceDecryptSecret: true,
+        platformNamespaces: ['harikube', 'platform'],
       },
       leaderElection: {
         id: 'my-lease',
@@ -262,6 +263,7 @@ describe('server settings become flags', () => {
     );
     assert.equal(flags.get('--default-target-secret'), 'team-b/routes');
     assert.equal(flags.get('--allow-cross-namespace-decrypt-secret'), 'true');
+    assert.equal(flags.get('--platform-namespaces'), 'harikube,platform');
     assert.equal(flags.get('--leader-election-id'), 'my-lease');
     assert.equal(flags.get('--leader-elect-lease-duration'), '30s');
     assert.equal(flags.get('--leader-elect-renew-deadline'), '20s');
