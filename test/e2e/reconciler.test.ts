@@ -114,6 +114,8 @@ spec:
         deployStatus: 'Active',
         deployStatusReason: '',
         observedGeneration: 1,
+        // The older HariKube operator's field: the position merged.
+        deployOrder: 1,
       });
       assert.deepEqual(config.metadata.finalizers, ['harikube.info/finalizer']);
       assert.equal(config.spec.targetSecret, 'harikube/topology-config');
