@@ -246,7 +246,7 @@ describe('entries stay while their configs live', () => {
       for (const name of ['a', 'b']) await waitForStatus(cp, ns, name, 'Active');
     }));
 
-  test('deleting a namespace that holds an Active config waits (Terminating) until the config is annotated', () =>
+  test('deleting a namespace that holds an Active config waits (Terminating) until an authorised user deletes the config', () =>
     withLogs(env, async ({ cp }) => {
       const ns = 'strand-namespace';
       await ensureNamespace(cp, ns);
@@ -288,8 +288,11 @@ describe('entries stay while their configs live', () => {
       assert.equal((await readConfig(cp, ns, 'orders'))!.status?.deployStatus, 'Active');
       assert.ok(key in (await secretOf(cp, 'harikube', ns)).data);
 
-      // Annotated (after migrating the data): the namespace goes, and the entry with it.
+      // The annotation alone authorises nobody (the namespace controller cannot override):
+      // an authorised user (the admin here) deletes the config after migrating the data;
+      // then the namespace goes, and the entry with it.
       await annotateOverride(cp, ns, 'orders');
+      await kubectlOk(cp, ['delete', 'topologyconfig', '-n', ns, 'orders', '--wait=false']);
       await waitFor(
         'the namespace to be gone',
         async () => (await cp.kubectl(['get', 'namespace', ns])).code !== 0,
