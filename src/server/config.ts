@@ -398,20 +398,20 @@ export function usage(): string {
   return `${['Usage: topology-webhook [flags]', '', 'Flags:', ...flagsHelp(FLAGS)].join('\n')}\n`;
 }
 
-/** The cert directory and the two files in it must be readable. */
-function certFileProblems(dir: string, certName: string, keyName: string): string[] {
+/** The cert directory `flag` names and the two files in it must be readable. */
+function certFileProblems(flag: string, dir: string, certName: string, keyName: string): string[] {
   try {
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
     accessSync(dir, constants.R_OK | constants.X_OK);
   } catch {
-    return [`--webhook-cert-path: ${JSON.stringify(dir)} is not a readable directory`];
+    return [`${flag}: ${JSON.stringify(dir)} is not a readable directory`];
   }
   return [certName, keyName].flatMap((file) => {
     try {
       accessSync(join(dir, file), constants.R_OK);
       return [];
     } catch {
-      return [`--webhook-cert-path: ${JSON.stringify(join(dir, file))} is missing or unreadable`];
+      return [`${flag}: ${JSON.stringify(join(dir, file))} is missing or unreadable`];
     }
   });
 }
@@ -441,13 +441,23 @@ function checkTogether(v: Values): { problems: string[]; certSecret: NamespacedN
   }
   const certPath = v['webhook-cert-path'];
   if (certPath !== undefined) {
-    problems.push(...certFileProblems(certPath, v['webhook-cert-name'], v['webhook-cert-key']));
+    problems.push(
+      ...certFileProblems(
+        '--webhook-cert-path',
+        certPath,
+        v['webhook-cert-name'],
+        v['webhook-cert-key'],
+      ),
+    );
   }
   const metricsCertPath = v['metrics-cert-path'];
   if (metricsCertPath !== undefined) {
     problems.push(
-      ...certFileProblems(metricsCertPath, v['metrics-cert-name'], v['metrics-cert-key']).map((p) =>
-        p.replace('--webhook-cert-path', '--metrics-cert-path'),
+      ...certFileProblems(
+        '--metrics-cert-path',
+        metricsCertPath,
+        v['metrics-cert-name'],
+        v['metrics-cert-key'],
       ),
     );
     if (!v['metrics-secure']) problems.push('--metrics-cert-path needs --metrics-secure');
