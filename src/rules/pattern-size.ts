@@ -5,7 +5,8 @@
 // seconds and hundreds of MB), so the rules refuse a pattern whose bound is
 // too large before re2js ever sees it. The arithmetic is RE2's own (Go's
 // regexp/syntax calcSize): a repetition x{n,m} costs m copies of x plus m-n,
-// x* two more than x, a capture two more, an alternation one per '|'. The bound
+// x* two more than x, a capture two more, an alternation one per '|', an empty
+// match (x{0}, an empty group or alternative) one no-op. The bound
 // only has to be an upper bound for valid patterns: re2js still judges syntax.
 
 interface Frame {
@@ -31,7 +32,10 @@ const REPEAT = /^\{(\d+)(,(\d*))?\}/;
 /** RE2 refuses counts above 1000; a larger one is clamped here and refused by re2js. */
 const MAX_COUNT = 1000;
 
-const close = (f: Frame) => f.alternatives + f.current + f.bars + (f.capture ? 2 : 0);
+/** An empty alternative still compiles to one instruction (a no-op). */
+const nonEmpty = (size: number) => Math.max(1, size);
+
+const close = (f: Frame) => f.alternatives + nonEmpty(f.current) + f.bars + (f.capture ? 2 : 0);
 
 /** Index just past a character class starting at `start` ('['). */
 function skipClass(pattern: string, start: number): number {
@@ -114,7 +118,7 @@ export function patternSize(pattern: string): number {
       i++;
     } else if (c === '|') {
       const f = top();
-      f.alternatives += f.current;
+      f.alternatives += nonEmpty(f.current);
       f.bars++;
       f.current = 0;
       f.last = 0;
@@ -132,6 +136,8 @@ export function patternSize(pattern: string): number {
       const max = m[2] === undefined ? min : unbounded ? -1 : Math.min(Number(m[3]), MAX_COUNT);
       const sub = top().last;
       if (max === -1) repeat(min === 0 ? 2 + sub : 1 + min * sub);
+      else if (max === 0)
+        repeat(1); // x{0} is the empty match
       else repeat(max * sub + Math.max(0, max - min));
       i += m[0].length;
     } else {

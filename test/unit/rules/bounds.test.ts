@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { RE2JS } from 're2js';
+import { RE2JS, RE2JSSyntaxException } from 're2js';
 import type { Backend } from '../../../src/resource/types.ts';
 import { LIMITS, validateBounds } from '../../../src/rules/bounds.ts';
 import { validateStatic } from '../../../src/rules/index.ts';
@@ -124,12 +124,42 @@ describe('patternSize: an upper bound on the RE2 program', () => {
     ),
   })).re;
 
+  // The bound is promised for patterns RE2 accepts; the rest (say nested
+  // repetitions over 1000 in all) re2js refuses as syntax, before any size.
+  const accepted = (pattern: string) => {
+    try {
+      RE2JS.compile(pattern);
+      return true;
+    } catch (error) {
+      if (error instanceof RE2JSSyntaxException) return false;
+      throw error;
+    }
+  };
   test('never below the program re2js compiles (random patterns)', () => {
     fc.assert(
       fc.property(regex, (pattern) => {
+        fc.pre(accepted(pattern));
         assert.ok(patternSize(pattern) + 4 >= instructions(pattern), pattern);
       }),
       { numRuns: 500 },
     );
+  });
+  // Found by the property above: an empty match still compiles to a no-op.
+  for (const pattern of [
+    '(?:((?:(\\pL)){0,0})){13,}',
+    '(?:bc|[a-z])(?:(?:((?:.){0,0})|a.)){15,}',
+  ]) {
+    test(`never below the program re2js compiles: ${pattern}`, () => {
+      assert.ok(patternSize(pattern) + 4 >= instructions(pattern));
+    });
+  }
+  test('a nested repetition over 1000 in all is refused as syntax', () => {
+    const key = '(?:(?:(?:a){3,}){17,}){20,}';
+    const { errors } = validateStatic(
+      config({ backends: [regexp('r', '^/registry/', key)] }),
+      policy,
+    ).verdict;
+    const error = errors.find((e) => e.field === 'spec.backends[0].regexp.key');
+    assert.match(error?.detail ?? '', /invalid repeat count/);
   });
 });
