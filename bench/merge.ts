@@ -2,7 +2,10 @@
 // conflict resolution, ordering and the YAML of every entry) for 10, 1,000
 // and 5,000 configs spread over the fleet's target Secrets, against a
 // baseline measured in the same run: rendering the same configs' YAML and
-// nothing else (renderEntry of each), the least any merge must do.
+// nothing else (renderEntry of each), the least any merge must do. Three
+// cases side by side: configs never seen (a first start, and what every relist
+// cost while renderings were remembered per object), a relist (new objects of
+// the same uids and content, remembered by content) and the same objects again.
 //   npx node bench/merge.ts [--quick]
 import { mergeAll, mergeTarget } from '../src/reconcile/merge.ts';
 import { renderEntry } from '../src/secret-format/entry.ts';
@@ -23,8 +26,10 @@ export interface MergeRow {
   /** Configs in the merged target (the fleet spreads them over TARGETS Secrets). */
   configsInTarget: number;
   runs: number;
-  /** mergeTarget of one target, given every config (the reconciler's call), all objects new. */
+  /** mergeTarget of one target, given every config (the reconciler's call), all configs never seen. */
   mergeTargetMs: number;
+  /** The same after a relist: new objects, the uids and content already merged. */
+  mergeTargetRelistMs: number;
   /** The same again on the same objects: a reconcile in steady state (renderings remembered). */
   mergeTargetRepeatMs: number;
   /** mergeAll: every target at once. */
@@ -41,17 +46,27 @@ export interface MergeResults {
   rows: MergeRow[];
 }
 
+let generation = 0;
+
+/** A deep copy under new uids: content the merge has never seen. */
+function unseen(configs: readonly TopologyConfig[]): TopologyConfig[] {
+  const copy = structuredClone(configs) as TopologyConfig[];
+  const suffix = `-${++generation}`;
+  for (const c of copy) c.metadata.uid = `${c.metadata.uid ?? ''}${suffix}`;
+  return copy;
+}
+
 /**
- * Median wall time of `runs` calls, each on its own deep copy of `configs`
- * (made before timing): the merge remembers renderings per object, and this
- * measures merging objects it has never seen.
+ * Median wall time of `runs` calls, each on its own copy of `configs` (made
+ * before timing): `copy` says what the merge has seen of it before.
  */
 function timeFresh(
   runs: number,
   configs: readonly TopologyConfig[],
   fn: (configs: readonly TopologyConfig[]) => unknown,
+  copy: (configs: readonly TopologyConfig[]) => TopologyConfig[] = unseen,
 ): number {
-  const copies = Array.from({ length: runs + 1 }, () => structuredClone(configs));
+  const copies = Array.from({ length: runs + 1 }, () => copy(configs));
   fn(copies[runs]!);
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -99,6 +114,12 @@ export function runMerge(flags: BenchFlags): MergeResults {
       configsInTarget: once.outcomes.size,
       runs,
       mergeTargetMs: timeFresh(runs, configs, (c) => mergeTarget(target, c, NO_KEYS, benchPolicy)),
+      mergeTargetRelistMs: timeFresh(
+        runs,
+        configs,
+        (c) => mergeTarget(target, c, NO_KEYS, benchPolicy),
+        (c) => structuredClone(c) as TopologyConfig[],
+      ),
       mergeTargetRepeatMs: timeIt(runs, () => mergeTarget(target, configs, NO_KEYS, benchPolicy)),
       mergeAllMs: timeFresh(runs, configs, (c) => mergeAll(c, NO_KEYS, benchPolicy)),
       renderOnlyMs: timeIt(runs, () => renderAll(configs)),
@@ -108,7 +129,7 @@ export function runMerge(flags: BenchFlags): MergeResults {
     };
     row.mergeTargetPerConfigMicros = (row.mergeTargetMs * 1000) / n;
     log(
-      `${n} configs: mergeTarget ${row.mergeTargetMs.toFixed(1)} ms (again ${row.mergeTargetRepeatMs.toFixed(1)} ms), mergeAll ${row.mergeAllMs.toFixed(1)} ms, render only ${row.renderOnlyMs.toFixed(1)} ms`,
+      `${n} configs: mergeTarget ${row.mergeTargetMs.toFixed(1)} ms (relist ${row.mergeTargetRelistMs.toFixed(1)} ms, again ${row.mergeTargetRepeatMs.toFixed(1)} ms), mergeAll ${row.mergeAllMs.toFixed(1)} ms, render only ${row.renderOnlyMs.toFixed(1)} ms`,
     );
     return row;
   });
@@ -125,7 +146,9 @@ export function printMerge(r: MergeResults): void {
       [
         'configs',
         'in the target',
-        'mergeTarget ms',
+        'mergeTarget, never seen ms',
+        'relist: new objects, same content ms',
+        'relist × never seen',
         'again, same objects ms',
         'µs/config',
         'µs/config × at 10',
@@ -138,6 +161,8 @@ export function printMerge(r: MergeResults): void {
         int(row.configs),
         int(row.configsInTarget),
         ms(row.mergeTargetMs),
+        ms(row.mergeTargetRelistMs),
+        ratio(row.mergeTargetRelistMs / row.mergeTargetMs),
         ms(row.mergeTargetRepeatMs),
         ms(row.mergeTargetPerConfigMicros),
         ratio(row.mergeTargetPerConfigMicros / base.mergeTargetPerConfigMicros),

@@ -40,6 +40,7 @@ import { POSITION_DIGITS, renderEntryOnce, secretKeyFor } from '../secret-format
 import { entrySize } from '../secret-format/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
 import { parse } from 'yaml';
+import { hash } from 'node:crypto';
 import {
   ownerBytes,
   type EntryOwner,
@@ -140,10 +141,12 @@ function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
 }
 
 // A reconcile of one target prepares every config of the cluster (backend
-// names are unique cluster-wide), and the static rules cost more than the
-// rest. Informer objects are replaced on change, never mutated, so an object
-// and the policy determine its static verdict, and, when its endpoints are
-// plain, its facts too: remember them per object, like its rendering.
+// names are unique cluster-wide), and the static rules and the rendering cost
+// more than the rest. Informer objects are replaced on change, never mutated,
+// so an object's content and the policy determine its static verdict, its
+// rendering (remembered per checked object, entry.ts) and, when its endpoints
+// are plain, its facts: remember them per object and, since a relist or a
+// restarted watch brings new objects of the same content, per uid and content.
 // Encrypted endpoints depend on the key Secrets and are resolved each time.
 interface Prepared {
   policy: Policy;
@@ -151,12 +154,35 @@ interface Prepared {
   resolved?: Resolved;
 }
 const prepared = new WeakMap<TopologyConfig, Prepared>();
+/** uid → the latest content seen under it (a digest of its JSON) and what it prepared. */
+const preparedByUid = new Map<string, { digest: string; entry: Prepared }>();
+
+/** The JSON of everything the API server stores, as a short digest (managedFields left out: bookkeeping). */
+function contentDigest(raw: TopologyConfig): string {
+  const { managedFields: _, ...metadata } = raw.metadata as typeof raw.metadata & {
+    managedFields?: unknown;
+  };
+  return hash('sha1', JSON.stringify({ ...raw, metadata }), 'base64');
+}
 
 function preparedOnce(raw: TopologyConfig, policy: Policy): Prepared {
   let seen = prepared.get(raw);
-  if (seen?.policy !== policy)
-    prepared.set(raw, (seen = { policy, checked: validateStatic(raw, policy) }));
+  if (seen?.policy === policy) return seen;
+  const uid = raw.metadata?.uid;
+  const digest = uid ? contentDigest(raw) : '';
+  const same = uid ? preparedByUid.get(uid) : undefined;
+  if (same?.digest === digest && same.entry.policy === policy) seen = same.entry;
+  else seen = { policy, checked: validateStatic(raw, policy) };
+  prepared.set(raw, seen);
+  if (uid) preparedByUid.set(uid, { digest, entry: seen });
   return seen;
+}
+
+/** Forgets the uids of deleted configs once they outnumber the configs merged. */
+function forgetDeleted(configs: readonly TopologyConfig[]): void {
+  if (preparedByUid.size <= 2 * configs.length + 64) return;
+  const live = new Set(configs.map((c) => c.metadata?.uid));
+  for (const uid of preparedByUid.keys()) if (!live.has(uid)) preparedByUid.delete(uid);
 }
 
 function resolvedOnce(
@@ -527,6 +553,7 @@ export function mergeAll(
       return typeof secret === 'string' ? [secret] : [];
     }),
   );
+  forgetDeleted(all);
   const merger = new Merger(policy, keySecrets);
   // The reconciler has no user to ask: the annotation stands for the override the
   // webhook authorised (with the webhook bypassed, anyone could set it; README "Tenancy").

@@ -58,12 +58,16 @@ function renderBackend(backend: Backend, endpoint: string): object {
   return Object.fromEntries(parts.filter(([, value]) => value !== undefined));
 }
 
+/** How many entries have been rendered (tests count what the memos save). */
+export const renders = { count: 0 };
+
 /**
  * The YAML value of a config's entry. `endpoints[i]` is backend i's effective
  * (decrypted) endpoint. YAML 1.1 quoting, so that values such as `yes` or
  * `on` stay strings for Go's YAML parsers; no line folding.
  */
 export function renderEntry(config: TopologyConfig, endpoints: readonly string[]): string {
+  renders.count++;
   const backends = config.spec.backends.map((backend, i) =>
     renderBackend(backend, endpoints[i] ?? backend.endpoint),
   );
