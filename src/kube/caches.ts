@@ -3,8 +3,8 @@
 // keys, and the target Secrets this product manages. Secrets are watched
 // through label selectors only, so the process never holds every Secret of
 // the cluster in memory; key Secrets are cut down as they enter the cache
-// (secret-cache.ts): tenants can set that label on Secrets of any size.
-// Managed Secrets are kept whole: the merge reads their data and annotations.
+// (secret-cache.ts): tenants can set those labels on Secrets of any size.
+// Managed Secrets keep their data only where the policy allows a target.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
@@ -21,7 +21,12 @@ import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigIndex } from '../rules/config-index.ts';
 import { startInformer, type RunningInformer } from './informer.ts';
 import { paths, type RestClient } from './rest.ts';
-import { KEY_SECRET_LIMITS, keepKeyData, keepMetadataOnly } from './secret-cache.ts';
+import {
+  KEY_SECRET_LIMITS,
+  keepKeyData,
+  keepManagedData,
+  keepMetadataOnly,
+} from './secret-cache.ts';
 
 interface NamespaceObject {
   metadata: { name?: string; uid?: string };
@@ -68,8 +73,10 @@ export async function startCaches(options: {
   index: ConfigIndex;
   listeners: CacheListeners;
   logger: Logger;
+  /** Whether the policy allows this Secret as a target: only those keep their data in the cache. */
+  mayBeTarget: (ref: NamespacedName) => boolean;
 }): Promise<Caches> {
-  const { kubeConfig, rest, index, listeners, logger } = options;
+  const { kubeConfig, rest, index, listeners, logger, mayBeTarget } = options;
   const started: RunningInformer<object>[] = [];
 
   // Keys first, so that encrypted endpoints are indexed decrypted from the start.
@@ -116,6 +123,7 @@ export async function startCaches(options: {
     name: 'managed-secrets',
     path: paths.secrets(),
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    slim: keepManagedData(mayBeTarget),
     handlers: {
       onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
       onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),

@@ -2,9 +2,14 @@
 // ones tenants can set on their own Secrets, so a cache of whole objects
 // could be filled with a few hundred 1 MB Secrets: each one is cut down, in
 // place, as it enters the cache (an informer's cache holds the very object it
-// hands to its handlers). Managed Secrets keep their metadata only; key
-// Secrets keep at most a few entries that could be AES keys.
+// hands to its handlers). Managed Secrets keep their identity, labels and
+// entries annotation, and their data only if the policy allows them as
+// targets (the product never writes any other Secret, so another one holds
+// nothing the merge needs); key Secrets keep at most a few entries that could
+// be AES keys.
 
+import type { NamespacedName } from '../resource/names.ts';
+import { ENTRIES_ANNOTATION } from '../reconcile/incumbents.ts';
 import { KEY_SECRETS_KEPT } from '../rules/encryption.ts';
 
 /** Bounds of the key-Secret cache. */
@@ -19,7 +24,7 @@ export const KEY_SECRET_LIMITS = {
 const KEY_LENGTHS = new Set([24, 32, 44]);
 
 interface Slimmable {
-  metadata?: object;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
   data?: Record<string, string>;
 }
 
@@ -55,4 +60,23 @@ export function keepKeyData(secret: Slimmable): void {
   const data = boundedKeyData(secret.data);
   keepMetadataOnly(secret);
   secret.data = data;
+}
+
+/**
+ * What the managed-Secret cache keeps: identity, labels, the entries
+ * annotation (the owner of each entry) and, for a Secret `mayBeTarget`
+ * allows, its data. A Secret tenants labelled outside the allowed targets
+ * costs its metadata only, whatever its size.
+ */
+export function keepManagedData(
+  mayBeTarget: (ref: NamespacedName) => boolean,
+): (secret: Slimmable) => void {
+  return (secret) => {
+    const { name = '', namespace = '', annotations } = secret.metadata ?? {};
+    const entries = annotations?.[ENTRIES_ANNOTATION];
+    const data = mayBeTarget({ namespace, name }) ? secret.data : undefined;
+    keepMetadataOnly(secret);
+    if (entries !== undefined) secret.metadata!.annotations = { [ENTRIES_ANNOTATION]: entries };
+    if (data !== undefined) secret.data = data;
+  };
 }

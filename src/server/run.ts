@@ -18,7 +18,7 @@ import { overrideAccessReview, type OverrideAuthorizer } from '../admission/over
 import { createController } from '../reconcile/controller.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
-import { defaultPolicy, type Policy } from '../rules/policy.ts';
+import { defaultPolicy, targetAllowed, type Policy } from '../rules/policy.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { servingCertificateNames, type Config } from './config.ts';
 import { createMetrics } from './metrics.ts';
@@ -204,7 +204,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       controller.listeners.grantsChanged(grants, uids);
     },
   };
-  caches = await startCaches({ kubeConfig, rest, index, listeners, logger });
+  caches = await startCaches({
+    kubeConfig,
+    rest,
+    index,
+    listeners,
+    logger,
+    mayBeTarget: (ref) => targetAllowed(ref, policy),
+  });
 
   // An override is authorised per request, by the API server's own authorizer.
   const authorizeOverride: OverrideAuthorizer = async (user, namespace) => {

@@ -5,8 +5,10 @@ import {
   KEY_SECRET_LIMITS,
   boundedKeyData,
   keepKeyData,
+  keepManagedData,
   keepMetadataOnly,
 } from '../../../src/kube/secret-cache.ts';
+import { writtenOf } from '../../../src/reconcile/reconciler.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { validateCreate } from '../../../src/rules/index.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
@@ -104,5 +106,42 @@ describe('what the Secret caches keep', () => {
         ],
       ],
     );
+  });
+
+  test('a managed Secret keeps its data and entries annotation only where a target may be', () => {
+    const managed = (namespace: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'topology-config',
+        namespace,
+        uid: `u-${namespace}`,
+        resourceVersion: '9',
+        labels: { 'app.kubernetes.io/managed-by': 'topology-webhook' },
+        annotations: {
+          'harikube.info/entries': '{"0000000001-team-a.orders.yaml":"c1:1"}',
+          'kubectl.kubernetes.io/last-applied-configuration': big,
+        },
+        managedFields: [{ manager: 'kubectl' }],
+      },
+      data: {
+        '0000000001-team-a.orders.yaml': Buffer.from('backends: []\n').toString('base64'),
+      } as Record<string, string>,
+    });
+    const slim = keepManagedData((ref) => ref.namespace === 'harikube');
+    const target = managed('harikube');
+    slim(target);
+    assert.deepEqual(Object.keys(target.metadata.annotations), ['harikube.info/entries']);
+    assert.equal(target.metadata.managedFields, undefined);
+    // What the merge reads of another target is unchanged by the cut.
+    const whole = managed('harikube');
+    assert.deepEqual(writtenOf(target, []), writtenOf(whole, []));
+    assert.equal(writtenOf(target, []).size, 1);
+
+    const tenant = managed('team-b');
+    tenant.data['big'] = big;
+    slim(tenant);
+    assert.equal(tenant.data, undefined);
+    assert.ok(JSON.stringify(tenant).length < 1000, 'no megabyte left');
   });
 });
