@@ -60,6 +60,8 @@ export async function startInformer<T extends object>(
     new Watch(options.kubeConfig),
     async () => {
       const list = await listAll(options, query);
+      // A list after the first: the watch could not resume (410 Gone, a restarted API server).
+      if (listedOnce) logger.info({ informer: name, objects: list.items.length }, 'listed again');
       listedOnce = true;
       failures = 0;
       return list as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };

@@ -38,6 +38,14 @@ export interface ProductOptions {
   metricsPort?: number;
   /** A kubeconfig other than the control plane's admin one (e.g. a ServiceAccount's). */
   kubeconfigPath?: string;
+  /** The entry point (default src/server/main.ts; the image runs the compiled dist/src/server/main.js). */
+  main?: string;
+  /** Node and V8 flags before the entry point (e.g. --max-old-space-size=…). */
+  nodeArgs?: readonly string[];
+  /** Extra environment (e.g. NODE_OPTIONS as the image sets it). */
+  env?: Record<string, string>;
+  /** Rewrites the command line, e.g. to start the process inside a memory cgroup. */
+  wrap?: (bin: string, args: readonly string[]) => [string, string[]];
 }
 
 export async function freePort(): Promise<number> {
@@ -55,7 +63,8 @@ export async function startProduct(
   const metricsPort = options.metricsPort ?? (await freePort());
   const logPath = join(cp.dir, `${name}.log`);
   const args = [
-    MAIN,
+    ...(options.nodeArgs ?? []),
+    options.main ?? MAIN,
     `--kubeconfig=${options.kubeconfigPath ?? cp.kubeconfigPath}`,
     `--webhook-bind-address=127.0.0.1:${webhookPort}`,
     `--health-probe-bind-address=127.0.0.1:${probePort}`,
@@ -80,9 +89,11 @@ export async function startProduct(
   ];
   let proc: Managed;
   const start = () => {
-    proc = launch(name, process.execPath, args, logPath, {
+    const [bin, argv] = options.wrap?.(process.execPath, args) ?? [process.execPath, args];
+    proc = launch(name, bin, argv, logPath, {
       ...process.env,
       POD_NAMESPACE: 'harikube-system',
+      ...options.env,
     });
   };
   start();
