@@ -19,7 +19,14 @@ export interface LeaderElectionOptions {
   logger: Logger;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
+  /** Wall-clock milliseconds since the epoch, for the Lease's timestamps only. */
   now?: () => number;
+  /**
+   * Monotonic milliseconds, for every interval the fence and the takeover
+   * rest on: a wall clock stepped back (NTP) must not extend a fenced
+   * leader's writing, nor one stepped forward end another's lease early.
+   */
+  elapsed?: () => number;
 }
 
 interface Lease {
@@ -52,7 +59,8 @@ export interface LeaderElector {
 
 export function startLeaderElection(options: LeaderElectionOptions): LeaderElector {
   const { rest, namespace, name, identity, logger } = options;
-  const now = options.now ?? Date.now;
+  const wall = options.now ?? Date.now;
+  const elapsed = options.elapsed ?? (() => performance.now());
   let leader = false;
   let stopped = false;
   /** When the last successful acquire or renew attempt began (not when it returned). */
@@ -73,11 +81,12 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     else options.onStoppedLeading();
   };
 
-  async function tryAcquireOrRenew(t: number): Promise<boolean> {
+  /** `t`: when the attempt began (monotonic); `stamp`: the same instant on the wall clock. */
+  async function tryAcquireOrRenew(t: number, stamp: number): Promise<boolean> {
     const desired = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(options.leaseDurationMs / 1000),
-      renewTime: microTime(t),
+      renewTime: microTime(stamp),
     };
     let lease: Lease;
     try {
@@ -88,7 +97,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name, namespace },
-        spec: { ...desired, acquireTime: microTime(t), leaseTransitions: 0 },
+        spec: { ...desired, acquireTime: microTime(stamp), leaseTransitions: 0 },
       });
       observed = { holder: identity, renewTime: desired.renewTime, at: t };
       return true;
@@ -97,7 +106,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     const renewTime = lease.spec.renewTime ?? '';
     // A change is dated when the answer came back (not when the attempt
     // began): the holder's renewal may have landed just before that.
-    const seen = now();
+    const seen = elapsed();
     if (!observed || observed.holder !== holder || observed.renewTime !== renewTime) {
       observed = { holder, renewTime, at: seen };
     }
@@ -110,7 +119,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       spec: {
         ...lease.spec,
         ...desired,
-        acquireTime: holder === identity ? lease.spec.acquireTime : microTime(t),
+        acquireTime: holder === identity ? lease.spec.acquireTime : microTime(stamp),
         leaseTransitions: transitions,
       },
     });
@@ -118,7 +127,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     return true;
   }
 
-  const fenced = () => now() - renewBegan >= options.renewDeadlineMs;
+  const fenced = () => elapsed() - renewBegan >= options.renewDeadlineMs;
   // A leader that could not renew for renewDeadline must assume another
   // replica may take over soon, and stop writing first: mayWrite() says so at
   // once; this also steps down while a renewal is still hanging.
@@ -128,14 +137,14 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     else {
       // A timer may fire a little early: look again when the deadline is due.
       clearTimeout(deadline);
-      deadline = setTimeout(stepDownIfFenced, renewBegan + options.renewDeadlineMs - now() + 1);
+      deadline = setTimeout(stepDownIfFenced, renewBegan + options.renewDeadlineMs - elapsed() + 1);
     }
   };
 
   async function tick(): Promise<void> {
-    const began = now();
+    const began = elapsed();
     try {
-      const held = await tryAcquireOrRenew(began);
+      const held = await tryAcquireOrRenew(began, wall());
       if (stopped) return;
       if (held) {
         renewBegan = began;
@@ -175,7 +184,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
             ...lease.spec,
             holderIdentity: '',
             leaseDurationSeconds: 1,
-            renewTime: microTime(now()),
+            renewTime: microTime(wall()),
           },
         });
         logger.info({ lease: `${namespace}/${name}` }, 'lease released');

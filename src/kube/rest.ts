@@ -50,6 +50,12 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
     contentType = 'application/json',
     accept = 'application/json',
   ): Promise<T> {
+    // The whole call is bounded, from now: credentials, waiting for a
+    // socket, connecting and an answer however slowly it trickles (a
+    // socket's idle timeout bounds none of these). A fenced write relies on it.
+    const began = performance.now();
+    const timedOut = () =>
+      new ApiError(504, 'Timeout', `${method} ${path}: timed out after ${timeoutMs} ms`);
     const options: https.RequestOptions = {
       method,
       protocol: base.protocol,
@@ -61,10 +67,12 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
         ...(body === undefined ? {} : { 'content-type': contentType }),
       },
       agent,
-      timeout: timeoutMs,
     };
     await kubeConfig.applyToHTTPSOptions(options);
+    const left = timeoutMs - (performance.now() - began);
+    if (left <= 0) throw timedOut();
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    let timer: NodeJS.Timeout | undefined;
     return new Promise<T>((resolve, reject) => {
       const req = https.request(options, (res) => {
         const chunks: Buffer[] = [];
@@ -90,14 +98,14 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
           );
         });
       });
-      req.on('timeout', () =>
-        req.destroy(
-          new ApiError(504, 'Timeout', `${method} ${path}: timed out after ${timeoutMs} ms`),
-        ),
-      );
+      timer = setTimeout(() => {
+        const error = timedOut();
+        reject(error);
+        req.destroy(error);
+      }, left);
       req.on('error', reject);
       req.end(payload);
-    });
+    }).finally(() => clearTimeout(timer));
   }
 
   return {

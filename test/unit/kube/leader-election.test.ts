@@ -65,3 +65,129 @@ describe('leader election: a fenced leader', () => {
     assert.deepEqual(events, ['started', 'stopped']);
   });
 });
+
+/** A clock the test moves by hand. */
+function fakeClock(start: number) {
+  let t = start;
+  return { read: () => t, set: (value: number) => (t = value), add: (ms: number) => (t += ms) };
+}
+
+/** One Lease shared by several replicas, each of whose requests can be made to hang. */
+function sharedLease() {
+  let lease: Record<string, unknown> | undefined;
+  const hang = () => new Promise<never>(() => {});
+  const client = () => {
+    let stalled = false;
+    const rest: RestClient = {
+      get: async <T>() => {
+        if (stalled) return hang();
+        if (!lease) throw new ApiError(404, 'NotFound', 'not found');
+        return structuredClone(lease) as T;
+      },
+      create: async <T>(_path: string, body: unknown) => {
+        if (stalled) return hang();
+        lease = structuredClone(body) as Record<string, unknown>;
+        return lease as T;
+      },
+      replace: async <T>(_path: string, body: unknown) => {
+        if (stalled) return hang();
+        lease = structuredClone(body) as Record<string, unknown>;
+        return lease as T;
+      },
+      patch: async () => hang(),
+      delete: async () => hang(),
+    };
+    return { rest, stall: () => (stalled = true) };
+  };
+  return { client, lease: () => lease as { spec: Record<string, unknown> } | undefined };
+}
+
+const until = async (what: string, probe: () => boolean) => {
+  for (let i = 0; i < 500 && !probe(); i++) await sleep(5);
+  assert.ok(probe(), what);
+};
+
+describe('leader election: intervals on a monotonic clock, stamps on the wall clock', () => {
+  const timing = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 5 };
+
+  test('a wall clock stepped back does not extend the fence; the Lease is stamped with wall time', async () => {
+    const shared = sharedLease();
+    const a = shared.client();
+    const mono = fakeClock(0);
+    const wall = fakeClock(Date.parse('2026-01-01T00:00:00Z'));
+    const elector = startLeaderElection({
+      ...timing,
+      rest: a.rest,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'a',
+      logger: pino({ level: 'silent' }),
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+      now: wall.read,
+      elapsed: mono.read,
+    });
+    try {
+      await until('leads', () => elector.mayWrite());
+      assert.equal(shared.lease()?.spec.renewTime, '2026-01-01T00:00:00.000000Z');
+      a.stall();
+      await sleep(20); // a renewal is hanging now
+      wall.add(-60_000); // NTP steps the wall clock back a minute
+      mono.add(timing.renewDeadlineMs - 1);
+      assert.equal(elector.mayWrite(), true, 'within the renew deadline');
+      mono.add(1);
+      assert.equal(
+        elector.mayWrite(),
+        false,
+        'fenced at the renew deadline, whatever the wall clock says',
+      );
+    } finally {
+      void elector.stop();
+    }
+  });
+
+  test('a standby whose wall clock jumps ahead waits a lease duration of elapsed time; the stalled leader is fenced before it takes over', async () => {
+    const shared = sharedLease();
+    const [a, b] = [shared.client(), shared.client()];
+    const mono = fakeClock(0);
+    let wallA = Date.parse('2026-01-01T00:00:00Z');
+    const start = (identity: string, rest: RestClient, wall: () => number) =>
+      startLeaderElection({
+        ...timing,
+        rest,
+        namespace: 'ns',
+        name: 'lease',
+        identity,
+        logger: pino({ level: 'silent' }),
+        onStartedLeading: () => {},
+        onStoppedLeading: () => {},
+        now: wall,
+        elapsed: mono.read,
+      });
+    // Each renewal of `a` carries a new renewTime, as real time would give it.
+    const leader = start('a', a.rest, () => (wallA += 1));
+    await until('a leads', () => leader.mayWrite());
+    const wallB = fakeClock(Date.parse('2026-01-01T00:00:00Z'));
+    const standby = start('b', b.rest, wallB.read);
+    try {
+      await sleep(30); // b has looked at the Lease
+      a.stall();
+      await sleep(20);
+      wallB.add(3_600_000); // b's wall clock jumps an hour ahead
+      await sleep(30);
+      assert.equal(standby.isLeader(), false, 'b does not take over on its wall clock');
+      assert.equal(leader.mayWrite(), true, 'a still within its renew deadline');
+      mono.add(timing.renewDeadlineMs);
+      assert.equal(leader.mayWrite(), false, 'a fenced');
+      await sleep(30);
+      assert.equal(standby.isLeader(), false, 'b waits for the whole lease duration');
+      mono.add(timing.leaseDurationMs - timing.renewDeadlineMs + 1);
+      await until('b takes over', () => standby.mayWrite());
+      assert.equal(shared.lease()?.spec.holderIdentity, 'b');
+      assert.equal(leader.mayWrite(), false, 'never two writers');
+    } finally {
+      void leader.stop();
+      void standby.stop();
+    }
+  });
+});
