@@ -36,6 +36,7 @@ import {
   type WrittenSecret,
 } from './incumbents.ts';
 import { mergeTarget, type MergeResult } from './merge.ts';
+import { movePositions } from './positions.ts';
 import {
   hasFinalizer,
   setFinalizer,
@@ -160,6 +161,12 @@ export async function reconcileTarget(
   }
   if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
+  // Positions the webhook replicas assigned in a race are moved apart first
+  // (positions.ts); the update events bring this target back to merge them.
+  if (current.state === 'read') {
+    const moved = await movePositions(target, configs, written.get(target), policy, deps);
+    if (moved !== 'none') return moved === 'moved' ? 'done' : 'retry';
+  }
   const present = await unseenOwners(written.get(target), configs, deps);
   const blocked = await blockedNewcomers(live, written.get(target), deps);
   const result = mergeTarget(target, everyone, deps.keys, policy, { written, present, blocked });

@@ -29,6 +29,15 @@ export const ALLOW_ROUTING_CHANGE_ANNOTATION = 'harikube.info/allow-unsafe-routi
  */
 export const DEPLOY_ORDER_ANNOTATION = 'harikube.info/deployOrder';
 
+/**
+ * The position the product chose for a config whose author omitted
+ * `spec.position` (the mutating webhook's next free one). The position is the
+ * product's exactly while `spec.position` equals this value: the reconciler
+ * may then move it when it collides on a config never merged (README
+ * "Positions"). A position the author wrote (or changed) never matches it.
+ */
+export const ASSIGNED_POSITION_ANNOTATION = 'harikube.info/assigned-position';
+
 export interface NamespacedName {
   namespace: string;
   name: string;

@@ -63,6 +63,11 @@ export function conflictError(conflict: Conflict, self: ConfigFacts): FieldError
   }
 }
 
+/** A position the product assigned that another config holds too: the reconciler moves this one. */
+export function assignedPositionWarning(conflict: Conflict, self: ConfigFacts): string {
+  return `${conflict.field}: ${self.position} was assigned (no position was given) and is also taken by ${describe(conflict.other, self.target)} in ${self.target}; the reconciler moves this config to the next free position`;
+}
+
 /** The warning for an overlap, short enough for kubectl (the API server may cut warnings at 256 characters). */
 export function overlapWarning(overlap: Overlap): string {
   const other = `${overlap.other.key} ${overlap.otherField} (position ${overlap.other.position ?? 'unset'})`;

@@ -1,8 +1,14 @@
 // Defaults and normalisation applied by the mutating webhook (and by the
 // offline command before it validates). Returns a new object; the patch is
 // the diff. Idempotent: defaulting a defaulted config changes nothing.
-import { FINALIZER, TARGET_SECRET_LABEL, targetSecretLabelValue } from '../resource/names.ts';
+import {
+  ASSIGNED_POSITION_ANNOTATION,
+  FINALIZER,
+  TARGET_SECRET_LABEL,
+  targetSecretLabelValue,
+} from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
+import { hasAssignedPosition, nextPosition } from './auto-position.ts';
 import { deployOrderOf, validateDeployOrder } from './deploy-order.ts';
 import type { Policy } from './policy.ts';
 import type { ConfigView, PositionBand } from './view.ts';
@@ -16,9 +22,12 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
  * Mutating webhooks run before the API server checks `required`, so an
  * omitted position is ours to fill: the older operator's deployOrder
  * annotation when it holds one, else the next free one at the bottom of the
- * target (max + 1), which keeps the append-only rule by default. An UPDATE
- * that drops the position keeps the old one. A malformed annotation fills in
- * nothing: validation refuses it with its reason.
+ * target (max + 1), which keeps the append-only rule by default. Only that
+ * last one is the product's choice, recorded in ASSIGNED_POSITION_ANNOTATION
+ * (auto-position.ts). An UPDATE that drops the position keeps the old one,
+ * and whether it was assigned (a server-side apply of a manifest without
+ * either field). A malformed annotation fills in nothing: validation refuses
+ * it with its reason.
  */
 function defaultPosition(
   spec: Record<string, unknown>,
@@ -30,29 +39,23 @@ function defaultPosition(
   if (spec.position !== undefined && spec.position !== null) return;
   const previous = old?.spec?.position;
   const annotated = deployOrderOf(metadata);
-  if (typeof previous === 'number') spec.position = previous;
-  else if (annotated !== undefined) spec.position = annotated;
+  if (typeof previous === 'number') {
+    spec.position = previous;
+    if (hasAssignedPosition(old)) markAssigned(metadata, previous);
+  } else if (annotated !== undefined) spec.position = annotated;
   else if (validateDeployOrder(metadata).length > 0) return;
-  else if (typeof spec.targetSecret === 'string')
-    spec.position = nextPosition(spec.targetSecret, view, bands);
+  else if (typeof spec.targetSecret === 'string') {
+    const target = spec.targetSecret;
+    const position = nextPosition((band) => view.maxPosition(target, band), bands);
+    spec.position = position;
+    markAssigned(metadata, position);
+  }
 }
 
-/**
- * A tenant's next free position is at the bottom of its own band (the first
- * band with room); a band that is full gives its max + 1, which validation
- * refuses with the band in the reason.
- */
-function nextPosition(
-  target: string,
-  view: ConfigView,
-  bands: readonly PositionBand[] | undefined,
-): number {
-  if (!bands || bands.length === 0) return view.maxPosition(target) + 1;
-  for (const band of bands) {
-    const next = Math.max(view.maxPosition(target, band) + 1, band.min);
-    if (next <= band.max) return next;
-  }
-  return bands[0]!.max + 1;
+function markAssigned(metadata: Record<string, unknown>, position: number): void {
+  const annotations = isRecord(metadata.annotations) ? { ...metadata.annotations } : {};
+  annotations[ASSIGNED_POSITION_ANNOTATION] = String(position);
+  metadata.annotations = annotations;
 }
 
 /** The order of kinds does not matter; duplicates are dropped, first occurrence kept. */

@@ -13,8 +13,14 @@ import {
 import { validateBackend, backendWarnings } from './backends.ts';
 import { deployOrderWarnings, validateDeployOrder } from './deploy-order.ts';
 import { validateBounds } from './bounds.ts';
-import type { Overlap } from './conflicts.ts';
-import { conflictError, duplicatesWithin, overlapWarning } from './conflicts.ts';
+import type { Conflict, Overlap } from './conflicts.ts';
+import {
+  assignedPositionWarning,
+  conflictError,
+  duplicatesWithin,
+  overlapWarning,
+} from './conflicts.ts';
+import { hasAssignedPosition } from './auto-position.ts';
 import { MAX_OVERLAPS } from './conflict-maps.ts';
 import type { ConfigFacts } from './facts.ts';
 import { factsOf } from './facts.ts';
@@ -173,6 +179,9 @@ export function resolveConfig(config: TopologyConfig, keys: KeyLookup, policy: P
  * The rules against the other configs: conflicts, size, first match, and the
  * overlaps the order resolves (warnings). `placed`: which backends are placed
  * anew (all for a new or moved config; new and changed ones of an Active one).
+ * `assigned`: the position is the one the product assigned, not one this
+ * request chose; a collision of it is the reconciler's to resolve (it moves
+ * this config), so it is a warning here: its author chose no position.
  */
 function judgeAgainstView(
   config: TopologyConfig,
@@ -180,8 +189,11 @@ function judgeAgainstView(
   view: ConfigView,
   policy: Policy,
   placed: 'all' | ReadonlySet<number>,
+  assigned: boolean,
 ): Verdict {
   const { facts } = resolved;
+  const conflicts = view.findConflicts(facts);
+  const waived = (c: Conflict) => assigned && c.kind === 'position';
   const overlaps = view.findOverlaps(facts);
   // Other configs' key Secrets (its own is a static rule).
   const keySecrets = deniedKeySecrets(facts, [view.keySecretPoints()], ownKeySecret(config));
@@ -192,13 +204,17 @@ function judgeAgainstView(
   return {
     errors: [
       ...resolved.errors,
-      ...view.findConflicts(facts).map((c) => conflictError(c, facts)),
+      ...conflicts.filter((c) => !waived(c)).map((c) => conflictError(c, facts)),
       ...validateSize(config, resolved.endpoints, view, policy),
       ...refused,
       ...keySecrets.errors,
     ],
     warnings: [
       ...resolved.warnings,
+      ...conflicts
+        .filter(waived)
+        .slice(0, 1)
+        .map((c) => assignedPositionWarning(c, facts)),
       ...keySecrets.warnings,
       ...overlaps.filter(harmless).slice(0, MAX_OVERLAPS).map(overlapWarning),
     ],
@@ -216,7 +232,8 @@ export function validateCreate(obj: unknown, view: ConfigView, policy: Policy): 
   const { config, verdict } = validateStatic(obj, policy);
   if (!config) return verdict;
   const resolved = resolveConfig(config, view, policy);
-  return combine(verdict, judgeAgainstView(config, resolved, view, policy, 'all'));
+  const assigned = hasAssignedPosition(config);
+  return combine(verdict, judgeAgainstView(config, resolved, view, policy, 'all', assigned));
 }
 
 /** The backends of an Active config that an UPDATE adds or changes (by index). */
@@ -263,7 +280,10 @@ export function validateUpdate(
     !isActive(old) || resolved.facts.position !== oldFacts.position
       ? 'all'
       : changedBackends(resolved.facts, oldFacts);
-  return combine(verdict, judgeAgainstView(config, resolved, view, policy, placed), {
+  // A position this request changed is its writer's choice (the reconciler's
+  // move too: checked like any, against this replica's cache).
+  const assigned = hasAssignedPosition(config) && config.spec.position === old.spec?.position;
+  return combine(verdict, judgeAgainstView(config, resolved, view, policy, placed, assigned), {
     errors,
     warnings: [],
   });
