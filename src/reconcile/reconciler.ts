@@ -36,9 +36,10 @@ import {
   type WrittenSecret,
 } from './incumbents.ts';
 import { mergeTarget, type MergeResult } from './merge.ts';
-import { movePositions } from './positions.ts';
+import { positionMoves } from './positions.ts';
 import {
   hasFinalizer,
+  movePosition,
   setFinalizer,
   statusChanged,
   writeStatus,
@@ -277,6 +278,52 @@ export async function reconcileTarget(
     }
   }
   return retry ? 'retry' : 'done';
+}
+
+/**
+ * Writes the moves of assigned positions this target needs (positions.ts).
+ * 'moved': at least one was written (its update event brings the target
+ * back with the new position); 'retry': a config changed meanwhile; 'none':
+ * nothing to move, or every move was refused (the webhook judged it against
+ * a cache that knows better: the config stays in its conflict until the next
+ * reconcile).
+ */
+async function movePositions(
+  target: string,
+  configs: readonly TopologyConfig[],
+  written: WrittenSecret | undefined,
+  policy: Policy,
+  deps: ReconcilerDeps,
+): Promise<'moved' | 'retry' | 'none'> {
+  let moved = false;
+  let retry = false;
+  for (const move of positionMoves(configs, written, policy)) {
+    if (!deps.mayWrite()) return 'retry';
+    const where = { object: move.key, target, from: move.from, to: move.to, keeper: move.keeper };
+    try {
+      await movePosition(deps.rest, move.config, move.to);
+    } catch (error) {
+      if (isConflict(error) || isNotFound(error)) {
+        retry = retry || isConflict(error);
+        continue;
+      }
+      if (!(error instanceof ApiError) || error.status >= 500) throw error;
+      deps.logger.warn(
+        { ...where, status: error.status, reason: error.message },
+        'moving an assigned position was refused',
+      );
+      continue;
+    }
+    moved = true;
+    deps.logger.info(where, 'assigned position moved');
+    deps.events.record(
+      move.config,
+      'Normal',
+      'PositionMoved',
+      `spec.position ${move.from} was assigned (none was given) and is also taken by ${move.keeper} in ${target}: moved to ${move.to}, the next free position`,
+    );
+  }
+  return moved ? 'moved' : retry ? 'retry' : 'none';
 }
 
 /** The first status of a config: seen, not merged yet. */

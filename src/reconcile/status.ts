@@ -3,7 +3,7 @@
 // a generation the reconciler did not merge: if the object changed since,
 // the write fails with 409 and the target is reconciled again. The
 // conditions go in the same patch, under the same guard.
-import { FINALIZER } from '../resource/names.ts';
+import { ASSIGNED_POSITION_ANNOTATION, FINALIZER } from '../resource/names.ts';
 import type { DeployStatus, TopologyConfig, TopologyConfigStatus } from '../resource/types.ts';
 import { paths, type RestClient } from '../kube/rest.ts';
 import { conditionsFor, sameConditions, type ConditionReason } from './conditions.ts';
@@ -86,5 +86,26 @@ export async function setFinalizer(
   const others = (config.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
   await rest.patch(paths.topologyConfig(namespace, name), 'merge', {
     metadata: { resourceVersion, finalizers: present ? [...others, FINALIZER] : others },
+  });
+}
+
+/**
+ * Moves an assigned position: spec.position and the annotation that keeps it
+ * the product's, together, guarded by the resourceVersion the move was
+ * decided from. An ordinary update: the validating webhook judges it like
+ * any position change.
+ */
+export async function movePosition(
+  rest: RestClient,
+  config: TopologyConfig,
+  position: number,
+): Promise<void> {
+  const { namespace = '', name = '', resourceVersion } = config.metadata;
+  await rest.patch(paths.topologyConfig(namespace, name), 'merge', {
+    metadata: {
+      resourceVersion,
+      annotations: { [ASSIGNED_POSITION_ANNOTATION]: String(position) },
+    },
+    spec: { position },
   });
 }

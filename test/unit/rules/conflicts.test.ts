@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ASSIGNED_POSITION_ANNOTATION } from '../../../src/resource/names.ts';
 import type { Backend } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { MAX_OVERLAPS } from '../../../src/rules/conflict-maps.ts';
@@ -262,5 +263,38 @@ describe('overlaps that position resolves are warnings naming the winner', () =>
       policy,
     );
     assert.equal(verdict.warnings.length, MAX_OVERLAPS);
+  });
+});
+
+describe('a position the product assigned collides: a warning, the reconciler moves it', () => {
+  const assigned = (position: number, value = String(position)) => {
+    const c = candidate([backend('cart-db')], position);
+    c.metadata.annotations = { [ASSIGNED_POSITION_ANNOTATION]: value };
+    return c;
+  };
+
+  test('a CREATE is admitted with a warning naming the other config', () => {
+    const verdict = validateCreate(assigned(3), view(), policy);
+    assert.deepEqual(verdict.errors, []);
+    assert.deepEqual(verdict.warnings, [
+      'spec.position: 3 was assigned (no position was given) and is also taken by team-a/orders (position 3) in harikube/topology-config; the reconciler moves this config to the next free position',
+    ]);
+  });
+
+  test('a position its author wrote is refused as before, even beside a stale annotation', () => {
+    assertErrors(validateCreate(assigned(3, '9'), view(), policy).errors, [
+      { type: 'Duplicate', field: 'spec.position', detail: '3 is already taken by team-a/orders' },
+    ]);
+  });
+
+  test('an UPDATE that keeps it is admitted; one that moves it onto a taken position is refused', () => {
+    const old = assigned(3);
+    const same = assigned(3);
+    same.spec.backends.push(backend('cart-extra'));
+    assert.deepEqual(validateUpdate(same, old, view(), policy).errors, []);
+    const onto = assigned(3);
+    assertErrors(validateUpdate(onto, assigned(8), view(), policy).errors, [
+      { type: 'Duplicate', field: 'spec.position', detail: '3 is already taken by team-a/orders' },
+    ]);
   });
 });

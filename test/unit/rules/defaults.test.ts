@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { FINALIZER, TARGET_SECRET_LABEL } from '../../../src/resource/names.ts';
+import {
+  ASSIGNED_POSITION_ANNOTATION,
+  DEPLOY_ORDER_ANNOTATION,
+  FINALIZER,
+  TARGET_SECRET_LABEL,
+} from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { defaultConfig } from '../../../src/rules/defaults.ts';
@@ -59,6 +64,37 @@ describe('defaults', () => {
     assert.equal(out.spec.position, 3);
     assert.equal(out.spec.targetSecret, 'shared/a');
     assert.equal(out.metadata.labels?.[TARGET_SECRET_LABEL], 'shared.a');
+  });
+
+  test('an assigned position is recorded; a written one or a deployOrder is not', () => {
+    const assigned = defaultConfig(bare(), indexWithPositions(4), policy);
+    assert.equal(assigned.spec.position, 5);
+    assert.deepEqual(assigned.metadata.annotations, { [ASSIGNED_POSITION_ANNOTATION]: '5' });
+    const written = defaultConfig(config({ position: 3 }), indexWithPositions(4), policy);
+    assert.equal(written.metadata.annotations, undefined);
+    const ordered = bare();
+    ordered.metadata.annotations = { [DEPLOY_ORDER_ANNOTATION]: '12' };
+    assert.deepEqual(defaultConfig(ordered, indexWithPositions(4), policy).metadata.annotations, {
+      [DEPLOY_ORDER_ANNOTATION]: '12',
+    });
+  });
+
+  test('an UPDATE without position keeps whether the old one was assigned', () => {
+    const old = config({ position: 7, annotations: { [ASSIGNED_POSITION_ANNOTATION]: '7' } });
+    const dropped = bare();
+    dropped.metadata.annotations = { app: 'shop' };
+    assert.deepEqual(
+      defaultConfig(dropped, indexWithPositions(20), policy, old).metadata.annotations,
+      {
+        app: 'shop',
+        [ASSIGNED_POSITION_ANNOTATION]: '7',
+      },
+    );
+    const chosen = config({ position: 7 });
+    assert.equal(
+      defaultConfig(bare(), indexWithPositions(20), policy, chosen).metadata.annotations,
+      undefined,
+    );
   });
 
   test('kinds are de-duplicated, first occurrence kept', () => {
