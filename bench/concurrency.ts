@@ -9,12 +9,12 @@
 // reconciler ended with exactly one Active per group, the others in Error,
 // and the group's Secret holding only the winner.
 //   npx node bench/concurrency.ts
-import net from 'node:net';
 import { secretKeyFor } from '../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../src/resource/types.ts';
 import { startControlPlane } from '../test/harness/controlplane.ts';
 import type { Product } from '../test/harness/product.ts';
 import { registerWebhooks, startProduct } from '../test/harness/product.ts';
+import { roundRobinProxy } from '../test/harness/round-robin.ts';
 import { configYaml, waitFor } from '../test/e2e/support.ts';
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
@@ -54,49 +54,6 @@ export interface ConcurrencyResults {
   /** A second wave of the same conflicts once the first had settled: the webhooks now know the winners. */
   secondWave: { creates: number; admitted: number; refusedByStatus: Record<string, number> };
   ok: boolean;
-}
-
-interface Proxy {
-  port: number;
-  connections: number[];
-  setTargets(ports: number[]): void;
-  close(): Promise<void>;
-}
-
-/** A TCP round-robin over the replicas' webhook ports (TLS passes through). */
-async function roundRobinProxy(): Promise<Proxy> {
-  let targets: number[] = [];
-  let next = 0;
-  const connections: number[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    if (targets.length === 0) return client.destroy();
-    const i = next++ % targets.length;
-    connections[i] = (connections[i] ?? 0) + 1;
-    const upstream = net.connect(targets[i]!, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as net.AddressInfo;
-  return {
-    port: address.port,
-    connections,
-    setTargets(ports) {
-      targets = ports;
-    },
-    close() {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 function member(group: number, index: number): TopologyConfig {

@@ -164,10 +164,12 @@ export async function reconcileTarget(
     written.set(target, writtenOf(current.secret, live));
   // Positions the webhook replicas assigned in a race are moved apart first
   // (positions.ts); the update events bring this target back to merge them.
-  if (current.state === 'read') {
-    const moved = await movePositions(target, configs, written.get(target), policy, deps);
-    if (moved !== 'none') return moved === 'moved' ? 'done' : 'retry';
-  }
+  const moves =
+    current.state === 'read'
+      ? await movePositions(target, configs, written.get(target), policy, deps)
+      : 'none';
+  if (moves === 'moved') return 'done';
+  if (moves === 'retry') return 'retry';
   const present = await unseenOwners(written.get(target), configs, deps);
   const blocked = await blockedNewcomers(live, written.get(target), deps);
   const result = mergeTarget(target, everyone, deps.keys, policy, { written, present, blocked });
@@ -277,16 +279,17 @@ export async function reconcileTarget(
       }
     }
   }
-  return retry ? 'retry' : 'done';
+  // A refused move is tried again (backing off): the replica that refused it
+  // may have known a config this one had not seen yet.
+  return retry || moves === 'refused' ? 'retry' : 'done';
 }
 
 /**
  * Writes the moves of assigned positions this target needs (positions.ts).
  * 'moved': at least one was written (its update event brings the target
- * back with the new position); 'retry': a config changed meanwhile; 'none':
- * nothing to move, or every move was refused (the webhook judged it against
- * a cache that knows better: the config stays in its conflict until the next
- * reconcile).
+ * back with the new position); 'retry': a config changed meanwhile;
+ * 'refused': the webhook refused every move (it judged them against its own
+ * cache: the configs stay in their conflict meanwhile); 'none': nothing to move.
  */
 async function movePositions(
   target: string,
@@ -294,9 +297,10 @@ async function movePositions(
   written: WrittenSecret | undefined,
   policy: Policy,
   deps: ReconcilerDeps,
-): Promise<'moved' | 'retry' | 'none'> {
+): Promise<'moved' | 'retry' | 'refused' | 'none'> {
   let moved = false;
   let retry = false;
+  let refused = false;
   for (const move of positionMoves(configs, written, policy)) {
     if (!deps.mayWrite()) return 'retry';
     const where = { object: move.key, target, from: move.from, to: move.to, keeper: move.keeper };
@@ -312,6 +316,7 @@ async function movePositions(
         { ...where, status: error.status, reason: error.message },
         'moving an assigned position was refused',
       );
+      refused = true;
       continue;
     }
     moved = true;
@@ -323,7 +328,7 @@ async function movePositions(
       `spec.position ${move.from} was assigned (none was given) and is also taken by ${move.keeper} in ${target}: moved to ${move.to}, the next free position`,
     );
   }
-  return moved ? 'moved' : retry ? 'retry' : 'none';
+  return moved ? 'moved' : retry ? 'retry' : refused ? 'refused' : 'none';
 }
 
 /** The first status of a config: seen, not merged yet. */

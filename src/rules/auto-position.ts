@@ -8,6 +8,7 @@
 // world and writes the outcome.
 import { ASSIGNED_POSITION_ANNOTATION } from '../resource/names.ts';
 import { isRecord } from '../resource/json.ts';
+import { compareFacts } from './facts.ts';
 import { MAX_POSITION } from './numbers.ts';
 import type { PositionBand } from './view.ts';
 
@@ -63,18 +64,6 @@ export interface PositionMove {
   keeper: string;
 }
 
-/** Older first, then namespace/name: the merge's order between claimants of one position. */
-const byAge = (a: PositionClaim, b: PositionClaim): number =>
-  a.created !== b.created
-    ? a.created < b.created
-      ? -1
-      : 1
-    : a.key < b.key
-      ? -1
-      : a.key > b.key
-        ? 1
-        : 0;
-
 const inBands = (position: number, bands: readonly PositionBand[] | undefined): boolean =>
   !bands || bands.length === 0 || bands.some((b) => position >= b.min && position <= b.max);
 
@@ -96,9 +85,8 @@ export function reassignPositions(claims: readonly PositionClaim[]): PositionMov
     if (seen === undefined || key < seen) holders.set(position, key);
   };
   for (const claim of claims) if (!claim.movable) hold(claim.position, claim.key);
-  const movable = claims
-    .filter((c) => c.movable)
-    .sort((a, b) => a.position - b.position || byAge(a, b));
+  // The merge's order: of one position, the older (then namespace/name) claimant first.
+  const movable = claims.filter((c) => c.movable).sort(compareFacts);
   const displaced: PositionClaim[] = [];
   for (const claim of movable) {
     if (holders.has(claim.position)) displaced.push(claim);

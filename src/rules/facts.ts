@@ -176,8 +176,11 @@ export function factsOf(
   };
 }
 
+/** What the merge order reads of a config's facts. */
+export type MergeOrdered = Pick<ConfigFacts, 'position' | 'created' | 'key'>;
+
 /** The merge order: lower position, then older, then namespace/name. Lower wins. */
-export function compareFacts(a: ConfigFacts, b: ConfigFacts): number {
+export function compareFacts(a: MergeOrdered, b: MergeOrdered): number {
   const pa = a.position ?? Number.POSITIVE_INFINITY;
   const pb = b.position ?? Number.POSITIVE_INFINITY;
   if (pa !== pb) return pa < pb ? -1 : 1;

@@ -17,6 +17,7 @@ import {
   type Product,
   type ProductOptions,
 } from '../harness/product.ts';
+import { roundRobinProxy, type Proxy } from '../harness/round-robin.ts';
 
 // --- the environment -----------------------------------------------------------
 
@@ -27,6 +28,11 @@ export interface EnvOptions {
    * were bypassed; the namespaces and RBAC stay.
    */
   webhooks?: boolean;
+  /**
+   * The webhook configurations point at a round-robin TCP proxy over every
+   * product's webhook port (what a Service does), instead of at the first.
+   */
+  webhookProxy?: boolean;
   /** Extra kube-apiserver flags. */
   apiServerArgs?: readonly string[];
   /** Namespaces created before the products start. */
@@ -43,6 +49,8 @@ export interface EnvOptions {
 
 export interface Env {
   cp: ControlPlane;
+  /** With `webhookProxy`: the proxy, and how many connections it gave each product. */
+  proxy?: Proxy;
   /** The product processes, in the order of `options.products`. */
   products: Product[];
   /** The first product: the one the webhook configurations point at. */
@@ -57,16 +65,18 @@ export const ALLOW_HARIKUBE_TARGETS = '--allowed-target-secrets=harikube/*';
 export async function startEnv(options: EnvOptions = {}): Promise<Env> {
   const cp = await startControlPlane({ apiServerArgs: options.apiServerArgs ?? [] });
   const products: Product[] = [];
+  const proxy = options.webhookProxy ? await roundRobinProxy() : undefined;
   const stop = async () => {
     // Each one even if another fails: nothing may outlive the file.
     const results = await Promise.allSettled(products.map((p) => p.stop()));
+    await proxy?.close();
     await cp.stop();
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   };
   try {
     const webhookPort = await freePort();
-    await registerWebhooks(cp, webhookPort);
+    await registerWebhooks(cp, proxy?.port ?? webhookPort);
     if (options.webhooks === false) await unregisterWebhooks(cp);
     for (const namespace of options.namespaces ?? []) await ensureNamespace(cp, namespace);
     const list =
@@ -82,13 +92,14 @@ export async function startEnv(options: EnvOptions = {}): Promise<Env> {
         }),
       );
     }
+    proxy?.setTargets(products.map((p) => p.webhookPort));
     // Ready together: replicas race (for the Lease, the shared TLS Secret) as in a Deployment.
     await Promise.all(products.map((p) => p.waitReady(60_000)));
   } catch (error) {
     await stop().catch(() => {});
     throw error;
   }
-  return { cp, products, product: products[0]!, stop };
+  return { cp, products, product: products[0]!, stop, ...(proxy ? { proxy } : {}) };
 }
 
 /**
@@ -113,6 +124,9 @@ export function useEnv(options: EnvOptions = {}): Env {
     },
     get products() {
       return started().products;
+    },
+    get proxy() {
+      return started().proxy;
     },
     get product() {
       return started().product;

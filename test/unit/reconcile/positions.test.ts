@@ -186,9 +186,9 @@ describe('reconcileTarget moves colliding assigned positions before merging', ()
     assert.deepEqual(fake.replaced, []);
   });
 
-  test('a move the webhook refuses: merged as it is, the loser in Error naming the winner', async () => {
+  test('a move the webhook refuses: merged as it is (the loser in Error), then tried again', async () => {
     const fake = fakeRest(new ApiError(422, 'Invalid', 'admission webhook denied the request'));
-    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, pair())), 'done');
+    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, pair())), 'retry');
     assert.equal(fake.replaced.length, 1, 'the Secret was written with the winner');
     const statuses = fake.patches
       .filter((p) => p.path.endsWith('/status'))
