@@ -116,6 +116,7 @@ describe('auto-assigned positions, a burst through two replicas', () => {
       );
       const reviewsBefore = products.map((p) => linesOf([p], 'admission review').length);
 
+      const started = performance.now();
       const answers = await Promise.all(
         Array.from({ length: COUNT }, (_, i) => serverSideApply(i)),
       );
@@ -130,6 +131,7 @@ describe('auto-assigned positions, a burst through two replicas', () => {
         ),
       );
 
+      const burstMs = performance.now() - started;
       let last: Live[] = [];
       const settled = await waitFor(
         // Ready too: no status write comes after it to change a resourceVersion.
@@ -156,6 +158,7 @@ describe('auto-assigned positions, a burst through two replicas', () => {
         throw error;
       });
 
+      const settleMs = performance.now() - started - burstMs;
       const positions = settled.map((c) => c.spec.position);
       assert.equal(new Set(positions).size, COUNT, `distinct positions: ${positions.join(',')}`);
       for (const c of settled) {
@@ -166,6 +169,15 @@ describe('auto-assigned positions, a burst through two replicas', () => {
         );
       }
       const moves = linesOf(products, 'assigned position moved');
+      const refusedMoves = linesOf(products, 'moving an assigned position was refused');
+      const reviews = products.map(
+        (p, i) => `${p.name} ${linesOf([p], 'admission review').length - reviewsBefore[i]!}`,
+      );
+      console.log(
+        `# ${COUNT} applies answered in ${burstMs.toFixed(0)} ms (reviews: ${reviews.join(', ')}); ` +
+          `${moves.length} positions moved (${refusedMoves.length} moves refused and retried); ` +
+          `all Active and Ready ${settleMs.toFixed(0)} ms after the burst`,
+      );
       assert.ok(moves.length > 0, 'the burst collided (else this test shows nothing)');
       const secret = await readSecret(cp, 'harikube', 'e2e-burst');
       assert.deepEqual(
