@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
 import {
+  ADOPT_LABEL,
   ENDPOINT_KEYS_LABEL,
   ENDPOINT_KEYS_VALUE,
   MANAGED_BY_LABEL,
@@ -46,6 +47,7 @@ export interface CacheListeners {
   /** A config was added, changed or removed (old and new target are both reported on a move). */
   configChanged(config: TopologyConfig): void;
   keySecretChanged(ref: NamespacedName): void;
+  /** A managed target Secret changed, or one asking to be adopted. */
   managedSecretChanged(ref: NamespacedName): void;
   /**
    * A TopologyRoutingGrant or a Namespace changed: the grants in force, with
@@ -129,6 +131,22 @@ export async function startCaches(options: {
       onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
     },
   });
+  // Secrets asking to be adopted (set on an unmanaged Secret, so no other
+  // informer sees it): only the event matters, the reconciler reads the
+  // Secret itself, so only metadata is kept.
+  const adoptSecrets = await startInformer<SecretObject>({
+    kubeConfig,
+    rest,
+    logger,
+    name: 'adopt-secrets',
+    path: paths.secrets(),
+    labelSelector: `${ADOPT_LABEL}=true`,
+    slim: keepMetadataOnly,
+    handlers: {
+      onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
+      onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
+    },
+  });
   const configs: RunningInformer<TopologyConfig> = await startInformer<TopologyConfig>({
     kubeConfig,
     rest,
@@ -185,7 +203,14 @@ export async function startCaches(options: {
     handlers: { onUpsert: tenancyChanged, onDelete: tenancyChanged },
   });
   tenancyChanged();
-  started.push(keySecrets, managedSecrets, namespacesInformer, grantsInformer, configs);
+  started.push(
+    keySecrets,
+    managedSecrets,
+    adoptSecrets,
+    namespacesInformer,
+    grantsInformer,
+    configs,
+  );
 
   return {
     synced: () => started.every((informer) => informer.synced()),

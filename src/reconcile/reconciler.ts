@@ -5,6 +5,7 @@
 // and only if the config is still at the resourceVersion that was merged.
 import type { Logger } from 'pino';
 import {
+  ADOPT_LABEL,
   FINALIZER,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -37,6 +38,13 @@ import {
 } from './incumbents.ts';
 import { mergeTarget, type MergeResult } from './merge.ts';
 import { positionMoves } from './positions.ts';
+import {
+  adoptionRequested,
+  notAdoptedReason,
+  notManagedReason,
+  planAdoption,
+  type AdoptionPlan,
+} from './adopt.ts';
 import {
   hasFinalizer,
   movePosition,
@@ -160,7 +168,13 @@ export async function reconcileTarget(
     const name = `${secret.metadata.namespace ?? ''}/${secret.metadata.name ?? ''}`;
     if (name !== target) written.set(name, writtenOf(secret, everyone));
   }
-  if (current.state === 'read' && current.secret)
+  // A Secret this product does not manage is written only once adopted (adopt.ts).
+  const unmanaged =
+    current.state === 'read' && current.secret && !isManagedSecret(current.secret)
+      ? adoptionOf(target, current.secret, live)
+      : undefined;
+  if (unmanaged?.state === 'adopt') written.set(target, unmanaged.plan.written);
+  else if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
   // Positions the webhook replicas assigned in a race are moved apart first
   // (positions.ts); the update events bring this target back to merge them.
@@ -171,12 +185,24 @@ export async function reconcileTarget(
   if (moves === 'moved') return 'done';
   if (moves === 'retry') return 'retry';
   const present = await unseenOwners(written.get(target), configs, deps);
-  const blocked = await blockedNewcomers(live, written.get(target), deps);
+  // Nothing to count for a Secret that will not be written: its reason says why.
+  const blocked =
+    unmanaged?.state === 'blocked'
+      ? new Map<string, string>()
+      : await blockedNewcomers(live, written.get(target), deps);
   const result = mergeTarget(target, everyone, deps.keys, policy, { written, present, blocked });
   const write: WriteOutcome =
-    current.state === 'read'
-      ? await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps)
-      : current;
+    current.state !== 'read'
+      ? current
+      : unmanaged?.state === 'blocked'
+        ? unmanaged
+        : await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps);
+  if (unmanaged?.state === 'adopt' && write.state === 'written') {
+    logger.info(
+      { target, entries: unmanaged.plan.entries, reordered: unmanaged.plan.reordered },
+      "target Secret adopted from the seed operator's format, every key routed as before",
+    );
+  }
   if (write.state === 'conflict') {
     // Not Active at once: a config with no status yet says Pending meanwhile
     // (best effort: the retry writes the real status; a replica that lost
@@ -489,16 +515,39 @@ function refOfKey(key: string): { namespace: string; name: string } | undefined 
   return match ? { namespace: match[1]!, name: match[2]! } : undefined;
 }
 
-/** A managed Secret's entries and their owners; an unmanaged one holds nothing of ours. */
-export function writtenOf(secret: Secret, configs: readonly TopologyConfig[]): WrittenSecret {
-  if (!isManagedSecret(secret)) return new Map();
-  const data = Object.fromEntries(
+/**
+ * An unmanaged target Secret: its adoption when the Secret asks for it and
+ * every key would route as it does today, else why it is not written.
+ */
+function adoptionOf(
+  target: string,
+  secret: Secret,
+  live: readonly TopologyConfig[],
+): { state: 'adopt'; plan: Extract<AdoptionPlan, { ok: true }> } | Refused {
+  const cause = 'TargetNotManaged';
+  if (!adoptionRequested(secret) || live.length === 0)
+    return { state: 'blocked', reason: notManagedReason(target, secret.data), cause };
+  const plan = planAdoption(decodedData(secret), live);
+  if (!plan.ok) return { state: 'blocked', reason: notAdoptedReason(target, plan.problems), cause };
+  return { state: 'adopt', plan };
+}
+
+const decodedData = (secret: Secret): Record<string, string> =>
+  Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([key, value]) => [
       key,
       Buffer.from(value, 'base64').toString('utf8'),
     ]),
   );
-  return writtenEntriesOf(data, secret.metadata.annotations?.[ENTRIES_ANNOTATION], configs);
+
+/** A managed Secret's entries and their owners; an unmanaged one holds nothing of ours. */
+export function writtenOf(secret: Secret, configs: readonly TopologyConfig[]): WrittenSecret {
+  if (!isManagedSecret(secret)) return new Map();
+  return writtenEntriesOf(
+    decodedData(secret),
+    secret.metadata.annotations?.[ENTRIES_ANNOTATION],
+    configs,
+  );
 }
 
 async function writeSecret(
@@ -539,10 +588,12 @@ async function writeSecret(
     return { state: 'written' };
   }
 
-  if (!isManagedSecret(secret)) {
+  // Adopted (adoptionOf) or never written.
+  const adopting = !isManagedSecret(secret);
+  if (adopting && !(adoptionRequested(secret) && inUse)) {
     return {
       state: 'blocked',
-      reason: `Secret ${target} exists and is not managed by ${MANAGED_BY_VALUE} (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} is missing), so it is never overwritten: choose another targetSecret or remove that Secret`,
+      reason: notManagedReason(target, secret.data),
       cause: 'TargetNotManaged',
     };
   }
@@ -559,13 +610,16 @@ async function writeSecret(
       'target Secret is being deleted while configs route through it; its finalizer keeps it until they are deleted',
     );
   }
-  if (sameData(secret.data, desired) && finalizersOk && ownersOk) return { state: 'unchanged' };
+  if (sameData(secret.data, desired) && finalizersOk && ownersOk && !adopting)
+    return { state: 'unchanged' };
   if (!deps.mayWrite()) return { state: 'conflict' };
   try {
     await rest.replace(paths.secret(ref.namespace, ref.name), {
       ...secret,
       metadata: {
         ...secret.metadata,
+        // Adopted: managed from now on, the request fulfilled.
+        labels: adopting ? adoptedLabels(secret.metadata.labels) : secret.metadata.labels,
         annotations: { ...secret.metadata.annotations, [ENTRIES_ANNOTATION]: owners },
         finalizers: wantFinalizer
           ? [...finalizers.filter((f) => f !== FINALIZER), FINALIZER]
@@ -581,4 +635,9 @@ async function writeSecret(
   }
   logger.info({ target, entries: Object.keys(data).length }, 'target Secret updated');
   return { state: 'written' };
+}
+
+function adoptedLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  const { [ADOPT_LABEL]: _request, ...kept } = labels ?? {};
+  return { ...kept, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE };
 }

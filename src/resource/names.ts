@@ -8,6 +8,13 @@ export const FINALIZER = 'harikube.info/finalizer';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'topology-webhook';
 
+/**
+ * Label asking the reconciler to adopt a target Secret the seed's HariKube
+ * operator wrote (README "Taking over from the seed operator"): a label, not
+ * an annotation, so that the operator can watch for it by selector.
+ */
+export const ADOPT_LABEL = 'harikube.info/adopt';
+
 /** Label the mutating webhook sets on each config: its target Secret as `namespace.name`, for `kubectl get -l`. */
 export const TARGET_SECRET_LABEL = 'harikube.info/target-secret';
 
