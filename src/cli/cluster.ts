@@ -1,4 +1,5 @@
-// What `topology diff` reads from the cluster, read-only: every
+// What `topology diff` and `topology adopt` read from the cluster, read-only
+// (but for the adoption label `topology adopt` sets): every
 // TopologyConfig, the endpoint-key Secrets (by label, as the server watches
 // them) and the target Secrets. A target Secret that does not exist is
 // undefined; any other API error ends the command.
@@ -9,6 +10,7 @@ import {
   ENDPOINT_KEYS_LABEL,
   ENDPOINT_KEYS_VALUE,
   parseNamespacedName,
+  type NamespacedName,
 } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { Secret } from '../reconcile/reconciler.ts';
@@ -21,6 +23,8 @@ interface List<T> {
 export interface Cluster {
   read(): Promise<ClusterState>;
   secrets(targets: readonly string[]): Promise<Map<string, Secret | undefined>>;
+  /** The one write any command makes: `topology adopt` asking for an adoption. */
+  labelSecret(ref: NamespacedName, label: string, value: string): Promise<void>;
 }
 
 export function clusterFrom(kubeConfig: KubeConfig): Cluster {
@@ -57,6 +61,11 @@ export function clusterFrom(kubeConfig: KubeConfig): Cluster {
         }),
       );
       return found;
+    },
+    async labelSecret(ref, label, value) {
+      await rest.patch(paths.secret(ref.namespace, ref.name), 'merge', {
+        metadata: { labels: { [label]: value } },
+      });
     },
   };
 }

@@ -11,12 +11,15 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { POLICY_FLAGS, policyConfig } from '../flags/policy.ts';
 import { flagValues, flagsHelp, parseArgsOptions, type RawValues } from '../flags/table.ts';
 import { defaultPolicy, type Policy } from '../rules/policy.ts';
+import { parseNamespacedName } from '../resource/names.ts';
 import { checkKey, encryptForConfig, endpointFromStdin, generateKey } from './keys.ts';
 import { readManifest, type Manifest } from './manifests.ts';
 import { renderAdmitted, toYaml } from './render.ts';
 import { buildReport, REPORT_API_VERSION, REPORT_KIND, toJunit } from './report.ts';
 import { clusterFrom } from './cluster.ts';
 import { changed, diffLines, diffSecrets, targetsOf } from './diff.ts';
+import { previewAdoption, previewLines } from './adopt.ts';
+import { ADOPT_LABEL } from '../resource/names.ts';
 import { admit, verdictLines } from './validate.ts';
 import { bindGrants } from '../rules/tenancy.ts';
 
@@ -46,6 +49,8 @@ Commands:
   render FILE...                        print the merged Secrets the reconciler would write
   diff -f FILE... [--kubeconfig PATH]   what applying the files would change in the cluster's
                                         target Secrets (read-only)
+  adopt NAMESPACE/NAME [--dry-run]      take over a target Secret the seed HariKube operator
+                                        wrote, keeping the order the middleware reads
   encrypt --key-file PATH [ENDPOINT|-]  encrypt an endpoint for endpointDecryptSecret
   keygen --out PATH [--bytes 32]        write a fresh random AES key
 
@@ -105,6 +110,33 @@ Configs in the cluster but not in the files are left as they are (no prune).
 Exit status: 0 no change, 1 changes, 2 a refusal, a config that would end in
 Error, a Secret that would not be written, bad usage, unreadable input or an
 unreachable cluster.
+
+${POLICY_HELP}
+`,
+  adopt: `Usage: topology adopt NAMESPACE/NAME [--dry-run] [--kubeconfig PATH] [-o text|json]
+
+Takes over a target Secret that the seed HariKube operator wrote (keys
+<order>-<name>.yaml, no label app.kubernetes.io/managed-by=topology-webhook).
+Reads the cluster's TopologyConfigs, endpoint-key Secrets and that Secret,
+matches each entry to the config that wrote it, and shows the Secret the
+reconciler would write: this product's keys, in the order the middleware
+reads the seed's keys today (lexical: 10-a.yaml before 2-b.yaml), and whether
+any key would route to another backend. An adoption that would move a key is
+refused, with what to change.
+
+Without --dry-run, labels the Secret ${ADOPT_LABEL}=true (the request the
+reconciler acts on), only when the adoption is possible and no key would
+route elsewhere. Stop the seed operator first: two writers of one Secret undo
+each other.
+
+  --dry-run             show only; write nothing
+  -o, --output FORMAT   text (default: a summary as YAML comments, then the
+                        Secret, values included, as "topology render" prints it) or json
+  --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
+
+Exit status: 0 adoptable with every key routed as today (labelled, without
+--dry-run), or already managed; 1 adoptable but some key would route
+elsewhere; 2 not adoptable, bad usage or an unreachable cluster.
 
 ${POLICY_HELP}
 `,
@@ -333,6 +365,57 @@ async function diffCommand(args: string[]): Promise<number> {
   }
 }
 
+async function adoptCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...parseArgsOptions(POLICY_FLAGS),
+    'dry-run': { type: 'boolean' },
+    output: { type: 'string', short: 'o', default: 'text' },
+    kubeconfig: { type: 'string' },
+  });
+  if (values.help) return help('adopt');
+  const output = values.output as string;
+  if (output !== 'text' && output !== 'json')
+    throw new UsageError(`--output: ${JSON.stringify(output)} is not one of text, json`);
+  if (positionals.length !== 1) throw new UsageError('give one NAMESPACE/NAME');
+  const target = positionals[0]!;
+  const ref = parseNamespacedName(target);
+  if (!ref) throw new UsageError(`${JSON.stringify(target)} is not NAMESPACE/NAME`);
+  const policy = policyFrom(values);
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  let preview;
+  try {
+    const path = values.kubeconfig as string | undefined;
+    if (path) kubeConfig.loadFromFile(path);
+    else kubeConfig.loadFromDefault();
+    const cluster = clusterFrom(kubeConfig);
+    const state = await cluster.read();
+    const { view } = admit({ configs: [], secrets: [] }, policy, state);
+    const secret = (await cluster.secrets([target])).get(target);
+    preview = previewAdoption(target, secret, state.configs, view, policy);
+    const label =
+      !values['dry-run'] && preview.state === 'adoptable' && preview.routingChanges.length === 0;
+    if (label) {
+      await cluster.labelSecret(ref, ADOPT_LABEL, 'true');
+    }
+    if (output === 'json') {
+      process.stdout.write(`${JSON.stringify({ ...preview, labelled: label }, null, 2)}\n`);
+    } else {
+      const lines = previewLines(preview);
+      if (label) lines.push(`# labelled Secret ${target} ${ADOPT_LABEL}=true`);
+      process.stdout.write(
+        `${lines.join('\n')}\n${preview.secret ? `---\n${toYaml([preview.secret])}` : ''}`,
+      );
+    }
+  } catch (error) {
+    write(process.stderr, [`topology adopt: ${(error as Error).message}`]);
+    return USAGE;
+  }
+  if (preview.state === 'managed') return OK;
+  if (preview.state !== 'adoptable') return USAGE;
+  return preview.routingChanges.length > 0 ? REJECTED : OK;
+}
+
 async function encryptCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { 'key-file': { type: 'string' } });
   if (values.help) return help('encrypt');
@@ -399,6 +482,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   validate: validateCommand,
   render: renderCommand,
   diff: diffCommand,
+  adopt: adoptCommand,
   encrypt: encryptCommand,
   keygen: keygenCommand,
 };
