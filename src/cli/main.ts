@@ -16,7 +16,7 @@ import { checkKey, encryptForConfig, endpointFromStdin, generateKey } from './ke
 import { readManifest, type Manifest } from './manifests.ts';
 import { renderAdmitted, toYaml } from './render.ts';
 import { buildReport, REPORT_API_VERSION, REPORT_KIND, toJunit } from './report.ts';
-import { clusterFrom } from './cluster.ts';
+import { clusterFrom, type Cluster } from './cluster.ts';
 import { changed, diffLines, diffSecrets, targetsOf } from './diff.ts';
 import { previewAdoption, previewLines } from './adopt.ts';
 import { ADOPT_LABEL } from '../resource/names.ts';
@@ -325,6 +325,17 @@ async function renderCommand(args: string[]): Promise<number> {
   return rejected.length === 0 && errors.length === 0 ? OK : REJECTED;
 }
 
+/** The cluster --kubeconfig names (default: $KUBECONFIG, then ~/.kube/config). */
+async function clusterOf(values: Record<string, unknown>): Promise<Cluster> {
+  // Loaded here only: the offline commands need no Kubernetes client.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  const path = values.kubeconfig as string | undefined;
+  if (path) kubeConfig.loadFromFile(path);
+  else kubeConfig.loadFromDefault();
+  return clusterFrom(kubeConfig);
+}
+
 async function diffCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...POLICY_OPTIONS,
@@ -337,14 +348,8 @@ async function diffCommand(args: string[]): Promise<number> {
   if (!manifest) return USAGE;
   const policy = await withTenancy(clusterPolicy, values, manifest);
   if (!policy) return USAGE;
-  // Loaded here only: the offline commands need no Kubernetes client.
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
   try {
-    const path = values.kubeconfig as string | undefined;
-    if (path) kubeConfig.loadFromFile(path);
-    else kubeConfig.loadFromDefault();
-    const cluster = clusterFrom(kubeConfig);
+    const cluster = await clusterOf(values);
     const state = await cluster.read();
     const admission = admit(manifest, policy, state);
     const secrets = await cluster.secrets(targetsOf(admission.configs, policy));
@@ -381,14 +386,9 @@ async function adoptCommand(args: string[]): Promise<number> {
   const ref = parseNamespacedName(target);
   if (!ref) throw new UsageError(`${JSON.stringify(target)} is not NAMESPACE/NAME`);
   const policy = policyFrom(values);
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
   let preview;
   try {
-    const path = values.kubeconfig as string | undefined;
-    if (path) kubeConfig.loadFromFile(path);
-    else kubeConfig.loadFromDefault();
-    const cluster = clusterFrom(kubeConfig);
+    const cluster = await clusterOf(values);
     const state = await cluster.read();
     const { view } = admit({ configs: [], secrets: [] }, policy, state);
     const secret = (await cluster.secrets([target])).get(target);

@@ -177,6 +177,11 @@ describe('matching entries to configs', () => {
     ]);
   });
 
+  test('an empty Secret (as HariKube docs have users create it) is adopted with nothing to keep', () => {
+    const plan = planAdoption({}, [stored('a', 1, [aBackend])]);
+    assert.deepEqual(plan.ok && [plan.entries, [...plan.written]], [[], []]);
+  });
+
   test('nothing is adopted while any key would be dropped or its writer is unknown', () => {
     const plan = planAdoption(
       {
