@@ -19,6 +19,12 @@ export interface LeaderElectionOptions {
   logger: Logger;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
+  /**
+   * Resolves once no write begun while this replica led is in flight: a
+   * leader that stops releases the Lease only then, since a standby takes a
+   * released Lease at once.
+   */
+  writesSettled?: () => Promise<void>;
   /** Wall-clock milliseconds since the epoch, for the Lease's timestamps only. */
   now?: () => number;
   /**
@@ -175,6 +181,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       await inFlight;
       if (!leader) return;
       setLeader(false);
+      await options.writesSettled?.();
       try {
         const lease = await rest.get<Lease>(paths.lease(namespace, name));
         if (lease.spec.holderIdentity !== identity) return;

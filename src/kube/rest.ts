@@ -147,20 +147,40 @@ export class NotLeaderError extends Error {
   }
 }
 
+/** A fenced client also says when the writes it sent have all ended. */
+export interface FencedRestClient extends RestClient {
+  /** Resolves once no write it sent is in flight (answered, failed or timed out). */
+  settled(): Promise<void>;
+}
+
 /**
  * Sends writes only while `mayWrite()` says so, checked as each is sent (the
  * caller's own check may be an await older). Reads pass.
  */
-export function fenced(rest: RestClient, mayWrite: () => boolean): RestClient {
+export function fenced(rest: RestClient, mayWrite: () => boolean): FencedRestClient {
+  const inFlight = new Set<Promise<unknown>>();
   const guard =
     <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      mayWrite() ? write(...args) : Promise.reject(new NotLeaderError());
+    (...args: A): Promise<R> => {
+      if (!mayWrite()) return Promise.reject(new NotLeaderError());
+      const sent = write(...args);
+      const ended = sent.then(
+        () => {},
+        () => {},
+      );
+      inFlight.add(ended);
+      void ended.then(() => inFlight.delete(ended));
+      return sent;
+    };
   return {
     get: (path) => rest.get(path),
     create: guard((path, body) => rest.create(path, body)),
     replace: guard((path, body) => rest.replace(path, body)),
     patch: guard((path, type, body) => rest.patch(path, type, body)),
     delete: guard((path) => rest.delete(path)),
+    settled: async () => {
+      // Once mayWrite() is false no write joins, so this ends.
+      while (inFlight.size > 0) await Promise.all(inFlight);
+    },
   };
 }

@@ -156,12 +156,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // every write is checked as it is sent and bounded by leaseDuration -
   // renewDeadline, so it ends before another replica may take over.
   const election = config.leaderElection;
-  const writeRest = election.enabled
-    ? fenced(
-        createRestClient(kubeConfig, election.leaseDurationMs - election.renewDeadlineMs),
-        () => elector?.mayWrite() ?? false,
-      )
-    : rest;
+  const writeRest = fenced(
+    createRestClient(
+      kubeConfig,
+      election.enabled ? election.leaseDurationMs - election.renewDeadlineMs : undefined,
+    ),
+    () => !election.enabled || (elector?.mayWrite() ?? false),
+  );
   const controller = createController({
     deps: {
       rest: writeRest,
@@ -257,6 +258,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger,
       onStartedLeading: () => leading(true),
       onStoppedLeading: () => leading(false),
+      writesSettled: () => writeRest.settled(),
     });
   } else {
     leading(true);

@@ -164,3 +164,37 @@ describe('leader election: intervals on a monotonic clock, stamps on the wall cl
     }
   });
 });
+
+describe('leader election: handing over on stop', () => {
+  test('a leader that stops releases the Lease only once its writes in flight have ended', async () => {
+    const shared = sharedLease();
+    let endWrites: () => void = () => {};
+    const writes = new Promise<void>((resolve) => (endWrites = resolve));
+    let asked = false;
+    const elector = startLeaderElection({
+      rest: shared.client().rest,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'a',
+      leaseDurationMs: 4000,
+      renewDeadlineMs: 3000,
+      retryPeriodMs: 5,
+      logger: pino({ level: 'silent' }),
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+      writesSettled: () => {
+        asked = true;
+        return writes;
+      },
+    });
+    await until('leads', () => elector.mayWrite());
+    const stopped = elector.stop();
+    await until('waits for the writes', () => asked);
+    assert.equal(elector.mayWrite(), false, 'no write begins while it waits');
+    await sleep(20);
+    assert.equal(shared.lease()?.spec.holderIdentity, 'a', 'still held while a write is in flight');
+    endWrites();
+    await stopped;
+    assert.equal(shared.lease()?.spec.holderIdentity, '', 'released');
+  });
+});

@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
-import { ApiError, createRestClient } from '../../../src/kube/rest.ts';
+import {
+  ApiError,
+  createRestClient,
+  fenced,
+  NotLeaderError,
+  type RestClient,
+} from '../../../src/kube/rest.ts';
 
 // An API server that answers at once but never finishes: a byte every 20 ms,
 // so that a socket is never idle long enough for an idle timeout.
@@ -73,4 +79,38 @@ describe('REST client: every call is bounded as a whole', () => {
       assert.ok(took >= 290 && took < 2500, `failed after ${Math.round(took)} ms`);
     });
   }
+});
+
+describe('fenced: writes only while allowed, and says when those sent have ended', () => {
+  // A client whose writes end when the test says so.
+  const pending: Array<() => void> = [];
+  const slow: RestClient = {
+    get: async <T>() => ({}) as T,
+    create: () => new Promise((resolve) => pending.push(() => resolve(undefined as never))),
+    replace: () => new Promise((_, reject) => pending.push(() => reject(new Error('refused')))),
+    patch: async <T>() => ({}) as T,
+    delete: async <T>() => ({}) as T,
+  };
+
+  test('settled waits for every write in flight, answered or failed; none is sent once fenced', async () => {
+    let allowed = true;
+    const rest = fenced(slow, () => allowed);
+    const created = rest.create('/a', {});
+    const replaced = rest.replace('/b', {}).catch((error: Error) => error.message);
+    allowed = false;
+    await assert.rejects(rest.patch('/c', 'merge', {}), NotLeaderError);
+    let settled = false;
+    const done = rest.settled().then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'two writes in flight');
+    pending.shift()!();
+    await created;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'one write in flight');
+    pending.shift()!();
+    assert.equal(await replaced, 'refused');
+    await done;
+    assert.equal(settled, true);
+    await rest.settled(); // nothing in flight: at once
+  });
 });
