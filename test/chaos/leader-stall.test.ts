@@ -1,9 +1,12 @@
-// Fault: the leader's Lease renewals stall (held, neither answered nor
-// refused, by a proxy in front of the real API server, as a slow or
-// partitioned API server would hold them) while configs keep arriving.
-// What is right: the old leader stops writing renewDeadline after its last
-// renewal began, every write it began ends before the standby may take over,
-// the standby takes over and writes, and once the stall ends nothing is lost.
+// Faults of leadership, with configs arriving all along:
+// - the leader's Lease renewals stall (held, neither answered nor refused, by
+//   a proxy in front of the real API server, as a slow or partitioned API
+//   server would hold them): the old leader stops writing renewDeadline after
+//   its last renewal began, every write it began ends before the standby may
+//   take over, the standby takes over and writes;
+// - the leader is stopped (SIGTERM) while its writes are slow: it releases
+//   the Lease only once they ended.
+// Once the fault is over nothing is lost: every config is Active.
 //
 // Two replicas, each reaching the API server through its own proxy (see
 // stall-proxy.ts), which records when each write reached it and when the API
@@ -85,6 +88,56 @@ async function applyNext(): Promise<void> {
   );
 }
 
+/** The replica whose identity holds the Lease, as the API server says. */
+async function holder(products: readonly Product[]): Promise<Product | undefined> {
+  const lease = await getJson<{ spec: { holderIdentity?: string } }>(env.cp, LEASE);
+  const identity = lease?.spec.holderIdentity;
+  return identity ? products.find((p) => leaderIdentity(p) === identity) : undefined;
+}
+
+/**
+ * No write of the old leader was in flight at the API server once the new
+ * one began writing (not overlapping, not interleaved), and the API server
+ * committed them in that order (resourceVersions are etcd revisions here).
+ */
+function assertHandedOver(
+  what: string,
+  from: { name: string; writes: WriteWindow[] },
+  to: { name: string; writes: WriteWindow[] },
+  since: number,
+): void {
+  assert.ok(from.writes.length > 0, `${from.name} wrote`);
+  assert.ok(to.writes.length > 0, `${to.name} wrote`);
+  const firstNew = to.writes.reduce((a, b) => (b.start < a.start ? b : a));
+  const lastOld = from.writes.reduce((a, b) => (b.end > a.end ? b : a));
+  const after = from.writes.filter((w) => w.start >= since).length;
+  say(
+    `${from.name} (old leader): ${from.writes.length} writes (${after} after the ${what} began), the last ended ` +
+      `${((lastOld.end - since) / 1000).toFixed(2)} s after it; ${to.name}: ${to.writes.length} writes, ` +
+      `the first began ${((firstNew.start - lastOld.end) / 1000).toFixed(2)} s after the old leader's last ended`,
+  );
+  const late = from.writes.filter((w) => w.end > firstNew.start);
+  assert.deepEqual(
+    late.map(show),
+    [],
+    `writes of the old leader ended after the new leader's first write began (${show(firstNew)})`,
+  );
+  const versions = (writes: WriteWindow[]) =>
+    writes.flatMap((w) => (w.resourceVersion ? [BigInt(w.resourceVersion)] : []));
+  const newestOld = versions(from.writes).reduce((a, b) => (b > a ? b : a), 0n);
+  const oldestNew = versions(to.writes).reduce((a, b) => (b < a ? b : a));
+  assert.ok(
+    newestOld < oldestNew,
+    `the old leader's newest resourceVersion ${newestOld} is not older than the new leader's oldest ${oldestNew}`,
+  );
+}
+
+async function assertAllActive(label: string): Promise<void> {
+  const report = await waitForInvariant(env.cp, label, { timeoutMs: 90_000 });
+  assert.equal(report.configs, applied);
+  assert.equal(report.active, applied, 'every config is Active');
+}
+
 test('a leader whose renewals stall stops writing before the standby starts, and nothing is lost', () =>
   withLogs(env, async ({ cp, products }) => {
     const leader = await waitFor(
@@ -126,44 +179,59 @@ test('a leader whose renewals stall stops writing before the standby starts, and
     say(`released the stall after ${((performance.now() - stalledAt) / 1000).toFixed(1)} s`);
     assert.ok(oldProxy.heldLeaseRequests() > 0, 'the old leader tried to renew and was held');
 
-    const report = await waitForInvariant(cp, 'after the stall', { timeoutMs: 90_000 });
-    assert.equal(report.configs, applied);
-    assert.equal(report.active, applied, 'every config is Active');
-
-    // The new leader holds the Lease, as the API server says.
-    const lease = await getJson<{ spec: { holderIdentity?: string } }>(cp, LEASE);
-    assert.equal(
-      lease?.spec.holderIdentity,
-      leaderIdentity(standby),
-      'the standby holds the Lease',
+    await assertAllActive('after the stall');
+    assert.equal(await holder(products), standby, 'the standby holds the Lease');
+    assertHandedOver(
+      'stall',
+      { name: leader.name, writes: leaderWrites(oldProxy) },
+      { name: standby.name, writes: leaderWrites(newProxy) },
+      stalledAt,
     );
+  }));
 
-    const old = leaderWrites(oldProxy);
-    const fresh = leaderWrites(newProxy);
-    assert.ok(fresh.length > 0, 'the new leader wrote');
-    const firstNew = fresh.reduce((a, b) => (b.start < a.start ? b : a));
-    const lastOld = old.reduce((a, b) => (b.end > a.end ? b : a));
-    const afterStall = old.filter((w) => w.start >= stalledAt).length;
+// Fault: the leader is stopped (SIGTERM, a rolling update) while its writes
+// are slow (each waits 600 ms on the way, within the write bound). It hands
+// the Lease over, and a standby takes a released Lease at its next retry:
+// the handover must wait for the writes it had sent.
+test('a leader stopped while its writes are slow releases the Lease only after they ended', () =>
+  withLogs(env, async ({ products }) => {
+    const leader = await waitFor('the Lease holder', () => holder(products), 30_000, 200);
+    const index = products.indexOf(leader);
+    const standby = products[1 - index]!;
+    const [oldProxy, newProxy] = [proxies[index]!, proxies[1 - index]!];
+    const since = performance.now();
+    oldProxy.slowWrites(600);
+    // Stopped once a write is on its way.
+    await waitFor(
+      `a write of ${leader.name} in flight`,
+      async () => {
+        if (oldProxy.writesInFlight() > 0) return true;
+        await applyNext();
+        return oldProxy.writesInFlight() > 0;
+      },
+      60_000,
+      20,
+    );
+    const stopped = leader.stop();
     say(
-      `${leader.name} (old leader): ${old.length} writes (${afterStall} after the stall began), the last ended ` +
-        `${((lastOld.end - stalledAt) / 1000).toFixed(2)} s after the stall; ${standby.name}: ${fresh.length} writes, ` +
-        `the first began ${((firstNew.start - lastOld.end) / 1000).toFixed(2)} s after the old leader's last ended`,
+      `stopped ${leader.name} with ${oldProxy.writesInFlight()} writes in flight; configs keep coming`,
     );
-    // No write of the old leader in flight once the new one began writing:
-    // not overlapping, not interleaved.
-    const late = old.filter((w) => w.end > firstNew.start);
-    assert.deepEqual(
-      late.map(show),
-      [],
-      `writes of the old leader ended after the new leader's first write began (${show(firstNew)})`,
+    const newWrites = () => leaderWrites(newProxy).filter((w) => w.start >= since);
+    await waitFor(
+      `${standby.name} to take over and write`,
+      async () => {
+        await applyNext();
+        return (await holder(products)) === standby && newWrites().length > 0;
+      },
+      90_000,
+      200,
     );
-    // The API server committed them in that order too.
-    const versions = (writes: WriteWindow[]) =>
-      writes.flatMap((w) => (w.resourceVersion ? [BigInt(w.resourceVersion)] : []));
-    const newestOld = versions(old).reduce((a, b) => (b > a ? b : a), 0n);
-    const oldestNew = versions(fresh).reduce((a, b) => (b < a ? b : a));
-    assert.ok(
-      newestOld < oldestNew,
-      `the old leader's newest resourceVersion ${newestOld} is not older than the new leader's oldest ${oldestNew}`,
+    assert.equal(await stopped, 0, `${leader.name} exited cleanly`);
+    await assertAllActive('after the handover');
+    assertHandedOver(
+      'stop',
+      { name: leader.name, writes: leaderWrites(oldProxy).filter((w) => w.start >= since) },
+      { name: standby.name, writes: newWrites() },
+      since,
     );
   }));

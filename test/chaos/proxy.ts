@@ -88,8 +88,10 @@ export async function startProxy(
     const isWrite = method !== 'GET';
     let clientGone = false;
     const chunks: Buffer[] = [];
+    let recorded = false;
     const record = (status: number) => {
-      if (!isWrite) return;
+      if (!isWrite || recorded) return;
+      recorded = true;
       options.onWrite?.({
         method,
         path: pathOf(req),

@@ -39,6 +39,13 @@ export interface StallProxy {
   stallLease(): void;
   /** Forwards the held requests whose clients still wait; forwards all from now on. */
   release(): void;
+  /**
+   * From now on each write but the Lease's waits `ms` before it is forwarded
+   * (a slow link): a write whose client gives up meanwhile is not sent.
+   */
+  slowWrites(ms: number): void;
+  /** Writes waiting to be forwarded or waiting for their answer. */
+  writesInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -65,20 +72,33 @@ export async function startStallProxy(cp: ControlPlane, name: string): Promise<S
   let stalled = false;
   let heldCount = 0;
   const held: Held[] = [];
+  let delayMs = 0;
+  let inFlight = 0;
   const proxy = await startProxy(cp, name, {
     handle: (req, res, forward) => {
       const start = performance.now();
-      if (stalled && LEASES.test(pathOf(req))) {
+      const lease = LEASES.test(pathOf(req));
+      if (stalled && lease) {
         heldCount++;
         const entry: Held = { req, res, start, gone: false };
         res.once('close', () => (entry.gone = true));
         held.push(entry);
         return;
       }
-      forward(req, res, start);
+      if (req.method === 'GET' || lease) return forward(req, res, start);
+      inFlight++;
+      if (delayMs === 0) return forward(req, res, start);
+      let gone = false;
+      res.once('close', () => (gone = true));
+      setTimeout(() => {
+        if (!gone) forward(req, res, start);
+        else inFlight--;
+      }, delayMs);
     },
-    onWrite: ({ body, ...write }) =>
-      writes.push({ ...write, resourceVersion: resourceVersionOf(body) }),
+    onWrite: ({ body, ...write }) => {
+      if (!LEASES.test(write.path)) inFlight--;
+      writes.push({ ...write, resourceVersion: resourceVersionOf(body) });
+    },
   });
   const release = () => {
     stalled = false;
@@ -94,6 +114,10 @@ export async function startStallProxy(cp: ControlPlane, name: string): Promise<S
       stalled = true;
     },
     release,
+    slowWrites: (ms) => {
+      delayMs = ms;
+    },
+    writesInFlight: () => inFlight,
     close: async () => {
       release();
       await proxy.close();
