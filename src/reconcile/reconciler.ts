@@ -116,6 +116,9 @@ function sameData(a: Record<string, string> | undefined, b: Record<string, strin
   return aKeys.every((key) => a![key] === b[key]);
 }
 
+/** Position moves written at once (the REST client keeps 16 connections). */
+const MOVE_WRITERS = 8;
+
 const keyOf = (config: TopologyConfig): string =>
   `${config.metadata.namespace}/${config.metadata.name}`;
 
@@ -126,7 +129,7 @@ export async function reconcileTarget(
   const { rest, logger } = deps;
   const ref = parseNamespacedName(target);
   const configs = deps.configsOfTarget(target);
-  const live = configs.filter((c) => !c.metadata.deletionTimestamp);
+  let live = configs.filter((c) => !c.metadata.deletionTimestamp);
   const deleting = configs.filter((c) => c.metadata.deletionTimestamp && hasFinalizer(c));
   if (!deps.mayWrite()) return 'done';
 
@@ -177,20 +180,25 @@ export async function reconcileTarget(
   else if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
   // Positions the webhook replicas assigned in a race are moved apart first
-  // (positions.ts); the update events bring this target back to merge them.
+  // (positions.ts), and the moved configs merged as the API server now holds
+  // them: a burst needs no extra round per collision.
   const moves =
-    current.state === 'read'
+    current.state === 'read' && unmanaged?.state !== 'blocked'
       ? await movePositions(target, configs, written.get(target), policy, deps)
-      : 'none';
-  if (moves === 'moved') return 'done';
-  if (moves === 'retry') return 'retry';
+      : { outcome: 'none' as const, moved: new Map<string, TopologyConfig>() };
+  if (moves.outcome === 'retry') return 'retry';
+  live = live.map((c) => moves.moved.get(keyOf(c)) ?? c);
   const present = await unseenOwners(written.get(target), configs, deps);
   // Nothing to count for a Secret that will not be written: its reason says why.
   const blocked =
     unmanaged?.state === 'blocked'
       ? new Map<string, string>()
       : await blockedNewcomers(live, written.get(target), deps);
-  const result = mergeTarget(target, everyone, deps.keys, policy, { written, present, blocked });
+  const result = mergeTarget(target, [...live, ...others], deps.keys, policy, {
+    written,
+    present,
+    blocked,
+  });
   const write: WriteOutcome =
     current.state !== 'read'
       ? current
@@ -307,15 +315,15 @@ export async function reconcileTarget(
   }
   // A refused move is tried again (backing off): the replica that refused it
   // may have known a config this one had not seen yet.
-  return retry || moves === 'refused' ? 'retry' : 'done';
+  return retry || moves.outcome === 'refused' ? 'retry' : 'done';
 }
 
 /**
- * Writes the moves of assigned positions this target needs (positions.ts).
- * 'moved': at least one was written (its update event brings the target
- * back with the new position); 'retry': a config changed meanwhile;
- * 'refused': the webhook refused every move (it judged them against its own
- * cache: the configs stay in their conflict meanwhile); 'none': nothing to move.
+ * Writes the moves of assigned positions this target needs (positions.ts),
+ * and returns the moved configs as the API server answered. 'retry': a
+ * config changed meanwhile (decided again from fresh objects); 'refused': the
+ * webhook refused a move (it judged it against its own cache; the config
+ * stays in its conflict meanwhile); else 'none'.
  */
 async function movePositions(
   target: string,
@@ -323,38 +331,44 @@ async function movePositions(
   written: WrittenSecret | undefined,
   policy: Policy,
   deps: ReconcilerDeps,
-): Promise<'moved' | 'retry' | 'refused' | 'none'> {
-  let moved = false;
+): Promise<{ outcome: 'retry' | 'refused' | 'none'; moved: Map<string, TopologyConfig> }> {
+  const moves = positionMoves(configs, written, policy);
+  const moved = new Map<string, TopologyConfig>();
   let retry = false;
   let refused = false;
-  for (const move of positionMoves(configs, written, policy)) {
-    if (!deps.mayWrite()) return 'retry';
-    const where = { object: move.key, target, from: move.from, to: move.to, keeper: move.keeper };
-    try {
-      await movePosition(deps.rest, move.config, move.to);
-    } catch (error) {
-      if (isConflict(error) || isNotFound(error)) {
-        retry = retry || isConflict(error);
+  // Each move is its own object's update, decided beforehand: a burst's
+  // hundred go a few at a time, not one after another.
+  let next = 0;
+  const writer = async (): Promise<void> => {
+    while (next < moves.length && !retry) {
+      const move = moves[next++]!;
+      if (!deps.mayWrite()) return void (retry = true);
+      const where = { object: move.key, target, from: move.from, to: move.to, keeper: move.keeper };
+      try {
+        moved.set(move.key, await movePosition(deps.rest, move.config, move.to));
+      } catch (error) {
+        if (isConflict(error)) retry = true;
+        else if (!isNotFound(error)) {
+          if (!(error instanceof ApiError) || error.status >= 500) throw error;
+          deps.logger.warn(
+            { ...where, status: error.status, reason: error.message },
+            'moving an assigned position was refused',
+          );
+          refused = true;
+        }
         continue;
       }
-      if (!(error instanceof ApiError) || error.status >= 500) throw error;
-      deps.logger.warn(
-        { ...where, status: error.status, reason: error.message },
-        'moving an assigned position was refused',
+      deps.logger.info(where, 'assigned position moved');
+      deps.events.record(
+        move.config,
+        'Normal',
+        'PositionMoved',
+        `spec.position ${move.from} was assigned (none was given) and is also taken by ${move.keeper} in ${target}: moved to ${move.to}, the next free position`,
       );
-      refused = true;
-      continue;
     }
-    moved = true;
-    deps.logger.info(where, 'assigned position moved');
-    deps.events.record(
-      move.config,
-      'Normal',
-      'PositionMoved',
-      `spec.position ${move.from} was assigned (none was given) and is also taken by ${move.keeper} in ${target}: moved to ${move.to}, the next free position`,
-    );
-  }
-  return moved ? 'moved' : retry ? 'retry' : refused ? 'refused' : 'none';
+  };
+  await Promise.all(Array.from({ length: Math.min(MOVE_WRITERS, moves.length) }, writer));
+  return { outcome: retry ? 'retry' : refused ? 'refused' : 'none', moved };
 }
 
 /** The first status of a config: seen, not merged yet. */

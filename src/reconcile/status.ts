@@ -95,13 +95,13 @@ export async function setFinalizer(
  * decided from. An ordinary update: the validating webhook judges it like
  * any position change.
  */
-export async function movePosition(
+export function movePosition(
   rest: RestClient,
   config: TopologyConfig,
   position: number,
-): Promise<void> {
+): Promise<TopologyConfig> {
   const { namespace = '', name = '', resourceVersion } = config.metadata;
-  await rest.patch(paths.topologyConfig(namespace, name), 'merge', {
+  return rest.patch<TopologyConfig>(paths.topologyConfig(namespace, name), 'merge', {
     metadata: {
       resourceVersion,
       annotations: { [ASSIGNED_POSITION_ANNOTATION]: String(position) },

@@ -103,8 +103,11 @@ describe('positionMoves', () => {
   });
 });
 
-/** The Secret is empty; config patches are recorded and refused with `refuse` when given. */
-function fakeRest(refuse?: ApiError) {
+/**
+ * The Secret is empty; config patches are recorded, refused with `refuse`
+ * when given, else answered with the config as the patch leaves it.
+ */
+function fakeRest(configs: TopologyConfig[], refuse?: ApiError) {
   const patches: { path: string; body: unknown }[] = [];
   const replaced: unknown[] = [];
   const rest: RestClient = {
@@ -129,8 +132,20 @@ function fakeRest(refuse?: ApiError) {
     },
     async patch<T>(path: string, _type: PatchType, body: unknown) {
       patches.push({ path, body });
-      if (refuse && !path.endsWith('/status')) throw refuse;
-      return {} as T;
+      if (path.endsWith('/status')) return {} as T;
+      if (refuse) throw refuse;
+      const b = body as { metadata: TopologyConfig['metadata']; spec: { position: number } };
+      const was = configs.find((c) => c.metadata.name === path.split('/').at(-1))!;
+      return {
+        ...was,
+        metadata: {
+          ...was.metadata,
+          annotations: b.metadata.annotations,
+          resourceVersion: `${was.metadata.resourceVersion}+`,
+          generation: was.metadata.generation! + 1,
+        },
+        spec: { ...was.spec, position: b.spec.position },
+      } as T;
     },
     async delete<T>() {
       return undefined as T;
@@ -158,11 +173,24 @@ describe('reconcileTarget moves colliding assigned positions before merging', ()
     config('b', 1, { created: '2030-01-01T00:00:02Z' }),
   ];
 
-  test('a guarded update of spec.position and the annotation; nothing merged this round', async () => {
-    const fake = fakeRest();
+  /** The statuses written, as `name deployStatus g<observedGeneration> rv`. */
+  const statuses = (patches: { path: string; body: unknown }[]) =>
+    patches
+      .filter((p) => p.path.endsWith('/status'))
+      .map((p) => {
+        const { metadata, status } = p.body as {
+          metadata: { resourceVersion: string };
+          status: { deployStatus: string; observedGeneration: number };
+        };
+        return `${p.path.split('/').at(-2)} ${status.deployStatus} g${status.observedGeneration} ${metadata.resourceVersion}`;
+      });
+
+  test('a guarded update of spec.position and the annotation, then both merged', async () => {
+    const configs = pair();
+    const fake = fakeRest(configs);
     const events: string[] = [];
-    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, pair(), events)), 'done');
-    assert.deepEqual(fake.patches, [
+    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, configs, events)), 'done');
+    assert.deepEqual(fake.patches.slice(0, 1), [
       {
         path: '/apis/harikube.info/v1/namespaces/team-x/topologyconfigs/b',
         body: {
@@ -174,29 +202,50 @@ describe('reconcileTarget moves colliding assigned positions before merging', ()
         },
       },
     ]);
-    assert.deepEqual(fake.replaced, [], 'the Secret waits for the moved config');
+    const secret = fake.replaced[0] as { data: Record<string, string> };
+    assert.deepEqual(Object.keys(secret.data), [
+      '0000000001-team-x.a.yaml',
+      '0000000002-team-x.b.yaml',
+    ]);
+    assert.deepEqual(statuses(fake.patches), ['a Active g1 rv-a', 'b Active g2 rv-b+']);
     assert.deepEqual(events, [
       'PositionMoved: spec.position 1 was assigned (none was given) and is also taken by team-x/a in harikube/routes: moved to 2, the next free position',
+      'Active: routing is live in Secret harikube/routes',
+      'Active: routing is live in Secret harikube/routes',
     ]);
   });
 
+  test('a burst: every later claimant moved, all merged at distinct positions in one round', async () => {
+    const configs = Array.from({ length: 12 }, (_, i) =>
+      config(`c${String(i).padStart(2, '0')}`, 1, { created: `2030-01-01T00:00:${10 + i}Z` }),
+    );
+    const fake = fakeRest(configs);
+    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, configs)), 'done');
+    const secret = fake.replaced[0] as { data: Record<string, string> };
+    assert.deepEqual(
+      Object.keys(secret.data),
+      configs.map(
+        (_, i) => `${String(i + 1).padStart(10, '0')}-team-x.c${String(i).padStart(2, '0')}.yaml`,
+      ),
+    );
+    assert.ok(statuses(fake.patches).every((s) => s.includes(' Active ')));
+  });
+
   test('a move the config changed under is retried', async () => {
-    const fake = fakeRest(new ApiError(409, 'Conflict', 'the object has been modified'));
-    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, pair())), 'retry');
+    const configs = pair();
+    const fake = fakeRest(configs, new ApiError(409, 'Conflict', 'the object has been modified'));
+    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, configs)), 'retry');
     assert.deepEqual(fake.replaced, []);
   });
 
   test('a move the webhook refuses: merged as it is (the loser in Error), then tried again', async () => {
-    const fake = fakeRest(new ApiError(422, 'Invalid', 'admission webhook denied the request'));
-    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, pair())), 'retry');
+    const configs = pair();
+    const fake = fakeRest(
+      configs,
+      new ApiError(422, 'Invalid', 'admission webhook denied the request'),
+    );
+    assert.equal(await reconcileTarget(TARGET, depsOf(fake.rest, configs)), 'retry');
     assert.equal(fake.replaced.length, 1, 'the Secret was written with the winner');
-    const statuses = fake.patches
-      .filter((p) => p.path.endsWith('/status'))
-      .map((p) => {
-        const status = (p.body as { status: { deployStatus: string; deployStatusReason: string } })
-          .status;
-        return `${p.path.split('/').at(-2)} ${status.deployStatus}`;
-      });
-    assert.deepEqual(statuses, ['a Active', 'b Error']);
+    assert.deepEqual(statuses(fake.patches), ['a Active g1 rv-a', 'b Error g1 rv-b']);
   });
 });
