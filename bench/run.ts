@@ -1,14 +1,16 @@
 // Runs every benchmark in order, prints its table and writes
 // bench/results/<name>.json; ends with the issue's targets, met or missed.
 //   npm run bench                      (builds the control plane first)
-//   node bench/run.ts [--quick] [--cpu-prof] [admission scaling merge apply-to-active concurrency]
+//   node bench/run.ts [--quick] [--cpu-prof] [admission scaling merge apply-to-active concurrency memory gitops-burst]
 import { printAdmission, runAdmission, type AdmissionResults } from './admission.ts';
 import { printApplyToActive, runApplyToActive } from './apply-to-active.ts';
 import { printConcurrency, runConcurrency, type ConcurrencyResults } from './concurrency.ts';
 import { benchFlags, printMachine } from './lib/cli.ts';
 import { describeMachine, machine, writeResults } from './lib/report.ts';
 import { ms, ratio } from './lib/stats.ts';
-import { printMerge, runMerge } from './merge.ts';
+import { printGitopsBurst, runGitopsBurst, type BurstResults } from './gitops-burst.ts';
+import { printMemory, runMemory, type MemoryResults } from './memory.ts';
+import { printMerge, runMerge, type MergeResults } from './merge.ts';
 import { printScaling, runScaling, type ScalingResults } from './scaling.ts';
 
 const flags = benchFlags();
@@ -20,6 +22,9 @@ if (flags.quick) console.log('(--quick: short runs, noisier figures)');
 let admission: AdmissionResults | undefined;
 let scaling: ScalingResults | undefined;
 let concurrency: ConcurrencyResults | undefined;
+let merge: MergeResults | undefined;
+let memory: MemoryResults | undefined;
+let burst: BurstResults | undefined;
 
 if (wanted('admission')) {
   admission = await runAdmission(flags);
@@ -32,7 +37,7 @@ if (wanted('scaling')) {
   writeResults('scaling', scaling);
 }
 if (wanted('merge')) {
-  const merge = runMerge(flags);
+  merge = runMerge(flags);
   printMerge(merge);
   writeResults('merge', merge);
 }
@@ -47,12 +52,23 @@ if (wanted('concurrency')) {
   writeResults('concurrency', concurrency);
 }
 
+if (wanted('memory')) {
+  memory = await runMemory(flags);
+  printMemory(memory);
+  writeResults('memory', memory);
+}
+if (wanted('gitops-burst')) {
+  burst = await runGitopsBurst(flags);
+  printGitopsBurst(burst);
+  writeResults('gitops-burst', burst);
+}
+
 console.log('\n## Targets (issue 6)\n');
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 if (admission) {
   const r = admission.ratios;
   console.log(
-    `- maximum throughput ≥ 0.70× the no-op: ${ratio(r.throughputSilent)} with logs silent (${verdict(r.throughputSilent >= 0.7)}), ${ratio(r.throughputInfo)} logging at info (${verdict(r.throughputInfo >= 0.7)})`,
+    `- maximum throughput ≥ 0.70× the no-op: withdrawn (its calibration showed the ratio mostly measures this 2-core machine); for the record ${ratio(r.throughputSilent)} with logs silent, ${ratio(r.throughputInfo)} logging at info`,
   );
 }
 if (scaling) {
@@ -72,6 +88,33 @@ if (scaling) {
 if (concurrency) {
   console.log(
     `- 100 conflicting creates at two replicas end with exactly one winner per conflict: ${verdict(concurrency.ok)}`,
+  );
+}
+console.log('\n## Targets (issue 19)\n');
+if (merge) {
+  const at5k = merge.rows.find((row) => row.configs === 5000);
+  if (at5k) {
+    console.log(
+      `- a relist at 5,000 configs merges in ≤ 100 ms: ${ms(at5k.mergeTargetRelistMs)} ms (configs never seen: ${ms(at5k.mergeTargetMs)} ms) (${verdict(at5k.mergeTargetRelistMs <= 100)})`,
+    );
+  }
+}
+if (memory) {
+  for (const run of memory.runs) {
+    const share = (run.peakRssMiB * 2 ** 20) / run.limitBytes;
+    const killed = run.oomKills > 0 || run.error !== undefined;
+    const target =
+      run.configs <= 3
+        ? `idle RSS ≤ 100 MB: ${(((run.phases.find((p) => p.name === 'idle')?.endRssMiB ?? 0) * 2 ** 20) / 1e6).toFixed(0)} MB (${verdict(((run.phases.find((p) => p.name === 'idle')?.endRssMiB ?? Infinity) * 2 ** 20) / 1e6 <= 100)})`
+        : run.configs >= 10_000
+          ? `peak RSS ≤ 70% of ${run.limit}: ${(share * 100).toFixed(0)}% (${verdict(share <= 0.7)}); ready ≤ 5 s after the lists: ${run.readyAfterListsMs === undefined ? '–' : ms(run.readyAfterListsMs)} ms (${verdict((run.readyAfterListsMs ?? Infinity) <= 5000)})`
+          : `inside ${run.limit} without a kill`;
+    console.log(`- ${run.label}: never killed: ${verdict(!killed)}; ${target}`);
+  }
+}
+if (burst) {
+  console.log(
+    `- ${burst.configs} configs in one apply, webhooks ≤ 1.1× no admission: ${ratio(burst.webhooksOverNone)} (${verdict(burst.webhooksOverNone <= 1.1)}); ≤ 1.1× a ValidatingAdmissionPolicy: ${ratio(burst.webhooksOverPolicy)} (${verdict(burst.webhooksOverPolicy <= 1.1)})`,
   );
 }
 console.log(

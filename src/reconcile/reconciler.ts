@@ -500,6 +500,31 @@ async function unseenOwners(
 }
 
 /**
+ * Existing-data checks in flight at once. Each is a few API calls; a first
+ * start finds every config of the cluster a newcomer, and thousands of calls
+ * at once held hundreds of megabytes of requests (and ran out of their time budget).
+ */
+const EXISTING_DATA_CHECKS = 8;
+
+/** fn of every item, at most `limit` at a time, results in the items' order. */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
  * The configs of this target about to be merged for the first time whose
  * routes would take objects that already exist (unless the override
  * annotation authorises it), with the reason.
@@ -514,7 +539,7 @@ async function blockedNewcomers(
   const owners = new Set([...(secret?.values() ?? [])].map((e) => e.uid));
   // No user to ask here: the annotation stands for the override the webhook authorised.
   const newcomers = live.filter((c) => !owners.has(c.metadata.uid ?? '') && !requestsOverride(c));
-  const verdicts = await Promise.all(newcomers.map((c) => deps.existingData!(c)));
+  const verdicts = await mapBounded(newcomers, EXISTING_DATA_CHECKS, (c) => deps.existingData!(c));
   newcomers.forEach((config, i) => {
     const verdict = verdicts[i]!;
     if (verdict.state === 'refused')
