@@ -24,6 +24,7 @@ import { startInformer, type RunningInformer } from './informer.ts';
 import { paths, type RestClient } from './rest.ts';
 import {
   KEY_SECRET_LIMITS,
+  keepConfigFields,
   keepKeyData,
   keepManagedData,
   keepMetadataOnly,
@@ -153,6 +154,9 @@ export async function startCaches(options: {
     logger,
     name: 'topologyconfigs',
     path: paths.topologyConfigs(),
+    // Read in pages: a first list of 10,000 configs in one answer held its whole JSON and every object at once.
+    slim: keepConfigFields,
+    pageSize: 500,
     handlers: {
       onUpsert: (config) => {
         const previous = index.get(config.metadata.namespace ?? '', config.metadata.name ?? '');

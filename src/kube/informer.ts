@@ -34,6 +34,8 @@ export interface InformerOptions<T> {
    * more than a page of whole objects is held at once.
    */
   slim?: (object: T) => void;
+  /** Objects per page of a slimmed list (default LIST_PAGE_SIZE). */
+  pageSize?: number;
 }
 
 /** Objects per page of a list that is slimmed (Secrets: at most 1 MB each). */
@@ -165,7 +167,7 @@ async function listAll<T>(options: InformerOptions<T>, query: string): Promise<L
   let page: List<T>;
   do {
     const params = new URLSearchParams(query.replace(/^\?/, ''));
-    params.set('limit', String(LIST_PAGE_SIZE));
+    params.set('limit', String(options.pageSize ?? LIST_PAGE_SIZE));
     if (token) params.set('continue', token);
     page = await options.rest.get<List<T>>(`${options.path}?${params.toString()}`);
     for (const item of page.items) {

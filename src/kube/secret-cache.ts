@@ -80,3 +80,23 @@ export function keepManagedData(
     if (data !== undefined) secret.data = data;
   };
 }
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * What the config cache keeps: the object without managedFields and kubectl's
+ * last-applied copy of it (together as large as the rest, and read by
+ * nothing here; the reconciler writes by merge patches, so nothing it keeps
+ * out is ever written back).
+ */
+export function keepConfigFields(config: { metadata?: object }): void {
+  const metadata = (config.metadata ?? {}) as {
+    managedFields?: unknown;
+    annotations?: Record<string, string>;
+  };
+  delete metadata.managedFields;
+  if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
+    const { [LAST_APPLIED]: _, ...rest } = metadata.annotations;
+    metadata.annotations = rest;
+  }
+}

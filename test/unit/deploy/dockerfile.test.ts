@@ -114,9 +114,20 @@ describe('Dockerfile structure', () => {
       stages.flatMap((s) => keywords(s, 'HEALTHCHECK')),
       [],
     );
-    const env = keywords(final, 'ENV').map((e) => e.args);
-    assert.ok(!env.some((e) => /NODE_OPTIONS/.test(e)), `no NODE_OPTIONS in ${env.join(', ')}`);
     assert.ok(!keywords(final, 'VOLUME').length, 'no VOLUME: the Deployment provides /tmp');
+  });
+
+  test('NODE_OPTIONS only sizes the heap (nothing that writes to disk), as deploy/ and the chart do', () => {
+    const env = keywords(final, 'ENV').map((e) => e.args);
+    const line = env.find((e) => e.startsWith('NODE_OPTIONS='));
+    assert.ok(line, `NODE_OPTIONS in ${env.join(', ')}`);
+    const value = line.slice('NODE_OPTIONS='.length).replace(/^"(.*)"$/, '$1');
+    for (const flag of value.split(/\s+/))
+      assert.match(flag, /^--max-(old-space-size-percentage|semi-space-size)=\d+$/, flag);
+    const deployment = readFileSync(join(REPO, 'deploy/manager/deployment.yaml'), 'utf8');
+    assert.match(deployment, new RegExp(`- name: NODE_OPTIONS\\n\\s+value: '${value}'`));
+    const values = readFileSync(join(REPO, 'deploy/chart/topology-webhook/values.yaml'), 'utf8');
+    assert.match(values, new RegExp(`^nodeOptions: '${value}'$`, 'm'));
   });
 
   test('the reader itself handles continuations, comments and stage names', () => {

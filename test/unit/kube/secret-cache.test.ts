@@ -4,6 +4,7 @@ import { keysFromSecretData } from '../../../src/crypto/aes-gcm.ts';
 import {
   KEY_SECRET_LIMITS,
   boundedKeyData,
+  keepConfigFields,
   keepKeyData,
   keepManagedData,
   keepMetadataOnly,
@@ -143,5 +144,37 @@ describe('what the Secret caches keep', () => {
     slim(tenant);
     assert.equal(tenant.data, undefined);
     assert.ok(JSON.stringify(tenant).length < 1000, 'no megabyte left');
+  });
+
+  test("a config keeps everything but managedFields and kubectl's last-applied copy", () => {
+    const config = {
+      apiVersion: 'harikube.info/v1',
+      kind: 'TopologyConfig',
+      metadata: {
+        name: 'orders',
+        namespace: 'team-a',
+        uid: 'c1',
+        resourceVersion: '5',
+        annotations: {
+          'kubectl.kubernetes.io/last-applied-configuration': big,
+          'harikube.info/allow-unsafe-routing-change': 'true',
+        },
+        managedFields: [{ manager: 'kubectl' }],
+      },
+      spec: { position: 1, backends: [] },
+      status: { deployStatus: 'Active' },
+    };
+    const expected = structuredClone(config) as Record<string, unknown> & typeof config;
+    keepConfigFields(config);
+    assert.deepEqual(config, {
+      ...expected,
+      metadata: {
+        name: 'orders',
+        namespace: 'team-a',
+        uid: 'c1',
+        resourceVersion: '5',
+        annotations: { 'harikube.info/allow-unsafe-routing-change': 'true' },
+      },
+    });
   });
 });
