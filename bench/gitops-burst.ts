@@ -51,8 +51,7 @@ export interface BurstResults {
 }
 
 // The per-object checks of the product that CEL can express without looking
-// at any other object: the bounds, one selector per backend, names and
-// formats, unique backend names. Conflicts, sizes, keys and positions
+// at any other object: the bounds, names and formats, unique backend names. Conflicts, sizes, keys and positions
 // between configs need the other configs, which a policy cannot see.
 const POLICY = {
   apiVersion: 'admissionregistration.k8s.io/v1',
@@ -74,7 +73,8 @@ const POLICY = {
       { expression: 'object.spec.backends.size() >= 1 && object.spec.backends.size() <= 100' },
       {
         expression:
-          "object.spec.backends.all(b, b.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && b.name.size() <= 63)",
+          "object.spec.backends.all(b, b.name.size() <= 253 && b.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'))",
+        message: 'spec.backends[*].name must be a DNS-1123 subdomain',
       },
       {
         expression:
@@ -82,15 +82,8 @@ const POLICY = {
       },
       {
         expression:
-          'object.spec.backends.all(b, [has(b.customresource), has(b.prefix), has(b.namespace), has(b.regexp)].filter(x, x).size() == 1)',
-      },
-      {
-        expression:
-          "object.spec.backends.all(b, !has(b.prefix) || (b.prefix.prefix.startsWith('/') && b.prefix.prefix.size() <= 1024))",
-      },
-      {
-        expression:
           'object.spec.backends.all(b, object.spec.backends.filter(c, c.name == b.name).size() == 1)',
+        message: 'backend names are unique within a config',
       },
       {
         expression:
@@ -153,7 +146,7 @@ async function activeOf(cp: ControlPlane, round: string): Promise<[number, numbe
   }
 }
 
-/** Whether a config that breaks a per-object rule (two selectors) is refused at admission. */
+/** Whether a config that breaks a per-object rule (a backend name that is no DNS subdomain) is refused at admission. */
 async function refusesBadObject(cp: ControlPlane): Promise<boolean> {
   const bad = {
     apiVersion: 'harikube.info/v1',
@@ -164,9 +157,8 @@ async function refusesBadObject(cp: ControlPlane): Promise<boolean> {
       position: 1,
       backends: [
         {
-          name: 'probe-db',
+          name: 'Probe_DB',
           endpoint: 'postgres://probe.db.svc:5432/kine',
-          prefix: { prefix: '/registry/probe/' },
           customresource: { group: 'probe.example.com', kind: 'Thing' },
         },
       ],
