@@ -20,6 +20,7 @@ import {
   type Product,
 } from '../test/harness/product.ts';
 import { waitFor } from '../test/e2e/support.ts';
+import { ALLOW_ROUTING_CHANGE_ANNOTATION as OVERRIDE } from '../src/resource/names.ts';
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import { api, apiAgent, ensureNamespaces } from './lib/cluster.ts';
@@ -233,7 +234,13 @@ async function round(
   log(
     `${name}: apply ${ms(applyMs)} ms, then all Active ${ms(activeAfterApplyMs)} ms (load ${loadAverage1m})`,
   );
-  // The next round starts from the same cluster: this burst leaves it.
+  // The next round starts from the same cluster: this burst leaves it (an
+  // Active config goes only with the override, which the admin user may give).
+  const annotated = await cp.kubectl(
+    ['annotate', 'topologyconfigs', '--all', '-n', namespace, `${OVERRIDE}=true`, '--overwrite'],
+    { timeoutMs: 600_000 },
+  );
+  if (annotated.code !== 0) throw new Error(`annotating ${namespace}: ${annotated.stderr}`);
   const deleted = await cp.kubectl(
     ['delete', 'namespace', namespace, '--wait=true', '--timeout=600s'],
     {
