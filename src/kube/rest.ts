@@ -37,7 +37,18 @@ export interface RestClient {
   delete<T>(path: string): Promise<T>;
 }
 
-export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): RestClient {
+/**
+ * `bound`: what `timeoutMs` bounds. `idle` (reads of any size: a long list
+ * that keeps coming is not cut): the socket's silence. `call`: the whole
+ * call, from when it is made: credentials, waiting for a socket, connecting
+ * and an answer however slowly it trickles, none of which an idle timeout
+ * bounds; a fenced writer and a Lease renewal rely on it.
+ */
+export function createRestClient(
+  kubeConfig: KubeConfig,
+  timeoutMs = 15_000,
+  bound: 'idle' | 'call' = 'idle',
+): RestClient {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const base = new URL(cluster.server);
@@ -50,10 +61,8 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
     contentType = 'application/json',
     accept = 'application/json',
   ): Promise<T> {
-    // The whole call is bounded, from now: credentials, waiting for a
-    // socket, connecting and an answer however slowly it trickles (a
-    // socket's idle timeout bounds none of these). A fenced write relies on it.
     const began = performance.now();
+    const whole = bound === 'call';
     const timedOut = () =>
       new ApiError(504, 'Timeout', `${method} ${path}: timed out after ${timeoutMs} ms`);
     const options: https.RequestOptions = {
@@ -67,10 +76,11 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
         ...(body === undefined ? {} : { 'content-type': contentType }),
       },
       agent,
+      ...(whole ? {} : { timeout: timeoutMs }),
     };
     await kubeConfig.applyToHTTPSOptions(options);
     const left = timeoutMs - (performance.now() - began);
-    if (left <= 0) throw timedOut();
+    if (whole && left <= 0) throw timedOut();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     let timer: NodeJS.Timeout | undefined;
     return new Promise<T>((resolve, reject) => {
@@ -98,11 +108,13 @@ export function createRestClient(kubeConfig: KubeConfig, timeoutMs = 15_000): Re
           );
         });
       });
-      timer = setTimeout(() => {
+      const fail = () => {
         const error = timedOut();
         reject(error);
         req.destroy(error);
-      }, left);
+      };
+      if (whole) timer = setTimeout(fail, left);
+      else req.on('timeout', fail);
       req.on('error', reject);
       req.end(payload);
     }).finally(() => clearTimeout(timer));

@@ -160,6 +160,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     createRestClient(
       kubeConfig,
       election.enabled ? election.leaseDurationMs - election.renewDeadlineMs : undefined,
+      'call',
     ),
     () => !election.enabled || (elector?.mayWrite() ?? false),
   );
@@ -248,7 +249,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.leaderElection.enabled) {
     elector = startLeaderElection({
       // A renewal is bounded by the renew deadline (it is dated from when it began).
-      rest: createRestClient(kubeConfig, config.leaderElection.renewDeadlineMs),
+      rest: createRestClient(kubeConfig, config.leaderElection.renewDeadlineMs, 'call'),
       namespace: config.leaderElection.namespace!,
       name: config.leaderElection.id,
       identity,
