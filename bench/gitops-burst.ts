@@ -241,6 +241,12 @@ async function round(
     { timeoutMs: 600_000 },
   );
   if (annotated.code !== 0) throw new Error(`annotating ${namespace}: ${annotated.stderr}`);
+  // Deleted by the admin user: the namespace controller is not authorised to override.
+  const gone = await cp.kubectl(
+    ['delete', 'topologyconfigs', '--all', '-n', namespace, '--wait=true', '--timeout=600s'],
+    { timeoutMs: 620_000 },
+  );
+  if (gone.code !== 0) throw new Error(`deleting the configs of ${namespace}: ${gone.stderr}`);
   const deleted = await cp.kubectl(
     ['delete', 'namespace', namespace, '--wait=true', '--timeout=600s'],
     {

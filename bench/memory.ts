@@ -520,6 +520,7 @@ export async function runMemory(flags: BenchFlags): Promise<MemoryResults> {
   const cases: Case[] = [
     { label: 'idle-3', limit: deployment, configs: 3, full: false, burst: 0 },
     { label: '1k-seed-limit', limit: SEED_LIMIT, configs: 1_000, full: true, burst: 200 },
+    { label: '1k', limit: deployment, configs: 1_000, full: true, burst: 200 },
     { label: `${big / 1000}k`, limit: deployment, configs: big, full: true, burst: 1_000 },
   ];
   // BENCH_MEMORY_CASES=idle-3,1k-seed-limit runs only those (for trying V8 settings).
