@@ -23,7 +23,7 @@ import { waitFor } from '../test/e2e/support.ts';
 import { ALLOW_ROUTING_CHANGE_ANNOTATION as OVERRIDE } from '../src/resource/names.ts';
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
-import { api, apiAgent, ensureNamespaces } from './lib/cluster.ts';
+import { activeConfigs, ensureNamespaces } from './lib/cluster.ts';
 import { describeMachine, heading, machine, writeResults } from './lib/report.ts';
 import { median, ms, ratio, table } from './lib/stats.ts';
 
@@ -121,32 +121,6 @@ function burstManifest(namespace: string, n: number, round: string): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
 }
 
-async function activeOf(cp: ControlPlane, round: string): Promise<[number, number]> {
-  const agent = apiAgent(cp, 1);
-  try {
-    const r = await api<{
-      items: Array<{
-        metadata: { generation?: number };
-        status?: { deployStatus?: string; observedGeneration?: number };
-      }>;
-    }>(
-      cp,
-      agent,
-      'GET',
-      `/apis/harikube.info/v1/topologyconfigs?labelSelector=${encodeURIComponent(`${LABEL}=${round}`)}`,
-    );
-    const items = r.body.items ?? [];
-    const active = items.filter(
-      (c) =>
-        c.status?.deployStatus === 'Active' &&
-        c.status.observedGeneration === c.metadata.generation,
-    );
-    return [active.length, items.length];
-  } finally {
-    agent.destroy();
-  }
-}
-
 /** Whether a config that breaks a per-object rule (a backend name that is no DNS subdomain) is refused at admission. */
 async function refusesBadObject(cp: ControlPlane): Promise<boolean> {
   const bad = {
@@ -220,7 +194,7 @@ async function round(
   await waitFor(
     `the burst ${name} Active`,
     async () => {
-      last = await activeOf(cp, name);
+      last = await activeConfigs(cp, `${LABEL}=${name}`);
       return last[1] === n && last[0] === n;
     },
     900_000,

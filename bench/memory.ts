@@ -23,7 +23,7 @@ import type { TopologyConfig } from '../src/resource/types.ts';
 import type { BenchFlags } from './lib/cli.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import { createMemoryCgroup, quantityBytes, type MemoryCgroup } from './lib/cgroup.ts';
-import { api, apiAgent, ensureNamespaces } from './lib/cluster.ts';
+import { activeConfigs, api, apiAgent, ensureNamespaces } from './lib/cluster.ts';
 import { fleetConfig } from './lib/configs.ts';
 import { paced } from './lib/paced.ts';
 import { benchReviews } from './lib/reviews.ts';
@@ -245,34 +245,6 @@ async function seedTo(cp: ControlPlane, n: number): Promise<void> {
   }
 }
 
-interface ListedConfig {
-  metadata: { generation?: number };
-  status?: { deployStatus?: string; observedGeneration?: number };
-}
-
-/** How many configs (matching `selector`) are Active for their generation, of how many. */
-async function activeCount(cp: ControlPlane, selector?: string): Promise<[number, number]> {
-  const agent = apiAgent(cp, 1);
-  try {
-    const query = selector ? `?labelSelector=${encodeURIComponent(selector)}` : '';
-    const r = await api<{ items: ListedConfig[] }>(
-      cp,
-      agent,
-      'GET',
-      `/apis/harikube.info/v1/topologyconfigs${query}`,
-    );
-    const items = r.body.items ?? [];
-    const active = items.filter(
-      (c) =>
-        c.status?.deployStatus === 'Active' &&
-        c.status.observedGeneration === c.metadata.generation,
-    ).length;
-    return [active, items.length];
-  } finally {
-    agent.destroy();
-  }
-}
-
 function alive(product: Product): boolean {
   try {
     process.kill(product.pid() ?? -1, 0);
@@ -292,7 +264,7 @@ async function waitAllActive(
   let last: [number, number] = [0, 0];
   while (Date.now() < deadline) {
     if (!alive(product)) throw new Error(`the server died (${last[0]} of ${last[1]} Active)`);
-    last = await activeCount(cp, selector).catch(() => last);
+    last = await activeConfigs(cp, selector).catch(() => last);
     if (last[1] > 0 && last[0] === last[1]) return;
     await sleep(2_000);
   }

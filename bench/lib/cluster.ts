@@ -155,3 +155,29 @@ export async function ensureNamespaces(cp: ControlPlane, names: readonly string[
     agent.destroy();
   }
 }
+
+/** How many TopologyConfigs (matching `selector`) are Active for their generation, of how many. */
+export async function activeConfigs(
+  cp: ControlPlane,
+  selector?: string,
+): Promise<[number, number]> {
+  const agent = apiAgent(cp, 1);
+  try {
+    const query = selector ? `?labelSelector=${encodeURIComponent(selector)}` : '';
+    const r = await api<{
+      items?: Array<{
+        metadata: { generation?: number };
+        status?: { deployStatus?: string; observedGeneration?: number };
+      }>;
+    }>(cp, agent, 'GET', `/apis/harikube.info/v1/topologyconfigs${query}`);
+    const items = r.body.items ?? [];
+    const active = items.filter(
+      (c) =>
+        c.status?.deployStatus === 'Active' &&
+        c.status.observedGeneration === c.metadata.generation,
+    );
+    return [active.length, items.length];
+  } finally {
+    agent.destroy();
+  }
+}
