@@ -5,8 +5,10 @@
 // sent at once straight to the API server. Each replica assigns the next
 // free position from its own cache, so many get the same one; the leader
 // moves the later claimants apart. All 100 end Active at distinct positions,
-// a second apply of the same manifests changes nothing, and an explicit
-// colliding position is still refused, naming the other config.
+// a config sent amid them with a position its author chose keeps it (or is
+// refused, naming the config there), a second apply of the same manifests
+// changes nothing, and an explicit colliding position is still refused,
+// naming the other config.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ASSIGNED_POSITION_ANNOTATION } from '../../src/resource/names.ts';
@@ -80,6 +82,7 @@ interface Live {
   spec: { position: number };
   status?: {
     deployStatus?: string;
+    deployStatusReason?: string;
     observedGeneration?: number;
     conditions?: Array<{ type: string; status: string }>;
   };
@@ -116,10 +119,33 @@ describe('auto-assigned positions, a burst through two replicas', () => {
       );
       const reviewsBefore = products.map((p) => linesOf([p], 'admission review').length);
 
+      // Amid the burst, one config whose author chose position 1, the one
+      // the replicas assign first: refused if the replica judging it knew a
+      // config there already (naming it), else it keeps 1 and is never moved.
+      const chosenManifest = {
+        ...manifest(COUNT),
+        metadata: { name: 'chosen', namespace: ns },
+        spec: { ...manifest(COUNT).spec, position: 1 },
+      };
       const started = performance.now();
-      const answers = await Promise.all(
-        Array.from({ length: COUNT }, (_, i) => serverSideApply(i)),
-      );
+      const [chosenAnswer, ...answers] = await Promise.all([
+        api<{ message?: string }>(
+          cp,
+          'PATCH',
+          `${configPath(ns, 'chosen')}?fieldManager=${MANAGER}`,
+          chosenManifest,
+          'application/apply-patch+yaml',
+        ),
+        ...Array.from({ length: COUNT }, (_, i) => serverSideApply(i)),
+      ]);
+      const burstMs = performance.now() - started;
+      const chosen = chosenAnswer!.status === 201;
+      if (!chosen) {
+        assert.match(
+          chosenAnswer!.body.message ?? '',
+          /spec\.position: 1 is already taken by e2e-burst\/burst-\d+ \(position 1\)/,
+        );
+      }
       const refused = answers.flatMap((a, i) =>
         a.status === 201 ? [] : [`${nameOf(i)}: ${a.status} ${a.body.message ?? ''}`],
       );
@@ -131,22 +157,27 @@ describe('auto-assigned positions, a burst through two replicas', () => {
         ),
       );
 
-      const burstMs = performance.now() - started;
+      const ready = (c: Live) =>
+        c.status?.deployStatus === 'Active' &&
+        c.status.observedGeneration === c.metadata.generation &&
+        c.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+      const final = (c: Live | undefined) =>
+        c !== undefined &&
+        (ready(c) ||
+          (c.status?.deployStatus === 'Error' &&
+            c.status.observedGeneration === c.metadata.generation));
       let last: Live[] = [];
       const settled = await waitFor(
         // Ready too: no status write comes after it to change a resourceVersion.
         'all 100 Active and Ready at their generation',
         async () => {
           last = await listConfigs();
+          const burst = last.filter((c) => c.metadata.name !== 'chosen');
           const done =
-            last.length === COUNT &&
-            last.every(
-              (c) =>
-                c.status?.deployStatus === 'Active' &&
-                c.status.observedGeneration === c.metadata.generation &&
-                c.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'),
-            );
-          return done ? last : undefined;
+            burst.length === COUNT &&
+            burst.every(ready) &&
+            (!chosen || final(last.find((c) => c.metadata.name === 'chosen')));
+          return done ? burst : undefined;
         },
         180_000,
         500,
@@ -161,6 +192,15 @@ describe('auto-assigned positions, a burst through two replicas', () => {
       const settleMs = performance.now() - started - burstMs;
       const positions = settled.map((c) => c.spec.position);
       assert.equal(new Set(positions).size, COUNT, `distinct positions: ${positions.join(',')}`);
+      // The config that chose its position keeps it: Active, or (when a
+      // burst config was merged there before it was seen) Error naming it.
+      const chosenLive = last.find((c) => c.metadata.name === 'chosen');
+      if (chosenLive) {
+        assert.equal(chosenLive.spec.position, 1, 'a position its author chose is never moved');
+        assert.equal(chosenLive.metadata.annotations?.[ASSIGNED_POSITION_ANNOTATION], undefined);
+        if (ready(chosenLive)) assert.ok(!positions.includes(1), 'the burst moved off position 1');
+        else assert.match(chosenLive.status?.deployStatusReason ?? '', /e2e-burst\/burst-\d+/);
+      }
       for (const c of settled) {
         assert.equal(
           c.metadata.annotations?.[ASSIGNED_POSITION_ANNOTATION],
@@ -176,13 +216,15 @@ describe('auto-assigned positions, a burst through two replicas', () => {
       console.log(
         `# ${COUNT} applies answered in ${burstMs.toFixed(0)} ms (reviews: ${reviews.join(', ')}); ` +
           `${moves.length} positions moved (${refusedMoves.length} moves refused and retried); ` +
+          `the config that chose position 1: ${chosenLive ? `${chosenLive.status?.deployStatus} at 1` : 'refused'}; ` +
           `all Active and Ready ${settleMs.toFixed(0)} ms after the burst`,
       );
       assert.ok(moves.length > 0, 'the burst collided (else this test shows nothing)');
       const secret = await readSecret(cp, 'harikube', 'e2e-burst');
       assert.deepEqual(
         Object.keys(secret?.data ?? {}),
-        settled
+        last
+          .filter(ready)
           .map((c) => entryKey(c.spec.position, ns, c.metadata.name))
           .sort((a, b) => (a < b ? -1 : 1)),
       );
