@@ -17,6 +17,7 @@ import {
   ALLOW_HARIKUBE_TARGETS,
   api,
   apply,
+  type ApiResponse,
   configPath,
   configYaml,
   entryKey,
@@ -43,6 +44,11 @@ const env = useEnv({
 });
 
 const nameOf = (i: number) => `burst-${i}`;
+
+/** The API server's answer when a webhook did not answer in time (not a verdict). */
+const webhookTimedOut = (answer: ApiResponse<{ message?: string }>) =>
+  answer.status === 500 &&
+  /failed calling webhook .*(context deadline exceeded|timeout)/.test(answer.body.message ?? '');
 
 /** A manifest without spec.position: one backend of its own. */
 const manifest = (i: number) => ({
@@ -127,22 +133,41 @@ describe('auto-assigned positions, a burst through two replicas', () => {
         metadata: { name: 'chosen', namespace: ns },
         spec: { ...manifest(COUNT).spec, position: 1 },
       };
-      const started = performance.now();
-      const [chosenAnswer, ...answers] = await Promise.all([
+      const applyChosen = () =>
         api<{ message?: string }>(
           cp,
           'PATCH',
           `${configPath(ns, 'chosen')}?fieldManager=${MANAGER}`,
           chosenManifest,
           'application/apply-patch+yaml',
-        ),
+        );
+      const started = performance.now();
+      const [first, ...burst] = await Promise.all([
+        applyChosen(),
         ...Array.from({ length: COUNT }, (_, i) => serverSideApply(i)),
       ]);
       const burstMs = performance.now() - started;
-      const chosen = chosenAnswer!.status === 201;
+      // A review the starved machine did not answer within the webhook's
+      // timeout is sent again, as a GitOps tool's next sync would (counted).
+      let resent = 0;
+      const answered = async <T extends { message?: string }>(
+        answer: ApiResponse<T>,
+        send: () => Promise<ApiResponse<T>>,
+      ) => {
+        for (let attempt = 0; attempt < 3 && webhookTimedOut(answer); attempt++) {
+          resent += 1;
+          answer = await send();
+        }
+        return answer;
+      };
+      const chosenAnswer = await answered(first!, applyChosen);
+      const answers: ApiResponse<{ message?: string }>[] = [];
+      for (const [i, answer] of burst.entries())
+        answers.push(await answered(answer, () => serverSideApply(i)));
+      const chosen = chosenAnswer.status === 201;
       if (!chosen) {
         assert.match(
-          chosenAnswer!.body.message ?? '',
+          chosenAnswer.body.message ?? '',
           /spec\.position: 1 is already taken by e2e-burst\/burst-\d+ \(position 1\)/,
         );
       }
@@ -215,6 +240,7 @@ describe('auto-assigned positions, a burst through two replicas', () => {
       );
       console.log(
         `# ${COUNT} applies answered in ${burstMs.toFixed(0)} ms (reviews: ${reviews.join(', ')}); ` +
+          `${resent} reviews timed out and were sent again; ` +
           `${moves.length} positions moved (${refusedMoves.length} moves refused and retried); ` +
           `the config that chose position 1: ${chosenLive ? `${chosenLive.status?.deployStatus} at 1` : 'refused'}; ` +
           `all Active and Ready ${settleMs.toFixed(0)} ms after the burst`,
@@ -239,7 +265,15 @@ describe('auto-assigned positions, a burst through two replicas', () => {
 
       // GitOps: the same manifests again change nothing (no drift, no fight
       // with the reconciler), and kubectl diff --server-side is empty.
-      const again = await Promise.all(Array.from({ length: COUNT }, (_, i) => serverSideApply(i)));
+      // Ten at a time, as a sync applies (all at once only loads the machine:
+      // the race is over).
+      const again: Awaited<ReturnType<typeof serverSideApply>>[] = [];
+      for (let i = 0; i < COUNT; i += 10) {
+        const batch = Array.from({ length: 10 }, (_, j) =>
+          serverSideApply(i + j).then((a) => answered(a, () => serverSideApply(i + j))),
+        );
+        again.push(...(await Promise.all(batch)));
+      }
       const before = new Map(settled.map((c) => [c.metadata.name, c.metadata.resourceVersion]));
       again.forEach((a, i) => {
         assert.equal(a.status, 200, `${nameOf(i)} re-applied: ${a.body.message ?? ''}`);
