@@ -1,6 +1,7 @@
 // Constructors of admission responses: the only place their shape is built.
 import type { FieldError } from '../rules/field-errors.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
+import { stringifyJson } from '../resource/json.ts';
 import type { AdmissionResponse } from './review.ts';
 
 export function allowed(uid: string, warnings: string[] = []): AdmissionResponse {
@@ -69,7 +70,7 @@ export function patched(uid: string, patch: unknown[], warnings: string[] = []):
       uid,
       allowed: true,
       patchType: 'JSONPatch',
-      patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+      patch: Buffer.from(stringifyJson(patch)).toString('base64'),
     },
     warnings,
   );

@@ -5,7 +5,12 @@ import type { Logger } from 'pino';
 import type { AdmissionContext, AdmissionHandler } from './handlers.ts';
 import { mutateTopologyConfig, validateExistingData, validateTopologyConfig } from './handlers.ts';
 import { BadReviewError, decodeReview, encodeReview } from './review.ts';
-import { MAX_NESTING_DEPTH, jsonTextTooDeep } from '../resource/json.ts';
+import {
+  MAX_NESTING_DEPTH,
+  jsonTextTooDeep,
+  mayHoldUnsafeInteger,
+  parseJson as parseJsonExact,
+} from '../resource/json.ts';
 
 /** The API server sends an object and its old self, each up to 3 MiB; this leaves room for the envelope. */
 export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
@@ -176,7 +181,12 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
       );
       return;
     }
-    parseJson(request, body as string, done);
+    // fastify's parser refuses prototype poisoning; an integer beyond 2^53 - 1
+    // (a duration in nanoseconds) is then read again, exactly.
+    parseJson(request, body as string, (error, value) => {
+      if (error || !mayHoldUnsafeInteger(body as string)) done(error, value);
+      else done(null, parseJsonExact(body as string));
+    });
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {

@@ -16,7 +16,7 @@ import { keysFromSecretData, type EndpointKey } from '../crypto/aes-gcm.ts';
 import { ENDPOINT_KEYS_LABEL, ENDPOINT_KEYS_VALUE } from '../resource/names.ts';
 import { GROUP, KIND } from '../resource/schema.ts';
 import { GRANT_KIND, type RoutingGrant } from '../resource/grant.ts';
-import { MAX_NESTING_DEPTH, isRecord, tooDeep } from '../resource/json.ts';
+import { MAX_NESTING_DEPTH, isRecord, narrowSafeIntegers, tooDeep } from '../resource/json.ts';
 
 /** One TopologyConfig found in a file, as written (namespace defaulted). */
 export interface ManifestConfig {
@@ -69,7 +69,13 @@ export function parseDocuments(
   text: string,
 ): { ok: true; documents: unknown[] } | { ok: false; error: string } {
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter });
+  // Integers as bigint, then the exact ones narrowed back to numbers: a
+  // duration beyond 2^53 - 1 nanoseconds keeps its digits (as through the API server).
+  const documents = parseAllDocuments(text, {
+    prettyErrors: false,
+    lineCounter,
+    intAsBigInt: true,
+  });
   // A stream with no documents at all (empty file, only comments) yields [].
   const list = Array.isArray(documents) ? documents : [];
   const values: unknown[] = [];
@@ -88,7 +94,7 @@ export function parseDocuments(
           ok: false,
           error: `YAML error in document ${i + 1}: nests deeper than ${MAX_NESTING_DEPTH} levels`,
         };
-      values.push(value);
+      values.push(narrowSafeIntegers(value));
     } catch (error) {
       // Neither message carries source text; say which document, not what it holds.
       const what =

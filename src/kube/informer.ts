@@ -3,9 +3,10 @@
 // a controller must instead back off and list again, and must be able to
 // say whether its cache has synced (for /readyz).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RestClient } from './rest.ts';
+import { ExactWatch } from './watch.ts';
 
 export interface InformerHandlers<T> {
   onUpsert(object: T): void;
@@ -59,7 +60,8 @@ export async function startInformer<T extends object>(
   let lastWatchMs = Infinity;
   const informer = new ListWatch<KubernetesObject>(
     options.path,
-    new Watch(options.kubeConfig),
+    // Integers beyond 2^53 - 1 (durations) arrive exact, as they do from rest.ts's lists.
+    new ExactWatch(options.kubeConfig),
     async () => {
       const list = await listAll(options, query);
       // A list after the first: the watch could not resume (410 Gone, a restarted API server).

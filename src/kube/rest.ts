@@ -4,6 +4,7 @@
 // @kubernetes/client-node.
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { parseJson, stringifyJson } from '../resource/json.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -81,7 +82,7 @@ export function createRestClient(
     await kubeConfig.applyToHTTPSOptions(options);
     const left = timeoutMs - (performance.now() - began);
     if (whole && left <= 0) throw timedOut();
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : stringifyJson(body);
     let timer: NodeJS.Timeout | undefined;
     return new Promise<T>((resolve, reject) => {
       const req = https.request(options, (res) => {
@@ -93,7 +94,7 @@ export function createRestClient(
           const status = res.statusCode ?? 0;
           let parsed: unknown;
           try {
-            parsed = text ? JSON.parse(text) : undefined;
+            parsed = text ? parseJson(text) : undefined;
           } catch {
             parsed = undefined;
           }

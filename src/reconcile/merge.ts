@@ -21,7 +21,7 @@
 // give byte-identical data and the same outcomes.
 import type { TopologyConfig } from '../resource/types.ts';
 import { parseNamespacedName } from '../resource/names.ts';
-import { isRecord } from '../resource/json.ts';
+import { isRecord, stringifyJson } from '../resource/json.ts';
 import { requestsOverride, validateActiveUpdate } from '../rules/append-only.ts';
 import { ConflictMaps } from '../rules/conflict-maps.ts';
 import { conflictError, type Conflict } from '../rules/conflicts.ts';
@@ -135,7 +135,7 @@ function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
   for (const config of configs) {
     const seen = chosen.get(keyOf(config));
     // Only a collision pays for serialising: the larger JSON wins, whatever the input order.
-    if (!seen || JSON.stringify(config) > JSON.stringify(seen)) chosen.set(keyOf(config), config);
+    if (!seen || stringifyJson(config) > stringifyJson(seen)) chosen.set(keyOf(config), config);
   }
   return [...chosen.values()];
 }

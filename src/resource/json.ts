@@ -39,3 +39,79 @@ export function tooDeep(value: unknown, max = MAX_NESTING_DEPTH): boolean {
   }
   return false;
 }
+
+// Exact integers. JSON and YAML numbers become JavaScript doubles, exact only
+// up to 2^53 - 1, while the API server keeps integers as int64: a duration of
+// 2^53 + 1 nanoseconds must reach the Secret as itself, not rounded. Integers
+// written beyond Number.MAX_SAFE_INTEGER are read as bigint (from their
+// source text); every other number stays a number, so nothing changes for the
+// values people write.
+
+/** An integer long enough to be unsafe (16 digits) where a JSON value starts: first, or after `:`, `[` or `,`. */
+const LONG_INTEGER = /(?:^|[:[,])\s*-?\d{16}/;
+const INTEGER_TEXT = /^-?\d+$/;
+
+function exactInteger(this: unknown, _key: string, value: unknown, context?: { source?: string }) {
+  if (
+    typeof value === 'number' &&
+    !Number.isSafeInteger(value) &&
+    context?.source !== undefined &&
+    INTEGER_TEXT.test(context.source)
+  ) {
+    return BigInt(context.source);
+  }
+  return value;
+}
+
+/** Whether JSON text may hold an integer beyond 2^53 - 1 (false: JSON.parse alone is exact). */
+export const mayHoldUnsafeInteger = (text: string): boolean => LONG_INTEGER.test(text);
+
+/**
+ * JSON.parse, with integers beyond 2^53 - 1 as bigint (Node's reviver sees
+ * each number's source text). Text with no such integer pays no reviver.
+ */
+export function parseJson(text: string): unknown {
+  return mayHoldUnsafeInteger(text) ? JSON.parse(text, exactInteger) : JSON.parse(text);
+}
+
+/** Whether a decoded value holds a bigint anywhere (then {@link stringifyJson} and {@link withNumbers} apply). */
+export function hasBigInt(value: unknown): boolean {
+  if (typeof value === 'bigint') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  for (const child of Object.values(value)) if (hasBigInt(child)) return true;
+  return false;
+}
+
+const { rawJSON } = JSON as unknown as { rawJSON(text: string): unknown };
+const bigintAsRaw = (_key: string, value: unknown): unknown =>
+  typeof value === 'bigint' ? rawJSON(value.toString()) : value;
+
+/** JSON.stringify that writes a bigint as its digits (JSON.stringify alone throws on one). */
+export function stringifyJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, bigintAsRaw, space);
+}
+
+/**
+ * A copy with every bigint as the nearest number, for checks that know only
+ * numbers (Ajv's `integer`, minimum, maximum); the exact value is judged
+ * elsewhere. Returns `value` itself when it holds no bigint.
+ */
+export function withNumbers(value: unknown): unknown {
+  if (!hasBigInt(value)) return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(withNumbers);
+  return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, withNumbers(v)]));
+}
+
+/** Turns, in place, the bigints a YAML parser made of every integer back into numbers where they are exact. */
+export function narrowSafeIntegers(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= -Number.MAX_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER
+      ? Number(value)
+      : value;
+  }
+  if (typeof value !== 'object' || value === null) return value;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) record[key] = narrowSafeIntegers(record[key]);
+  return value;
+}

@@ -3,7 +3,13 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import type { specSchema, statusSchema } from './schema.ts';
 
-export type TopologyConfigSpec = FromSchema<typeof specSchema>;
+// A Go duration: a string, or integer nanoseconds (bigint beyond 2^53 - 1,
+// as resource/json.ts reads them, so the full int64 range stays exact).
+export type GoDurationValue = number | bigint | string;
+export type TopologyConfigSpec = FromSchema<
+  typeof specSchema,
+  { deserialize: [{ pattern: { 'x-kubernetes-int-or-string': true }; output: GoDurationValue }] }
+>;
 // A status that has not been written yet has no deployStatus: the default is
 // the API server's to apply, so the type keeps defaulted fields optional.
 export type TopologyConfigStatus = FromSchema<

@@ -1,7 +1,6 @@
-// Integer ranges. JSON numbers arrive as JavaScript doubles, which are exact
-// only up to 2^53 - 1: a larger duration written as a number has already been
-// rounded by the time we see it, so it is rejected rather than written to the
-// Secret wrong; the same duration as a Go string is exact up to int64's limit.
+// Integer ranges. A duration is Go's int64 nanoseconds in either form: an
+// integer beyond 2^53 - 1 arrives as bigint (resource/json.ts reads it from
+// its source text), so both forms reach math.MaxInt64 exactly.
 import type { FieldPath } from './field-errors.ts';
 import type { FieldError } from './field-errors.ts';
 import { invalid } from './field-errors.ts';
@@ -9,28 +8,29 @@ import { isRecord } from '../resource/json.ts';
 import { GO_DURATION_PATTERN } from '../resource/schema.ts';
 import { MAX_GO_DURATION, parseGoDuration } from '../secret-format/duration.ts';
 
+const MAX_INT64 = 2n ** 63n - 1n;
+
 export const MAX_INT32 = 2_147_483_647;
 /** Compiled once: the rules run on every review. */
 const GO_DURATION = new RegExp(GO_DURATION_PATTERN);
 /** The Secret key pads the position to 10 digits; int32 keeps it there (and matches Go's int on every platform). */
 export const MAX_POSITION = MAX_INT32;
 
-export function validatePosition(position: unknown, path: FieldPath): FieldError[] {
-  if (typeof position !== 'number') return [];
-  if (!Number.isInteger(position) || position < 1 || position > MAX_POSITION) {
-    return [invalid(path.path, `must be an integer from 1 to ${MAX_POSITION}`)];
+/** An integer from `min` to int32's max; a bigint (beyond 2^53) is always out of range. */
+function int32From(min: number, value: unknown, path: FieldPath): FieldError[] {
+  if (typeof value !== 'number' && typeof value !== 'bigint') return [];
+  if (typeof value === 'bigint' || !Number.isInteger(value) || value < min || value > MAX_INT32) {
+    return [invalid(path.path, `must be an integer from ${min} to ${MAX_INT32}`)];
   }
   return [];
 }
 
+export const validatePosition = (position: unknown, path: FieldPath): FieldError[] =>
+  int32From(1, position, path);
+
 /** A pool size: Go's database/sql takes an int; 0 means its default (maxIdle) or unlimited (maxOpen). */
-export function validatePoolSize(value: unknown, path: FieldPath): FieldError[] {
-  if (typeof value !== 'number') return [];
-  if (!Number.isInteger(value) || value < 0 || value > MAX_INT32) {
-    return [invalid(path.path, `must be an integer from 0 to ${MAX_INT32}`)];
-  }
-  return [];
-}
+export const validatePoolSize = (value: unknown, path: FieldPath): FieldError[] =>
+  int32From(0, value, path);
 
 /**
  * A Go time.Duration: nanoseconds, or a Go duration string (its grammar is
@@ -44,17 +44,26 @@ export function validateDuration(value: unknown, path: FieldPath): FieldError[] 
     }
     return [];
   }
-  if (typeof value !== 'number') return [];
-  if (!Number.isSafeInteger(value)) {
+  if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
+    // Beyond 2^53 - 1 yet no bigint: written in a form that is not plain digits (1e19).
     return [
       invalid(
         path.path,
-        `must be at most ${Number.MAX_SAFE_INTEGER} nanoseconds (about 104 days) when written as a number: larger numbers lose precision in JSON parsers such as JavaScript's, so the value could not be kept exactly; write a Go duration string instead (up to ${MAX_GO_DURATION})`,
+        'must be written as plain digits when beyond 9007199254740991 nanoseconds (an exponent or a fraction is not an exact integer)',
       ),
     ];
   }
+  if (typeof value !== 'number' && typeof value !== 'bigint') return [];
   if (value < 0)
     return [invalid(path.path, 'must not be negative (nanoseconds; 0 means no limit)')];
+  if (value > MAX_INT64) {
+    return [
+      invalid(
+        path.path,
+        `must be at most ${MAX_INT64} nanoseconds (Go's int64 limit, ${MAX_GO_DURATION})`,
+      ),
+    ];
+  }
   return [];
 }
 

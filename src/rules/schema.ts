@@ -10,6 +10,7 @@ import {
 } from '../resource/schema.ts';
 import type { FieldError } from './field-errors.ts';
 import { invalid, required } from './field-errors.ts';
+import { withNumbers } from '../resource/json.ts';
 
 function compile() {
   // strict: an unknown keyword in the schema module is a bug to see at once.
@@ -103,7 +104,9 @@ export function validateSchema(obj: unknown): FieldError[] {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     return [invalid('', `must be a ${KIND} object`)];
   }
-  const errors = validate(obj)
+  // Ajv knows no bigint: an integer beyond 2^53 - 1 is checked as the nearest
+  // number here (type, minimum); numbers.ts judges its exact value.
+  const errors = validate(withNumbers(obj))
     ? []
     : (validate.errors ?? []).filter((e) => !insideAnyOf(e)).map(toFieldError);
   const { kind, apiVersion, spec } = obj as {

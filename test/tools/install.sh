@@ -2,12 +2,13 @@
 # Installs the released Go command-line tools the tests run (helm, promtool)
 # from the Go module proxy with `go install module/cmd@version`, so each tool
 # builds against its own go.mod, and caches them outside the repository keyed
-# by the pinned version and the Go toolchain. Also copies prometheus-operator's
+# by the pinned version and the Go toolchain. Builds chainsaw the same way from
+# a patched copy of its module (see below). Also copies prometheus-operator's
 # CRDs (ServiceMonitor, PrometheusRule) out of its pinned module into
 # prometheus-operator-crd/ there. Prints the directory holding the binaries.
 #
 #   test/tools/install.sh                  install what is missing, print the bin dir
-#   test/tools/install.sh helm             only helm (or promtool, prometheus-operator-crd)
+#   test/tools/install.sh helm             only helm (or promtool, chainsaw, prometheus-operator-crd)
 #   TEST_TOOLS_CACHE=/path install.sh      choose the cache (default ~/.cache/topology-test-tools)
 set -euo pipefail
 
@@ -24,6 +25,40 @@ bin="$cache/go-install"
 mkdir -p "$bin"
 wanted=("$@")
 want() { [[ ${#wanted[@]} -eq 0 ]] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
+
+# chainsaw's runner hands testing.MainStart its own testDeps, and Go 1.26's
+# testing.testDeps interface gained ModulePath(), so the released module no
+# longer compiles. Build it from a copy of the pinned module (its own go.mod
+# and go.sum) with that one method added; the stamp names the patch too.
+chainsaw=github.com/kyverno/chainsaw@v0.2.12
+stamp="$bin/.chainsaw-${chainsaw##*@}-modulepath-$goversion"
+# Its own lock, so a build of several minutes holds up no helm or promtool caller.
+if want chainsaw; then
+  exec 8>"$cache/.install-chainsaw.lock"
+  flock 8
+  if ! [[ -x "$bin/chainsaw" && -f "$stamp" ]]; then
+    dir="$(go mod download -json "$chainsaw" | sed -nE 's/^\s*"Dir": "(.*)",?$/\1/p')"
+    deps="$dir/pkg/runner/internal/test_deps.go"
+    [[ -f "$deps" ]] || { echo "install.sh: $chainsaw has no pkg/runner/internal/test_deps.go" >&2; exit 1; }
+    tmp="$(mktemp -d "$cache/.install.XXXXXX")"
+    trap 'rm -rf "$tmp"' EXIT
+    start=$SECONDS
+    echo "install.sh: building $chainsaw (patched for Go 1.26's testing) into $bin (first time only, several minutes on 2 cores)" >&2
+    cp -r "$dir" "$tmp/src"
+    chmod -R u+w "$tmp/src"
+    if ! grep -q 'ModulePath()' "$deps"; then
+      printf '\n// ModulePath is part of testing.testDeps since Go 1.26.\nfunc (*TestDeps) ModulePath() string {\n\treturn ""\n}\n' >>"$tmp/src/pkg/runner/internal/test_deps.go"
+    fi
+    (cd "$tmp/src" && CGO_ENABLED=0 go build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" -o "$tmp/chainsaw" .)
+    rm -f "$bin/.chainsaw-"*
+    mv "$tmp/chainsaw" "$bin/chainsaw"
+    rm -rf "$tmp"
+    trap - EXIT
+    touch "$stamp"
+    echo "install.sh: built chainsaw in $((SECONDS - start)) s" >&2
+  fi
+  exec 8>&-
+fi
 
 # One build at a time: a second caller (another test file) waits for the first.
 exec 9>"$cache/.install.lock"

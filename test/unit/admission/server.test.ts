@@ -8,6 +8,7 @@ import { buildWebhookServer, BODY_LIMIT_BYTES } from '../../../src/admission/ser
 import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
+import { stringifyJson } from '../../../src/resource/json.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { review, topologyConfig } from './fixtures.ts';
 
@@ -178,6 +179,48 @@ describe('mutating webhook', () => {
     const { body } = await post('/mutate', review('DELETE', null, topologyConfig()));
     assert.equal(body.response.allowed, true);
     assert.equal(body.response.patch, undefined);
+  });
+});
+
+describe('durations beyond 2^53 - 1 nanoseconds are read exactly', () => {
+  // The API server keeps int64s exactly and sends them as digits; JSON.stringify cannot write a bigint.
+  const body = (maxLifeTime: bigint) =>
+    stringifyJson(
+      review(
+        'CREATE',
+        topologyConfig({
+          backends: [
+            {
+              name: 'orders-db',
+              endpoint: 'mysql://app@tcp(orders.db:3306)/kine',
+              connectionPool: { maxLifeTime, maxIdleLifeTime: 2n ** 53n + 1n },
+              customresource: { group: 'stable.example.com', kind: 'orders' },
+            },
+          ],
+        }),
+      ),
+    );
+  for (const n of [2n ** 53n + 1n, 2n ** 63n - 1n]) {
+    test(`${n} is admitted, and the mutating patch leaves it alone`, async () => {
+      const validated = await post('/validate', body(n));
+      assert.equal(validated.body.response.allowed, true, validated.body.response.status?.message);
+      const mutated = await post('/mutate', body(n));
+      assert.equal(mutated.body.response.allowed, true);
+      const ops = JSON.parse(Buffer.from(mutated.body.response.patch, 'base64').toString('utf8'));
+      assert.deepEqual(
+        ops.filter((op: { path: string }) => op.path.includes('connectionPool')),
+        [],
+      );
+    });
+  }
+
+  test('int64 max + 1 is refused with the limit', async () => {
+    const { body: answer } = await post('/validate', body(2n ** 63n));
+    assert.equal(answer.response.allowed, false);
+    assert.match(
+      answer.response.status.message,
+      /spec\.backends\[0\]\.connectionPool\.maxLifeTime: must be at most 9223372036854775807 nanoseconds \(Go's int64 limit, 2562047h47m16\.854775807s\)/,
+    );
   });
 });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import { decryptEndpoint, encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
+import { goFormatDurations } from '../secret-format/go-durations.ts';
 import { config, topology, useTempDir } from './support.ts';
 
 const { path, fixture } = useTempDir('topology-cli-');
@@ -248,6 +249,34 @@ stringData:
       prefix:
         prefix: /registry/late/
 `,
+    );
+  });
+
+  test('durations beyond 2^53 - 1 ns, in YAML and in JSON files, get Go’s exact string', () => {
+    const [maxGo, justAboveGo] = goFormatDurations([2n ** 63n - 1n, 2n ** 53n + 1n]);
+    const yaml = fixture(
+      'huge.yaml',
+      config({ name: 'huge', position: 1 }).replace('300000000000', '9223372036854775807'),
+    );
+    const json = fixture(
+      'huge.json',
+      `{"apiVersion":"harikube.info/v1","kind":"TopologyConfig","metadata":{"name":"big"},"spec":{"position":2,"backends":[{"name":"big","endpoint":"sqlite:///big.db","connectionPool":{"maxIdleLifeTime":9007199254740993},"prefix":{"prefix":"big"}}]}}`,
+    );
+    const run = topology(['render', yaml, json]);
+    assert.equal(run.stderr, '');
+    assert.equal(run.status, 0);
+    assert.match(run.stdout, new RegExp(`\n {8}maxLifeTime: ${maxGo}\n`));
+    assert.match(run.stdout, new RegExp(`\n {8}maxIdleLifeTime: ${justAboveGo}\n`));
+
+    const over = fixture(
+      'over.yaml',
+      config({ name: 'over', position: 1 }).replace('300000000000', '9223372036854775808'),
+    );
+    const refused = topology(['validate', over]);
+    assert.equal(refused.status, 1);
+    assert.equal(
+      refused.stdout,
+      `${over}: default/over: spec.backends[0].connectionPool.maxLifeTime: must be at most 9223372036854775807 nanoseconds (Go's int64 limit, 2562047h47m16.854775807s)\n`,
     );
   });
 

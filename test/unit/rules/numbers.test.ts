@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseJson } from '../../../src/resource/json.ts';
 import { validateStatic } from '../../../src/rules/index.ts';
 import type { Expected } from './fixtures.ts';
 import { assertErrors, backend, config, policy } from './fixtures.ts';
 
-type Pool = Record<string, number | string>;
+type Pool = Record<string, number | bigint | string>;
 const judge = (connectionPool: Pool, position = 1) =>
   validateStatic(config({ position, backends: [backend('a', { connectionPool })] }), policy)
     .verdict;
@@ -22,24 +23,46 @@ describe('integers: durations, pool sizes, position', () => {
       errors: [],
     },
     {
-      name: '2^53 + 1 ns: already rounded by JSON.parse, rejected rather than written wrong',
-      pool: { maxLifeTime: JSON.parse('9007199254740993') as number },
-      errors: [
-        {
-          type: 'Invalid',
-          field: 'spec.backends[0].connectionPool.maxLifeTime',
-          detail: 'lose precision',
-        },
-      ],
+      name: '2^53 + 1 ns, read exactly (bigint)',
+      pool: { maxLifeTime: parseJson('9007199254740993') as bigint },
+      errors: [],
     },
     {
-      name: 'a duration near int64 max',
-      pool: { maxIdleLifeTime: JSON.parse('9223372036854775807') as number },
+      name: "int64 max (Go's longest duration) as a number",
+      pool: { maxIdleLifeTime: parseJson('9223372036854775807') as bigint },
+      errors: [],
+    },
+    {
+      name: 'int64 max + 1 ns as a number',
+      pool: { maxIdleLifeTime: parseJson('9223372036854775808') as bigint },
       errors: [
         {
           type: 'Invalid',
           field: 'spec.backends[0].connectionPool.maxIdleLifeTime',
-          detail: 'about 104 days',
+          detail:
+            "must be at most 9223372036854775807 nanoseconds (Go's int64 limit, 2562047h47m16.854775807s)",
+        },
+      ],
+    },
+    {
+      name: 'a negative duration beyond 2^53',
+      pool: { maxLifeTime: parseJson('-9007199254740993') as bigint },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxLifeTime',
+          detail: 'must not be negative',
+        },
+      ],
+    },
+    {
+      name: 'beyond 2^53 in exponent form (not an exact integer)',
+      pool: { maxLifeTime: parseJson('1e19') as number },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxLifeTime',
+          detail: 'must be written as plain digits',
         },
       ],
     },
@@ -94,6 +117,17 @@ describe('integers: durations, pool sizes, position', () => {
         {
           type: 'Invalid',
           field: 'spec.backends[0].connectionPool.maxOpen',
+          detail: 'from 0 to 2147483647',
+        },
+      ],
+    },
+    {
+      name: 'a pool size beyond 2^53 (read as bigint) is out of range too',
+      pool: { maxIdle: parseJson('9007199254740993') as bigint },
+      errors: [
+        {
+          type: 'Invalid',
+          field: 'spec.backends[0].connectionPool.maxIdle',
           detail: 'from 0 to 2147483647',
         },
       ],

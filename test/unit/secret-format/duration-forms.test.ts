@@ -6,10 +6,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GO_DURATION_PATTERN } from '../../../src/resource/schema.ts';
-import type { TopologyConfig } from '../../../src/resource/types.ts';
+import { parseJson } from '../../../src/resource/json.ts';
+import type { GoDurationValue, TopologyConfig } from '../../../src/resource/types.ts';
 import { canonicalGoDuration, parseGoDuration } from '../../../src/secret-format/duration.ts';
 import { renderEntry } from '../../../src/secret-format/entry.ts';
-import { goParseDurations } from './go-durations.ts';
+import { goFormatDurations, goParseDurations } from './go-durations.ts';
 
 const pattern = new RegExp(GO_DURATION_PATTERN);
 
@@ -89,8 +90,8 @@ describe('Go duration strings', () => {
 
 describe('the Secret gets the canonical string for both forms', () => {
   const config = (
-    maxLifeTime: number | string,
-    maxIdleLifeTime: number | string,
+    maxLifeTime: GoDurationValue,
+    maxIdleLifeTime: GoDurationValue,
   ): TopologyConfig => ({
     apiVersion: 'harikube.info/v1',
     kind: 'TopologyConfig',
@@ -121,5 +122,23 @@ describe('the Secret gets the canonical string for both forms', () => {
     const text = renderEntry(config('2562047h47m16.854775807s', '0'), ['mysql://db:3306/kine']);
     assert.match(text, /maxLifeTime: 2562047h47m16.854775807s\n/);
     assert.match(text, /maxIdleLifeTime: 0s\n/);
+  });
+
+  test('integers beyond 2^53 - 1, as the webhook and the watch read them, get Go’s string', () => {
+    const values = [2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 62n + 12_345n];
+    const go = goFormatDurations(values);
+    for (const [i, n] of values.entries()) {
+      const pool = parseJson(`{"maxLifeTime":${n},"maxIdleLifeTime":${n}}`) as Record<
+        string,
+        bigint
+      >;
+      const text = renderEntry(config(pool.maxLifeTime!, pool.maxIdleLifeTime!), [
+        'mysql://db:3306/kine',
+      ]);
+      assert.match(text, new RegExp(`maxLifeTime: ${go[i]}\n`));
+      assert.match(text, new RegExp(`maxIdleLifeTime: ${go[i]}\n`));
+      // The same instant as a Go string renders the same bytes.
+      assert.equal(text, renderEntry(config(go[i]!, go[i]!), ['mysql://db:3306/kine']));
+    }
   });
 });

@@ -1,5 +1,6 @@
-// Go's own time.ParseDuration over a list of strings, for the tests that check
-// our parser and the CRD's pattern against Go. Not a test file itself.
+// Go's own time package over lists of values, for the tests that check our
+// parser, our formatter and the CRD's pattern against Go: time.ParseDuration
+// of strings, and time.Duration(n).String() of int64s. Not a test file itself.
 import assert from 'node:assert/strict';
 import { runGo } from '../crypto/run-go.ts';
 
@@ -40,5 +41,37 @@ export function goParseDurations(texts: readonly string[]): string[] {
   ).split('\n');
   assert.equal(lines.pop(), '', 'output ends with a newline');
   assert.equal(lines.length, texts.length);
+  return lines;
+}
+
+const GO_FORMAT_PROGRAM = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for in.Scan() {
+		n, err := strconv.ParseInt(in.Text(), 10, 64)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintln(out, time.Duration(n).String())
+	}
+}
+`;
+
+/** For each int64: Go's time.Duration(ns).String(). */
+export function goFormatDurations(values: readonly bigint[]): string[] {
+  const lines = runGo(GO_FORMAT_PROGRAM, values.map(String).join('\n') + '\n').split('\n');
+  assert.equal(lines.pop(), '', 'output ends with a newline');
+  assert.equal(lines.length, values.length);
   return lines;
 }
