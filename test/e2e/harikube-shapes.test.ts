@@ -16,6 +16,7 @@ import {
   waitForStatus,
   withLogs,
 } from './support.ts';
+import { goFormatDurations } from '../unit/secret-format/go-durations.ts';
 
 const env = useEnv({ productArgs: [ALLOW_HARIKUBE_TARGETS] });
 
@@ -132,6 +133,89 @@ spec:
         bad.stderr,
         /metadata\.annotations\[harikube\.info\/deployOrder\]: .*must be an integer from 1/,
       );
+    }));
+
+  test('integer nanoseconds up to int64 max are stored, rendered as Go does and never drift', () =>
+    withLogs(env, async ({ cp }) => {
+      await ensureNamespace(cp, NS);
+      const JUST_ABOVE_2_53 = 2n ** 53n + 1n; // JSON.parse alone reads 9007199254740992
+      const INT64_MAX = 2n ** 63n - 1n;
+      const manifest = (
+        name: string,
+        lifeTime: string,
+        idleLifeTime: string,
+      ) => `apiVersion: harikube.info/v1
+kind: TopologyConfig
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  targetSecret: harikube/e2e-int64
+  backends:
+  - name: ${name}
+    endpoint: postgres://app:pw@${name}.harikube.svc:5432/kine
+    connectionPool:
+      maxLifeTime: ${lifeTime}
+      maxIdleLifeTime: ${idleLifeTime}
+    customresource:
+      group: ${name}.example.com
+`;
+      const exact = manifest('int64-exact', String(JUST_ABOVE_2_53), String(INT64_MAX));
+      await mustApply(cp, exact);
+      await waitForStatus(cp, NS, 'int64-exact', 'Active');
+
+      // The API server keeps both integers digit for digit (read as text: JSON.parse would round them).
+      const stored = await cp.kubectl([
+        'get',
+        'topologyconfig',
+        '-n',
+        NS,
+        'int64-exact',
+        '-o',
+        'json',
+      ]);
+      assert.equal(stored.code, 0, stored.stderr);
+      assert.match(stored.stdout, /"maxLifeTime": 9007199254740993[,\n]/);
+      assert.match(stored.stdout, /"maxIdleLifeTime": 9223372036854775807[,\n]/);
+
+      // The reconciler (which saw the object through its watch) writes Go's own strings.
+      const [lifeTime, idleLifeTime] = goFormatDurations([JUST_ABOVE_2_53, INT64_MAX]);
+      const secret = await readSecret(cp, 'harikube', 'e2e-int64');
+      assert.equal(
+        secret?.data['0000000001-harikube.int64-exact.yaml'],
+        `backends:
+- name: int64-exact
+  endpoint: postgres://app:pw@int64-exact.harikube.svc:5432/kine
+  connectionPool:
+    maxLifeTime: ${lifeTime}
+    maxIdleLifeTime: ${idleLifeTime}
+  customresource:
+    group: int64-exact.example.com
+`,
+      );
+
+      // No drift: the webhooks left the values as written, so applying again changes nothing.
+      const again = await mustApply(cp, exact);
+      assert.match(again, /topologyconfig\.harikube\.info\/int64-exact unchanged/);
+      const diff = await cp.kubectl(['diff', '-f', '-'], { input: exact });
+      assert.equal(diff.code, 0, diff.stdout + diff.stderr);
+
+      // One past int64 max: the API server reads it as a float and its schema refuses it
+      // (the webhook's own limit serves `topology validate`). A negative count: the webhook.
+      const over = await apply(cp, manifest('int64-over', '9223372036854775808', '0'));
+      assert.notEqual(over.code, 0);
+      assert.match(
+        over.stderr,
+        /spec\.backends\[0\]\.connectionPool\.maxLifeTime in body must be of type integer/,
+      );
+      const negative = await apply(cp, manifest('int64-negative', '0', '-9007199254740993'));
+      assert.notEqual(negative.code, 0);
+      assert.match(
+        negative.stderr,
+        /spec\.backends\[0\]\.connectionPool\.maxIdleLifeTime: must not be negative/,
+      );
+      assert.equal(await readConfig(cp, NS, 'int64-over'), undefined);
+      assert.equal(await readConfig(cp, NS, 'int64-negative'), undefined);
     }));
 
   test('a duration Go cannot read is refused by the API server, with the forms it takes', () =>

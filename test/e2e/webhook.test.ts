@@ -133,7 +133,7 @@ describe('kubectl apply of a bad config fails with the field path and the reason
       /spec\.endpointDecryptSecret: .*(not found|does not exist)/,
     ],
     [
-      'a duration JavaScript cannot hold exactly (above 2^53 ns)',
+      'a negative duration beyond 2^53 (read exactly, as int64 min)',
       configYaml({
         name: 'huge-duration',
         namespace: 'team-c',
@@ -141,11 +141,11 @@ describe('kubectl apply of a bad config fails with the field path and the reason
         backends: [
           backend(
             'huge-duration-db',
-            'connectionPool: {maxLifeTime: 9007199254740993}\ncustomresource: {group: g.example.com, kind: huge}',
+            'connectionPool: {maxLifeTime: -9223372036854775808}\ncustomresource: {group: g.example.com, kind: huge}',
           ),
         ],
       }),
-      /spec\.backends\[0\]\.connectionPool\.maxLifeTime: /,
+      /spec\.backends\[0\]\.connectionPool\.maxLifeTime: must not be negative/,
     ],
     [
       'a negative duration',
