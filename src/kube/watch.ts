@@ -80,6 +80,8 @@ export class ExactWatch extends Watch {
       response.on('data', idle);
       response.on('error', finish);
       const lines = createInterface({ input: response, crlfDelay: Infinity });
+      // readline re-emits the stream's errors (a reset connection) as its own.
+      lines.on('error', finish);
       lines.on('line', (line) => {
         let event: unknown;
         try {

@@ -62,9 +62,20 @@ describe('parseDocuments', () => {
     });
   }
 
-  test('integers beyond 2^53 arrive as numbers, as JSON gives them to the webhook', () => {
-    const result = parseDocuments('d: 9223372036854775807\n');
-    assert.deepEqual(result, { ok: true, documents: [{ d: 2 ** 63 }] });
+  test('integers beyond 2^53 - 1 arrive exact (bigint), as the webhook reads them; others as numbers', () => {
+    const result = parseDocuments(
+      'd: 9223372036854775807\ne: [9007199254740993, 9007199254740991, 0x10, 1.5]\nf: -9007199254740993\n',
+    );
+    assert.deepStrictEqual(result, {
+      ok: true,
+      documents: [
+        {
+          d: 9223372036854775807n,
+          e: [9007199254740993n, 9007199254740991, 16, 1.5],
+          f: -9007199254740993n,
+        },
+      ],
+    });
   });
 });
 
