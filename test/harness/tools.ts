@@ -1,8 +1,8 @@
 // The Go command-line tools the tests run, from the Go module proxy into a
 // cache outside the repository; the first call on a fresh machine builds them
 // (minutes), later calls only look them up:
-// - released tools (helm, promtool) and prometheus-operator's CRDs, by
-//   test/tools/install.sh (`go install module/cmd@version`);
+// - released tools (helm, promtool; chainsaw from a patched copy of its
+//   module) and prometheus-operator's CRDs, by test/tools/install.sh;
 // - the health oracles of the one pinned module test/tools/ (gopher-lua for
 //   Argo CD health checks, Flux's CEL health expressions, kstatus), by
 //   test/tools/build.sh.
@@ -14,7 +14,7 @@ const INSTALL = resolve(import.meta.dirname, '../tools/install.sh');
 
 const dirs = new Map<string, string>();
 
-/** The cache directory, once `tool` is in it (helm, promtool or prometheus-operator-crd). */
+/** The cache directory, once `tool` is in it (helm, promtool, chainsaw or prometheus-operator-crd). */
 function installed(tool: string): string {
   let dir = dirs.get(tool);
   if (!dir) {
@@ -29,6 +29,8 @@ function installed(tool: string): string {
 
 export const helmBin = (): string => join(installed('helm'), 'helm');
 export const promtoolBin = (): string => join(installed('promtool'), 'promtool');
+/** kyverno's chainsaw (the longest build: scripts/test.ts starts it in the background). */
+export const chainsawBin = (): string => join(installed('chainsaw'), 'chainsaw');
 /** prometheus-operator's ServiceMonitor and PrometheusRule CRD files. */
 export const prometheusOperatorCrds = (): string[] =>
   ['servicemonitors', 'prometheusrules'].map((plural) =>
