@@ -162,7 +162,7 @@ function contentDigest(raw: TopologyConfig): string {
   const { managedFields: _, ...metadata } = raw.metadata as typeof raw.metadata & {
     managedFields?: unknown;
   };
-  return hash('sha1', JSON.stringify({ ...raw, metadata }), 'base64');
+  return hash('sha1', stringifyJson({ ...raw, metadata }), 'base64');
 }
 
 function preparedOnce(raw: TopologyConfig, policy: Policy): Prepared {

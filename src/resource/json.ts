@@ -86,9 +86,18 @@ const { rawJSON } = JSON as unknown as { rawJSON(text: string): unknown };
 const bigintAsRaw = (_key: string, value: unknown): unknown =>
   typeof value === 'bigint' ? rawJSON(value.toString()) : value;
 
-/** JSON.stringify that writes a bigint as its digits (JSON.stringify alone throws on one). */
+/**
+ * JSON.stringify that writes a bigint as its digits (JSON.stringify alone
+ * throws a TypeError on one). A replacer slows every call, so it is used
+ * only for a value that holds a bigint.
+ */
 export function stringifyJson(value: unknown, space?: number): string {
-  return JSON.stringify(value, bigintAsRaw, space);
+  try {
+    return JSON.stringify(value, null, space);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return JSON.stringify(value, bigintAsRaw, space);
+  }
 }
 
 /**

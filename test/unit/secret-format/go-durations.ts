@@ -4,13 +4,15 @@
 import assert from 'node:assert/strict';
 import { runGo } from '../crypto/run-go.ts';
 
-const GO_PARSE_PROGRAM = `package main
+// One request a line: `parse <Go-quoted string>` or `format <int64>`.
+const GO_PROGRAM = `package main
 
 import (
 	"bufio"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,59 +21,42 @@ func main() {
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	for in.Scan() {
-		text, err := strconv.Unquote(in.Text())
-		if err != nil {
-			panic(err)
-		}
-		d, err := time.ParseDuration(text)
-		if err != nil {
-			fmt.Fprintln(out, "error")
-		} else {
-			fmt.Fprintln(out, int64(d))
+		op, arg, _ := strings.Cut(in.Text(), " ")
+		switch op {
+		case "parse":
+			text, err := strconv.Unquote(arg)
+			if err != nil {
+				panic(err)
+			}
+			if d, err := time.ParseDuration(text); err != nil {
+				fmt.Fprintln(out, "error")
+			} else {
+				fmt.Fprintln(out, int64(d))
+			}
+		case "format":
+			n, err := strconv.ParseInt(arg, 10, 64)
+			if err != nil {
+				panic(err)
+			}
+			fmt.Fprintln(out, time.Duration(n).String())
+		default:
+			panic(op)
 		}
 	}
 }
 `;
+
+function askGo(requests: readonly string[]): string[] {
+  const lines = runGo(GO_PROGRAM, requests.join('\n') + '\n').split('\n');
+  assert.equal(lines.pop(), '', 'output ends with a newline');
+  assert.equal(lines.length, requests.length);
+  return lines;
+}
 
 /** For each text: Go's time.ParseDuration in nanoseconds (decimal), or "error". */
-export function goParseDurations(texts: readonly string[]): string[] {
-  const lines = runGo(
-    GO_PARSE_PROGRAM,
-    texts.map((t) => JSON.stringify(t)).join('\n') + '\n',
-  ).split('\n');
-  assert.equal(lines.pop(), '', 'output ends with a newline');
-  assert.equal(lines.length, texts.length);
-  return lines;
-}
-
-const GO_FORMAT_PROGRAM = `package main
-
-import (
-	"bufio"
-	"fmt"
-	"os"
-	"strconv"
-	"time"
-)
-
-func main() {
-	in := bufio.NewScanner(os.Stdin)
-	out := bufio.NewWriter(os.Stdout)
-	defer out.Flush()
-	for in.Scan() {
-		n, err := strconv.ParseInt(in.Text(), 10, 64)
-		if err != nil {
-			panic(err)
-		}
-		fmt.Fprintln(out, time.Duration(n).String())
-	}
-}
-`;
+export const goParseDurations = (texts: readonly string[]): string[] =>
+  askGo(texts.map((t) => `parse ${JSON.stringify(t)}`));
 
 /** For each int64: Go's time.Duration(ns).String(). */
-export function goFormatDurations(values: readonly bigint[]): string[] {
-  const lines = runGo(GO_FORMAT_PROGRAM, values.map(String).join('\n') + '\n').split('\n');
-  assert.equal(lines.pop(), '', 'output ends with a newline');
-  assert.equal(lines.length, values.length);
-  return lines;
-}
+export const goFormatDurations = (values: readonly bigint[]): string[] =>
+  askGo(values.map((n) => `format ${n}`));
