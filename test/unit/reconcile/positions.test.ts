@@ -5,16 +5,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
-import {
-  ASSIGNED_POSITION_ANNOTATION,
-  FINALIZER,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
-} from '../../../src/resource/names.ts';
+import { ASSIGNED_POSITION_ANNOTATION, FINALIZER } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { positionMoves } from '../../../src/reconcile/positions.ts';
 import { reconcileTarget } from '../../../src/reconcile/reconciler.ts';
 import type { WrittenSecret } from '../../../src/reconcile/incumbents.ts';
+import { emptyTargetSecret } from './fixtures.ts';
 import { defaultPolicy, type Policy } from '../../../src/rules/policy.ts';
 
 const TARGET = 'harikube/routes';
@@ -112,16 +108,7 @@ function fakeRest(configs: TopologyConfig[], refuse?: ApiError) {
   const replaced: unknown[] = [];
   const rest: RestClient = {
     async get<T>() {
-      return {
-        metadata: {
-          name: 'routes',
-          namespace: 'harikube',
-          resourceVersion: '3',
-          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-          finalizers: [FINALIZER],
-        },
-        data: {},
-      } as T;
+      return emptyTargetSecret() as T;
     },
     async create<T>() {
       return {} as T;

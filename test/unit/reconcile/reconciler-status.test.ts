@@ -5,9 +5,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
-import { FINALIZER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/resource/names.ts';
+import { FINALIZER } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { reconcileTarget, type ReconcilerDeps } from '../../../src/reconcile/reconciler.ts';
+import { emptyTargetSecret } from './fixtures.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 
 const TARGET = 'harikube/routes';
@@ -47,16 +48,7 @@ function fakeRest(initial: TopologyConfig, options: { secretConflict?: boolean }
   const patches: { path: string; body: Body }[] = [];
   const rest: RestClient = {
     async get<T>() {
-      return {
-        metadata: {
-          name: 'routes',
-          namespace: 'harikube',
-          resourceVersion: '3',
-          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-          finalizers: [FINALIZER],
-        },
-        data: {},
-      } as T;
+      return emptyTargetSecret() as T;
     },
     async create<T>() {
       return {} as T;
