@@ -79,6 +79,9 @@ export async function runTool(
         else resolve(JSON.parse(stdout) as ToolResult[]);
       },
     );
+    // A tool reading files may exit before its stdin is written: that EPIPE
+    // is no result (a tool that needed the input fails on its own).
+    child.stdin?.on('error', () => {});
     child.stdin?.end(input ?? '');
   });
 }
