@@ -55,13 +55,14 @@ describe('the product with its ServiceAccount’s own credentials', () => {
       assert.equal(admin.stdout.trim(), 'no');
     }));
 
-  test('its caches sync (configs, managed Secrets, key Secrets, grants and namespaces)', () => {
+  test('its caches sync (configs, managed Secrets, Secrets asking adoption, key Secrets, grants and namespaces)', () => {
     const synced = env.product
       .logs()
       .filter((l) => l.msg === 'cache synced')
       .map((l) => l.informer)
       .sort();
     assert.deepEqual(synced, [
+      'adopt-secrets',
       'endpoint-key-secrets',
       'managed-secrets',
       'namespaces',
