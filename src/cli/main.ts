@@ -18,7 +18,7 @@ import { renderAdmitted, toYaml } from './render.ts';
 import { buildReport, REPORT_API_VERSION, REPORT_KIND, toJunit } from './report.ts';
 import { clusterFrom, type Cluster } from './cluster.ts';
 import { changed, diffLines, diffSecrets, targetsOf } from './diff.ts';
-import { previewAdoption, previewLines } from './adopt.ts';
+import { previewAdoption, previewLines, type AdoptPreview } from './adopt.ts';
 import { ADOPT_LABEL } from '../resource/names.ts';
 import { admit, verdictLines } from './validate.ts';
 import { bindGrants } from '../rules/tenancy.ts';
@@ -114,6 +114,7 @@ unreachable cluster.
 ${POLICY_HELP}
 `,
   adopt: `Usage: topology adopt NAMESPACE/NAME [--dry-run] [--kubeconfig PATH] [-o text|json]
+       topology adopt NAMESPACE/NAME --dry-run -f FILE... [-o text|json]
 
 Takes over a target Secret that the seed HariKube operator wrote (keys
 <order>-<name>.yaml, no label app.kubernetes.io/managed-by=topology-webhook).
@@ -130,6 +131,9 @@ route elsewhere. Stop the seed operator first: two writers of one Secret undo
 each other.
 
   --dry-run             show only; write nothing
+  -f, --filename FILE   read the Secret and the configs from manifest files
+                        instead of the cluster (repeatable; with --dry-run only;
+                        e.g. "kubectl get secret NAME -o yaml" and the configs' sources)
   -o, --output FORMAT   text (default: a summary as YAML comments, then the
                         Secret, values included, as "topology render" prints it) or json
   --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
@@ -376,8 +380,12 @@ async function adoptCommand(args: string[]): Promise<number> {
     'dry-run': { type: 'boolean' },
     output: { type: 'string', short: 'o', default: 'text' },
     kubeconfig: { type: 'string' },
+    filename: { type: 'string', short: 'f', multiple: true },
   });
   if (values.help) return help('adopt');
+  const files = (values.filename as string[] | undefined) ?? [];
+  if (files.length > 0 && !values['dry-run'])
+    throw new UsageError('-f reads files, so nothing can be labelled: add --dry-run');
   const output = values.output as string;
   if (output !== 'text' && output !== 'json')
     throw new UsageError(`--output: ${JSON.stringify(output)} is not one of text, json`);
@@ -386,7 +394,14 @@ async function adoptCommand(args: string[]): Promise<number> {
   const ref = parseNamespacedName(target);
   if (!ref) throw new UsageError(`${JSON.stringify(target)} is not NAMESPACE/NAME`);
   const policy = policyFrom(values);
-  let preview;
+  let preview: AdoptPreview;
+  if (files.length > 0) {
+    const manifest = await readManifests(files);
+    if (!manifest) return USAGE;
+    preview = adoptFromFiles(target, manifest, policy);
+    printPreview(preview, output, false);
+    return adoptExit(preview);
+  }
   try {
     const cluster = await clusterOf(values);
     const state = await cluster.read();
@@ -398,19 +413,51 @@ async function adoptCommand(args: string[]): Promise<number> {
     if (label) {
       await cluster.labelSecret(ref, ADOPT_LABEL, 'true');
     }
-    if (output === 'json') {
-      process.stdout.write(`${JSON.stringify({ ...preview, labelled: label }, null, 2)}\n`);
-    } else {
-      const lines = previewLines(preview);
-      if (label) lines.push(`# labelled Secret ${target} ${ADOPT_LABEL}=true`);
-      process.stdout.write(
-        `${lines.join('\n')}\n${preview.secret ? `---\n${toYaml([preview.secret])}` : ''}`,
-      );
-    }
+    printPreview(preview, output, label);
   } catch (error) {
     write(process.stderr, [`topology adopt: ${(error as Error).message}`]);
     return USAGE;
   }
+  return adoptExit(preview);
+}
+
+/**
+ * The preview from manifest files: the Secret among them, the configs as
+ * admission would accept them (those it refuses are printed on stderr), each
+ * given a stand-in uid (the API server has given them none).
+ */
+function adoptFromFiles(target: string, manifest: Manifest, policy: Policy): AdoptPreview {
+  const admission = admit(manifest, policy);
+  write(process.stderr, verdictLines(admission.judged.filter((j) => j.verdict.errors.length > 0)));
+  const found = manifest.secrets.find((s) => `${s.namespace}/${s.name}` === target);
+  const secret = found && {
+    metadata: { name: found.name, namespace: found.namespace, labels: found.labels },
+    data: found.data,
+  };
+  const configs = admission.configs.map((c) =>
+    c.metadata.uid
+      ? c
+      : {
+          ...c,
+          metadata: { ...c.metadata, uid: `file:${c.metadata.namespace}/${c.metadata.name}` },
+        },
+  );
+  return previewAdoption(target, secret, configs, admission.view, policy);
+}
+
+function printPreview(preview: AdoptPreview, output: string, labelled: boolean): void {
+  if (output === 'json') {
+    process.stdout.write(`${JSON.stringify({ ...preview, labelled }, null, 2)}\n`);
+    return;
+  }
+  const lines = previewLines(preview);
+  if (labelled) lines.push(`# labelled Secret ${preview.target} ${ADOPT_LABEL}=true`);
+  process.stdout.write(
+    `${lines.join('\n')}\n${preview.secret ? `---\n${toYaml([preview.secret])}` : ''}`,
+  );
+}
+
+function adoptExit(preview: AdoptPreview): number {
   if (preview.state === 'managed') return OK;
   if (preview.state !== 'adoptable') return USAGE;
   return preview.routingChanges.length > 0 ? REJECTED : OK;

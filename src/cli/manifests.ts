@@ -37,6 +37,9 @@ export interface ManifestSecret {
   keys: EndpointKey[];
   /** Whether it carries ENDPOINT_KEYS_LABEL=true, as the cluster requires. */
   labeled: boolean;
+  /** Its labels and data (base64, stringData merged over data), for `topology adopt -f`. */
+  labels: Record<string, string>;
+  data: Record<string, string>;
 }
 
 export interface Manifest {
@@ -139,6 +142,8 @@ function secretIn(file: string, doc: Record<string, unknown>): ManifestSecret | 
     name: metadata.name,
     keys: keysFromSecretData(data),
     labeled: stringsOf(metadata.labels)[ENDPOINT_KEYS_LABEL] === ENDPOINT_KEYS_VALUE,
+    labels: stringsOf(metadata.labels),
+    data,
   };
 }
 

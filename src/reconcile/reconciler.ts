@@ -210,6 +210,16 @@ export async function reconcileTarget(
       { target, entries: unmanaged.plan.entries, reordered: unmanaged.plan.reordered },
       "target Secret adopted from the seed operator's format, every key routed as before",
     );
+    for (const entry of unmanaged.plan.entries) {
+      const config = live.find((c) => keyOf(c) === entry.config);
+      if (!config) continue;
+      deps.events.record(
+        config,
+        'Normal',
+        'Adopted',
+        `entry ${entry.from} of Secret ${target}, written by the seed operator, is this config's entry ${entry.to} now; the middleware routes every key as before`,
+      );
+    }
   }
   if (write.state === 'conflict') {
     // Not Active at once: a config with no status yet says Pending meanwhile

@@ -160,8 +160,19 @@ metadata:
           { name: 'k2', key: Buffer.alloc(32, 1) },
         ],
         labeled: true,
+        // Kept whole too, for `topology adopt -f` (stringData merged over data, as Base64).
+        labels: { 'harikube.info/endpoint-keys': 'true' },
+        data: { k2: Buffer.alloc(32, 1).toString('base64'), k1: raw.toString('base64') },
       },
-      { file: 's.yaml', namespace: 'default', name: 'unlabeled', keys: [], labeled: false },
+      {
+        file: 's.yaml',
+        namespace: 'default',
+        name: 'unlabeled',
+        keys: [],
+        labeled: false,
+        labels: {},
+        data: {},
+      },
     ]);
   });
 });

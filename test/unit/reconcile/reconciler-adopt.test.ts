@@ -86,13 +86,19 @@ function fakeRest(existing: Secret) {
   return { rest, puts, statuses };
 }
 
+const events: string[] = [];
+
 function deps(rest: RestClient, configs: TopologyConfig[]) {
+  events.length = 0;
   return {
     rest,
     configsOfTarget: () => configs,
     keys: { keysOf: () => ({ found: false, keys: [] }) },
     policy: () => defaultPolicy,
-    events: { record: () => {} },
+    events: {
+      record: (c: TopologyConfig, type: string, reason: string, message: string) =>
+        events.push(`${c.metadata.name} ${type} ${reason} ${message}`),
+    },
     logger: pino({ level: 'silent' }),
     mayWrite: () => true,
   };
@@ -162,5 +168,9 @@ describe('reconcileTarget on a seed Secret', () => {
       statuses.map((s) => s.deployStatus),
       ['Active', 'Active'],
     );
+    assert.deepEqual(events.slice(0, 2), [
+      "a Normal Adopted entry 10-a.yaml of Secret harikube/topology-config, written by the seed operator, is this config's entry 0000000001-harikube.a.yaml now; the middleware routes every key as before",
+      "b Normal Adopted entry 2-b.yaml of Secret harikube/topology-config, written by the seed operator, is this config's entry 0000000002-harikube.b.yaml now; the middleware routes every key as before",
+    ]);
   });
 });
