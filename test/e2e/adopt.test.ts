@@ -17,6 +17,7 @@ import { parse } from 'yaml';
 import {
   ALLOW_HARIKUBE_TARGETS,
   configYaml,
+  deleteConfig,
   ensureNamespace,
   entryKey,
   mustApply,
@@ -204,6 +205,27 @@ describe('adopting a seed operator Secret', { timeout: 240_000 }, () => {
       assert.equal(adopted!.labels['app.kubernetes.io/managed-by'], 'topology-webhook');
       assert.equal(adopted!.labels['harikube.info/adopt'], undefined);
       assert.deepEqual(adopted!.finalizers, ['harikube.info/finalizer']);
+
+      // Incumbents from now on: the entries annotation names each config's uid, and
+      // deleting an adopted config (it would strand the shirts in a's database) is refused.
+      const uidOf = async (name: string) =>
+        (await cp.kubectl(['get', 'tc', '-n', NS, name, '-o', 'jsonpath={.metadata.uid}'])).stdout;
+      const owners = await cp.kubectl([
+        'get',
+        'secret',
+        '-n',
+        'harikube',
+        'adopt-seed',
+        '-o',
+        'jsonpath={.metadata.annotations.harikube\\.info/entries}',
+      ]);
+      assert.deepEqual(JSON.parse(owners.stdout), {
+        [entryKey(1, NS, 'a')]: `${await uidOf('a')}:2`,
+        [entryKey(2, NS, 'b')]: `${await uidOf('b')}:1`,
+      });
+      const refusedDelete = await deleteConfig(cp, NS, 'a', '--wait=false');
+      assert.notEqual(refusedDelete.code, 0);
+      assert.match(refusedDelete.stderr, /is Active: deleting it would make data already written/);
 
       const again = await topology(['--dry-run', TARGET]);
       assert.deepEqual(again, {
