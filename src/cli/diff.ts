@@ -8,7 +8,8 @@
 // Like `kubectl apply` without --prune, a config missing from the files is
 // left as it is, not deleted.
 
-import { parseNamespacedName } from '../resource/names.ts';
+import { ADOPT_LABEL, parseNamespacedName } from '../resource/names.ts';
+import { adoptionRequested, looksLikeSeed, planAdoption } from '../reconcile/adopt.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { mergeAll } from '../reconcile/merge.ts';
 import type { WrittenSecret } from '../reconcile/incumbents.ts';
@@ -63,8 +64,38 @@ export function diffSecrets(
 ): Diff {
   // What each Secret holds now and for whom: the merge keeps incumbents' entries as the reconciler does.
   const written = new Map<string, WrittenSecret>();
-  for (const [target, secret] of secrets)
-    if (secret) written.set(target, writtenOf(secret, cluster));
+  // Unmanaged Secrets: adopted as the reconciler would (labelled, every key routed as
+  // today), else the reason they are not written.
+  const notWritten = new Map<string, string>();
+  for (const [target, secret] of secrets) {
+    if (!secret) continue;
+    if (isManagedSecret(secret)) {
+      written.set(target, writtenOf(secret, cluster));
+      continue;
+    }
+    const plan = adoptionRequested(secret)
+      ? planAdoption(
+          decoded(secret),
+          // Configs the API server holds (a uid): the entries' writers are among them.
+          admission.configs.filter(
+            (c) =>
+              c.metadata?.uid &&
+              !c.metadata.deletionTimestamp &&
+              targetsOf([c], policy)[0] === target,
+          ),
+        )
+      : undefined;
+    if (plan?.ok) written.set(target, plan.written);
+    else
+      notWritten.set(
+        target,
+        plan
+          ? `labelled ${ADOPT_LABEL}=true but not adoptable: ${plan.problems.join('; ')}`
+          : looksLikeSeed(secret.data)
+            ? `exists and is not managed by topology-webhook: it is never overwritten until adopted (see "topology adopt --dry-run ${target}")`
+            : 'exists and is not managed by topology-webhook: it is never overwritten',
+      );
+  }
   const results = mergeAll(admission.configs, admission.view, policy, { written });
   const fromFile = new Map(
     admission.judged.map((j) => [`${j.source.namespace}/${j.source.name}`, j.source.file]),
@@ -93,8 +124,8 @@ export function diffSecrets(
     const ref = parseNamespacedName(target);
     if (!result.targetAllowed || !ref) {
       diff.blocked = `not allowed by the cluster policy (--allowed-target-secrets)`;
-    } else if (secret && !isManagedSecret(secret)) {
-      diff.blocked = 'exists and is not managed by topology-webhook: it is never overwritten';
+    } else if (notWritten.has(target)) {
+      diff.blocked = notWritten.get(target);
     } else {
       const now = decoded(secret);
       for (const [key, value] of Object.entries(result.data)) {

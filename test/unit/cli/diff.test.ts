@@ -78,11 +78,46 @@ describe('diffSecrets', () => {
   });
 
   test('a Secret of the same name that is not managed is never written: blocked, no keys', () => {
-    const foreign = { metadata: { name: TARGET_NAME, namespace: TARGET_NS }, data: {} } as Secret;
+    const foreign = {
+      metadata: { name: TARGET_NAME, namespace: TARGET_NS },
+      data: { owner: Buffer.from('someone').toString('base64') },
+    } as Secret;
     const diff = run([fileConfig('b', 2)], [a], foreign);
     assert.deepEqual(diffLines(diff.targets), [
       `Secret ${TARGET}: would not be written: exists and is not managed by topology-webhook: it is never overwritten`,
     ]);
+  });
+
+  // a's entry as the seed operator wrote it (its key format, its YAML).
+  const seedEntry = Buffer.from(
+    'backends:\n- name: a\n  endpoint: sqlite:///data/a.db\n  prefix:\n    prefix: /a/\n',
+  ).toString('base64');
+  const seed = (labels: Record<string, string>) =>
+    ({
+      metadata: { name: TARGET_NAME, namespace: TARGET_NS, labels },
+      data: { '1-a.yaml': seedEntry },
+    }) as Secret;
+
+  test('a seed operator Secret: not written until adopted, and the diff says how', () => {
+    assert.deepEqual(diffLines(run([fileConfig('b', 2)], [a], seed({})).targets), [
+      `Secret ${TARGET}: would not be written: exists and is not managed by topology-webhook: it is never overwritten until adopted (see "topology adopt --dry-run ${TARGET}")`,
+    ]);
+  });
+
+  test('labelled for adoption: the keys as the reconciler would adopt and merge them', () => {
+    const labelled = seed({ 'harikube.info/adopt': 'true' });
+    assert.deepEqual(diffLines(run([fileConfig('b', 2)], [a], labelled).targets), [
+      `Secret ${TARGET}:`,
+      '  + 0000000001-default.a.yaml',
+      '  + 0000000002-default.b.yaml',
+      '  - 1-a.yaml',
+    ]);
+    // Its entry's writer unknown: not adoptable, with the reason.
+    const [blocked] = run([fileConfig('c', 3)], [], labelled).targets;
+    assert.match(
+      blocked?.blocked ?? '',
+      /^labelled harikube\.info\/adopt=true but not adoptable: data key 1-a\.yaml: no TopologyConfig named "a" names this Secret/,
+    );
   });
 });
 
