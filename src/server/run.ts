@@ -1,9 +1,12 @@
 // Wires the process together: kube access, caches, webhook, reconciler,
-// leader election, TLS, probes and metrics. Nothing here decides policy;
-// it only connects the pieces in the order that keeps every promise true:
-// the webhook answers only with synced caches, and only the leader writes.
+// leader election, TLS, probes and metrics, each as a runnable of one
+// manager (manager.ts), which decides the order they start and stop in.
+// Nothing here decides policy. The order keeps every promise true: the
+// webhook answers only with a certificate and synced caches, and only the
+// lease holder writes.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Server as TlsServer } from 'node:tls';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,20 +15,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { startCaches, type CacheListeners, type Caches } from '../kube/caches.ts';
 import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
-import { createRestClient, fenced, paths } from '../kube/rest.ts';
+import { createRestClient, fenced, paths, type RestClient } from '../kube/rest.ts';
 import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
 import { overrideAccessReview, type OverrideAuthorizer } from '../admission/override.ts';
-import { createController } from '../reconcile/controller.ts';
+import { createController, type Controller } from '../reconcile/controller.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
-import { defaultPolicy, targetAllowed, type Policy } from '../rules/policy.ts';
 import type { TopologyConfig } from '../resource/types.ts';
-import { servingCertificateNames, type Config } from './config.ts';
-import { createMetrics } from './metrics.ts';
-import { secretDataBytes } from '../secret-format/size.ts';
-import { kubeAuthorizer } from './metrics-auth.ts';
-import { startMetricsServer } from './metrics-server.ts';
-import { startProbeServer, type ProbeServer } from './probes.ts';
+import { defaultPolicy, targetAllowed, type Policy } from '../rules/policy.ts';
 import { injectCaBundle, webhookConfigurationClient } from '../tls/ca-bundle.ts';
 import { followCertificate } from '../tls/certificate.ts';
 import { watchCertificateFiles } from '../tls/file-source.ts';
@@ -33,6 +30,15 @@ import { rotationTiming } from '../tls/rotation.ts';
 import { restTlsSecretStore } from '../tls/secret-store.ts';
 import { startSharedCertificate } from '../tls/shared-secret-source.ts';
 import type { CertificateSource } from '../tls/source.ts';
+import type { ServingCertificate } from '../tls/certificate.ts';
+import { servingCertificateNames, type Config } from './config.ts';
+import type { ListeningServer } from './listen.ts';
+import { createManager, type Election, type Manager, type Runnable } from './manager.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { secretDataBytes } from '../secret-format/size.ts';
+import { kubeAuthorizer } from './metrics-auth.ts';
+import { startMetricsServer } from './metrics-server.ts';
+import { startProbeServer } from './probes.ts';
 
 export interface RunningServer {
   stop(): Promise<void>;
@@ -48,6 +54,219 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path) kubeConfig.loadFromFile(path);
   else kubeConfig.loadFromCluster();
   return kubeConfig;
+}
+
+/** The kubelet's probes; first, so the kubelet sees a live process while caches fill. */
+function probesRunnable(config: Config, logger: Logger, manager: () => Manager): Runnable {
+  let server: ListeningServer | undefined;
+  return {
+    name: 'probes',
+    start: async () => {
+      if (!config.healthProbeBindAddress) return;
+      server = await startProbeServer({
+        address: config.healthProbeBindAddress,
+        logger,
+        checks: manager().checks,
+      });
+    },
+    stop: () => server?.close(),
+  };
+}
+
+/**
+ * The serving certificate: files (cert-manager, re-read on change), or a CA
+ * and serving pair that every replica shares through one Secret and whose CA
+ * they inject into the webhook configurations (one CA for all replicas, or
+ * the API server would reject every replica but the last to inject).
+ */
+function tlsRunnable(
+  config: Config,
+  kubeConfig: KubeConfig,
+  rest: RestClient,
+  logger: Logger,
+): Runnable & { current(): ServingCertificate } {
+  let source: CertificateSource | undefined;
+  const startSource = async (): Promise<CertificateSource> => {
+    if (config.webhook.certPath) {
+      return watchCertificateFiles(
+        config.webhook.certPath,
+        config.webhook.certName,
+        config.webhook.keyName,
+        { logger, onChange: () => logger.info('serving certificate reloaded from files') },
+      );
+    }
+    const client = webhookConfigurationClient(kubeConfig);
+    return startSharedCertificate({
+      store: restTlsSecretStore(rest, config.webhook.certSecret),
+      ref: config.webhook.certSecret,
+      names: servingCertificateNames(config.webhook),
+      timing: rotationTiming(config.webhook.certValidityMs),
+      logger,
+      publish: async (pem) => {
+        const result = await injectCaBundle(client, config.webhook.configName, pem);
+        const changed = result.validating === 'updated' || result.mutating === 'updated';
+        if (changed) {
+          logger.info(
+            { webhookConfiguration: config.webhook.configName, ...result },
+            'caBundle published',
+          );
+        }
+        return changed;
+      },
+    });
+  };
+  return {
+    name: 'tls',
+    start: async () => {
+      source = await startSource();
+    },
+    stop: () => source?.stop(),
+    readiness: {
+      name: 'tls-loaded',
+      ready: () => source !== undefined || 'serving certificate not loaded yet',
+    },
+    current: () => source!.current(),
+  };
+}
+
+/** Informers over configs and Secrets; the index the webhook judges against. */
+function cachesRunnable(
+  start: () => Promise<Caches>,
+): Runnable & Pick<Caches, 'configs' | 'managedSecrets'> {
+  let caches: Caches | undefined;
+  return {
+    name: 'caches',
+    start: async () => {
+      caches = await start();
+    },
+    stop: () => caches?.stop(),
+    readiness: {
+      name: 'informers-synced',
+      ready: () => caches?.synced() || 'caches not synced yet',
+    },
+    configs: () => caches?.configs() ?? [],
+    managedSecrets: () => caches?.managedSecrets() ?? [],
+  };
+}
+
+/** The admission webhook; close() answers every review already received and refuses new connections. */
+function webhookRunnable(config: Config, build: () => FastifyInstance, logger: Logger): Runnable {
+  let webhook: FastifyInstance | undefined;
+  return {
+    name: 'webhook',
+    start: async () => {
+      const server = build();
+      const bind = config.webhook.bindAddress;
+      await server.listen({ host: bind.host || '::', port: bind.port });
+      webhook = server;
+      logger.info({ address: server.server.address() }, 'webhook serving');
+    },
+    stop: () => webhook?.close(),
+    readiness: {
+      name: 'webhook-serving',
+      ready: () => webhook !== undefined || 'webhook server not listening',
+    },
+  };
+}
+
+/** The registry's gauges kept current, and the HTTPS endpoint that serves them. */
+function metricsRunnable(
+  config: Config,
+  metrics: Metrics,
+  kubeConfig: KubeConfig,
+  configs: () => readonly TopologyConfig[],
+  tls: () => ServingCertificate,
+  logger: Logger,
+): Runnable {
+  let server: ListeningServer | undefined;
+  let countStates: NodeJS.Timeout | undefined;
+  let ownSource: CertificateSource | undefined;
+  return {
+    name: 'metrics',
+    start: async () => {
+      // Status counts for dashboards, from the cache (no API calls).
+      countStates = setInterval(() => {
+        const counts = { Active: 0, Pending: 0, Error: 0 };
+        for (const config of configs()) {
+          const state = config.status?.deployStatus;
+          if (state === 'Active' || state === 'Error') counts[state]++;
+          else counts.Pending++;
+        }
+        metrics.setConfigCounts(counts);
+      }, 10_000);
+      countStates.unref();
+      if (!config.metricsBindAddress) return;
+      // kubebuilder's --metrics-cert-path: the metrics server's own files, re-read on change.
+      const source = config.metricsCert
+        ? watchCertificateFiles(
+            config.metricsCert.path,
+            config.metricsCert.certName,
+            config.metricsCert.keyName,
+            { logger, onChange: () => logger.info('metrics certificate reloaded from files') },
+          )
+        : undefined;
+      ownSource = source;
+      server = await startMetricsServer(
+        config.metricsSecure
+          ? {
+              address: config.metricsBindAddress,
+              tls: source ? () => source.current() : tls,
+              authorize: kubeAuthorizer(kubeConfig),
+              registry: metrics.registry,
+              logger,
+            }
+          : { address: config.metricsBindAddress, plain: true, registry: metrics.registry, logger },
+      );
+    },
+    stop: async () => {
+      await server?.close();
+      ownSource?.stop();
+      clearInterval(countStates);
+    },
+    lease: (held) => metrics.setLeader(held),
+  };
+}
+
+/** Reconciles while this replica holds the lease; stop waits for the reconcile in progress. */
+function controllerRunnable(controller: Controller): Runnable {
+  return {
+    name: 'controller',
+    stop: () => controller.shutdown(),
+    lease: (held) => (held ? controller.startLeading() : controller.stopLeading()),
+  };
+}
+
+/** The Lease; mayWrite() is the fence every write of the leader passes (LeaderElector.mayWrite). */
+function leaseElection(
+  config: Config,
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  writesSettled: () => Promise<void>,
+): Election & { mayWrite(): boolean } {
+  let elector: LeaderElector | undefined;
+  const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
+  return {
+    start: (onChange) => {
+      elector = startLeaderElection({
+        // A renewal is bounded by the renew deadline (it is dated from when it began).
+        rest: createRestClient(kubeConfig, config.leaderElection.renewDeadlineMs, 'call'),
+        namespace: config.leaderElection.namespace!,
+        name: config.leaderElection.id,
+        identity,
+        leaseDurationMs: config.leaderElection.leaseDurationMs,
+        renewDeadlineMs: config.leaderElection.renewDeadlineMs,
+        retryPeriodMs: config.leaderElection.retryPeriodMs,
+        logger,
+        onStartedLeading: () => onChange(true),
+        onStoppedLeading: () => onChange(false),
+        writesSettled,
+      });
+    },
+    stop: async () => {
+      await elector?.stop();
+    },
+    mayWrite: () => elector?.mayWrite() ?? false,
+  };
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
@@ -69,82 +288,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ],
   };
   const index = new ConfigIndex();
-  const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
-  const stops: Array<() => Promise<void> | void> = [];
-  let caches: Caches | undefined;
-  let webhook: FastifyInstance | undefined;
-  let elector: LeaderElector | undefined;
-  let shuttingDown = false;
-  let tlsLoaded = false;
-  let source: CertificateSource | undefined;
+  // Read at scrape time, through the runnables defined below.
   const metrics = createMetrics({
     leaseName: config.leaderElection.id,
-    servingCertificate: () => source?.current().certPem,
+    servingCertificate: () => (tls.readiness!.ready() === true ? tls.current().certPem : undefined),
     targetSecretSizes: () => ({
-      largestBytes: Math.max(
-        0,
-        ...(caches?.managedSecrets() ?? []).map((s) => secretDataBytes(s.data)),
-      ),
+      largestBytes: Math.max(0, ...caches.managedSecrets().map((s) => secretDataBytes(s.data))),
       limitBytes: policy.maxSecretBytes,
     }),
   });
-
-  // Probes first, so the kubelet sees a live process while caches fill.
-  let probes: ProbeServer | undefined;
-  if (config.healthProbeBindAddress) {
-    probes = await startProbeServer({
-      address: config.healthProbeBindAddress,
-      logger,
-      checks: [
-        { name: 'informers-synced', ready: () => caches?.synced() || 'caches not synced yet' },
-        {
-          name: 'webhook-serving',
-          ready: () => (webhook !== undefined && !shuttingDown) || 'webhook server not listening',
-        },
-        { name: 'tls-loaded', ready: () => tlsLoaded || 'serving certificate not loaded yet' },
-      ],
-    });
-    stops.push(() => probes?.close());
-  }
-
-  // TLS: files (cert-manager, re-read on change), or a CA and serving pair
-  // that every replica shares through one Secret and whose CA they inject
-  // into the webhook configurations (one CA for all replicas, or the API
-  // server would reject every replica but the last to inject).
-  if (config.webhook.certPath) {
-    source = watchCertificateFiles(
-      config.webhook.certPath,
-      config.webhook.certName,
-      config.webhook.keyName,
-      {
-        logger,
-        onChange: () => logger.info('serving certificate reloaded from files'),
-      },
-    );
-  } else {
-    const client = webhookConfigurationClient(kubeConfig);
-    source = await startSharedCertificate({
-      store: restTlsSecretStore(rest, config.webhook.certSecret),
-      ref: config.webhook.certSecret,
-      names: servingCertificateNames(config.webhook),
-      timing: rotationTiming(config.webhook.certValidityMs),
-      logger,
-      publish: async (pem) => {
-        const result = await injectCaBundle(client, config.webhook.configName, pem);
-        const changed = result.validating === 'updated' || result.mutating === 'updated';
-        if (changed) {
-          logger.info(
-            { webhookConfiguration: config.webhook.configName, ...result },
-            'caBundle published',
-          );
-        }
-        return changed;
-      },
-    });
-  }
-  stops.push(() => source?.stop());
-  const currentCertificate = () => source!.current();
-  tlsLoaded = true;
 
   // Counting existing objects shares one budget per review, well below the
   // webhook configurations' 5 s timeout (the mutating call and the network
@@ -152,23 +304,27 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const discovery = cachedDiscovery(rest);
   const existingData = (config: TopologyConfig, old: TopologyConfig | undefined) =>
     checkExistingData(rest, discovery, config, old, EXISTING_DATA_BUDGET_MS);
+  const election = config.leaderElection.enabled
+    ? leaseElection(config, kubeConfig, logger, () => writeRest.settled())
+    : undefined;
   // Only the leader writes, and only while fenced (LeaderElector.mayWrite):
   // every write is checked as it is sent and bounded by leaseDuration -
   // renewDeadline, so it ends before another replica may take over.
-  const election = config.leaderElection;
   const writeRest = fenced(
     createRestClient(
       kubeConfig,
-      election.enabled ? election.leaseDurationMs - election.renewDeadlineMs : undefined,
+      election
+        ? config.leaderElection.leaseDurationMs - config.leaderElection.renewDeadlineMs
+        : undefined,
       'call',
     ),
-    () => !election.enabled || (elector?.mayWrite() ?? false),
+    () => election?.mayWrite() ?? true,
   );
   const controller = createController({
     deps: {
       rest: writeRest,
       configsOfTarget: (target) => index.configsOfTarget(target),
-      managedSecrets: () => caches?.managedSecrets() ?? [],
+      managedSecrets: () => caches.managedSecrets(),
       // Before a first merge there is no webhook timeout to stay under.
       existingData: (config) =>
         checkExistingData(rest, discovery, config, undefined, RECONCILE_EXISTING_DATA_BUDGET_MS),
@@ -178,8 +334,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger,
       settleMs: config.readySettleTimeMs,
     },
-    allConfigs: () => caches?.configs() ?? [],
-    mayWrite: () => !election.enabled || (elector?.mayWrite() ?? false),
+    allConfigs: () => caches.configs(),
+    mayWrite: () => election?.mayWrite() ?? true,
     logger,
     observer: {
       reconciled: (result, seconds) => metrics.observeReconcile(result, seconds),
@@ -188,12 +344,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       queue: metrics.workQueue,
     },
   });
-  const leading = (value: boolean) => {
-    metrics.setLeader(value);
-    if (value) controller.startLeading();
-    else controller.stopLeading();
-  };
-
   const listeners: CacheListeners = {
     ...controller.listeners,
     grantsChanged: (grants, uids) => {
@@ -206,15 +356,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       controller.listeners.grantsChanged(grants, uids);
     },
   };
-  caches = await startCaches({
-    kubeConfig,
-    rest,
-    index,
-    listeners,
-    logger,
-    mayBeTarget: (ref) => targetAllowed(ref, policy),
-  });
-
   // An override is authorised per request, by the API server's own authorizer.
   const authorizeOverride: OverrideAuthorizer = async (user, namespace) => {
     try {
@@ -228,91 +369,51 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       return { allowed: false, reason: 'the SubjectAccessReview failed' };
     }
   };
-  webhook = buildWebhookServer({
-    tls: currentCertificate(),
-    context: () => ({ view: index, policy, existingData, authorizeOverride }),
-    logger,
-    http: metrics.webhookHttp,
-    observe: ({ webhook: kind, operation, allowed, seconds }) =>
-      metrics.observeAdmission({
-        webhook: kind === 'validate' ? 'validating' : 'mutating',
-        operation,
-        allowed,
-        seconds,
-      }),
-  });
-  followCertificate(webhook.server as unknown as import('node:tls').Server, currentCertificate);
-  const bind = config.webhook.bindAddress;
-  await webhook.listen({ host: bind.host || '::', port: bind.port });
-  logger.info({ address: webhook.server.address() }, 'webhook serving');
-
-  if (config.leaderElection.enabled) {
-    elector = startLeaderElection({
-      // A renewal is bounded by the renew deadline (it is dated from when it began).
-      rest: createRestClient(kubeConfig, config.leaderElection.renewDeadlineMs, 'call'),
-      namespace: config.leaderElection.namespace!,
-      name: config.leaderElection.id,
-      identity,
-      leaseDurationMs: config.leaderElection.leaseDurationMs,
-      renewDeadlineMs: config.leaderElection.renewDeadlineMs,
-      retryPeriodMs: config.leaderElection.retryPeriodMs,
+  const tls = tlsRunnable(config, kubeConfig, rest, logger);
+  const caches = cachesRunnable(() =>
+    startCaches({
+      kubeConfig,
+      rest,
+      index,
+      listeners,
       logger,
-      onStartedLeading: () => leading(true),
-      onStoppedLeading: () => leading(false),
-      writesSettled: () => writeRest.settled(),
-    });
-  } else {
-    leading(true);
-  }
-
-  // Status counts for dashboards, from the cache (no API calls).
-  const countStates = setInterval(() => {
-    const counts = { Active: 0, Pending: 0, Error: 0 };
-    for (const config of caches?.configs() ?? []) {
-      const state = config.status?.deployStatus;
-      if (state === 'Active' || state === 'Error') counts[state]++;
-      else counts.Pending++;
-    }
-    metrics.setConfigCounts(counts);
-  }, 10_000);
-  countStates.unref();
-  stops.push(() => clearInterval(countStates));
-
-  if (config.metricsBindAddress) {
-    // kubebuilder's --metrics-cert-path: the metrics server's own files, re-read on change.
-    const metricsSource = config.metricsCert
-      ? watchCertificateFiles(
-          config.metricsCert.path,
-          config.metricsCert.certName,
-          config.metricsCert.keyName,
-          { logger, onChange: () => logger.info('metrics certificate reloaded from files') },
-        )
-      : undefined;
-    if (metricsSource) stops.push(() => metricsSource.stop());
-    const metricsServer = await startMetricsServer(
-      config.metricsSecure
-        ? {
-            address: config.metricsBindAddress,
-            tls: metricsSource ? () => metricsSource.current() : currentCertificate,
-            authorize: kubeAuthorizer(kubeConfig),
-            registry: metrics.registry,
-            logger,
-          }
-        : { address: config.metricsBindAddress, plain: true, registry: metrics.registry, logger },
-    );
-    stops.push(() => metricsServer.close());
-  }
-
-  return {
-    async stop() {
-      shuttingDown = true; // /readyz fails from now on
-      // Hand over the lease first so that a standby starts reconciling at once.
-      await elector?.stop();
-      await controller.shutdown();
-      // Answers every review already received, refuses new connections.
-      await webhook?.close();
-      await caches?.stop();
-      for (const stop of stops.reverse()) await stop();
+      mayBeTarget: (ref) => targetAllowed(ref, policy),
+    }),
+  );
+  const webhook = webhookRunnable(
+    config,
+    () => {
+      const server = buildWebhookServer({
+        tls: tls.current(),
+        context: () => ({ view: index, policy, existingData, authorizeOverride }),
+        logger,
+        http: metrics.webhookHttp,
+        observe: ({ webhook: kind, operation, allowed, seconds }) =>
+          metrics.observeAdmission({
+            webhook: kind === 'validate' ? 'validating' : 'mutating',
+            operation,
+            allowed,
+            seconds,
+          }),
+      });
+      followCertificate(server.server as unknown as TlsServer, () => tls.current());
+      return server;
     },
-  };
+    logger,
+  );
+
+  const manager: Manager = createManager({
+    runnables: [
+      probesRunnable(config, logger, () => manager),
+      tls,
+      caches,
+      webhook,
+      metricsRunnable(config, metrics, kubeConfig, caches.configs, tls.current, logger),
+      controllerRunnable(controller),
+    ],
+    ...(election ? { election } : {}),
+    logger,
+  });
+  await manager.start();
+  return { stop: () => manager.stop() };
 }
