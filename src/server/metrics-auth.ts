@@ -4,8 +4,8 @@
 // the decisions are cached so that scrapes cost the API server little.
 
 import { createHash } from 'node:crypto';
-import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1SubjectAccessReview, V1TokenReview } from '@kubernetes/client-node';
+import type { V1SubjectAccessReview, V1TokenReview } from '@kubernetes/client-node';
+import type { RestClient } from '../kube/rest.ts';
 
 export type AuthDecision = 'ok' | 'unauthenticated' | 'forbidden';
 export type Authorize = (token: string) => Promise<AuthDecision>;
@@ -44,13 +44,16 @@ export function reviewAuthorizer(apis: ReviewApis, path = '/metrics', verb = 'ge
   };
 }
 
-/** reviewAuthorizer over @kubernetes/client-node. */
-export function kubeAuthorizer(kubeConfig: KubeConfig): Authorize {
-  const authn = kubeConfig.makeApiClient(AuthenticationV1Api);
-  const authz = kubeConfig.makeApiClient(AuthorizationV1Api);
+/** reviewAuthorizer over the product's REST client. */
+export function kubeAuthorizer(rest: RestClient): Authorize {
   return reviewAuthorizer({
-    createTokenReview: (body) => authn.createTokenReview({ body }),
-    createSubjectAccessReview: (body) => authz.createSubjectAccessReview({ body }),
+    createTokenReview: (body) =>
+      rest.create<V1TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', body),
+    createSubjectAccessReview: (body) =>
+      rest.create<V1SubjectAccessReview>(
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        body,
+      ),
   });
 }
 

@@ -81,7 +81,6 @@ function probesRunnable(config: Config, logger: Logger, manager: () => Manager):
  */
 function tlsRunnable(
   config: Config,
-  kubeConfig: KubeConfig,
   rest: RestClient,
   logger: Logger,
 ): Runnable & { current(): ServingCertificate } {
@@ -95,7 +94,7 @@ function tlsRunnable(
         { logger, onChange: () => logger.info('serving certificate reloaded from files') },
       );
     }
-    const client = webhookConfigurationClient(kubeConfig);
+    const client = webhookConfigurationClient(rest);
     return startSharedCertificate({
       store: restTlsSecretStore(rest, config.webhook.certSecret),
       ref: config.webhook.certSecret,
@@ -173,7 +172,7 @@ function webhookRunnable(config: Config, build: () => FastifyInstance, logger: L
 function metricsRunnable(
   config: Config,
   metrics: Metrics,
-  kubeConfig: KubeConfig,
+  rest: RestClient,
   configs: () => readonly TopologyConfig[],
   tls: () => ServingCertificate,
   logger: Logger,
@@ -211,7 +210,7 @@ function metricsRunnable(
           ? {
               address: config.metricsBindAddress,
               tls: source ? () => source.current() : tls,
-              authorize: kubeAuthorizer(kubeConfig),
+              authorize: kubeAuthorizer(rest),
               registry: metrics.registry,
               logger,
             }
@@ -369,7 +368,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       return { allowed: false, reason: 'the SubjectAccessReview failed' };
     }
   };
-  const tls = tlsRunnable(config, kubeConfig, rest, logger);
+  const tls = tlsRunnable(config, rest, logger);
   const caches = cachesRunnable(() =>
     startCaches({
       kubeConfig,
@@ -408,7 +407,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       tls,
       caches,
       webhook,
-      metricsRunnable(config, metrics, kubeConfig, caches.configs, tls.current, logger),
+      metricsRunnable(config, metrics, rest, caches.configs, tls.current, logger),
       controllerRunnable(controller),
     ],
     ...(election ? { election } : {}),

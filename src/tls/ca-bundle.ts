@@ -1,12 +1,7 @@
 // caBundle injection: the CA that API servers must trust to call the webhook,
 // written into its Validating- and MutatingWebhookConfiguration.
 
-import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
-import type {
-  KubeConfig,
-  V1MutatingWebhookConfiguration,
-  V1ValidatingWebhookConfiguration,
-} from '@kubernetes/client-node';
+import { ApiError, paths, type RestClient } from '../kube/rest.ts';
 
 /** The parts of a Validating/MutatingWebhookConfiguration this module touches; the rest is kept as read. */
 export interface WebhookConfigurationObject {
@@ -20,10 +15,7 @@ export interface WebhookConfigurationObject {
 
 export type WebhookConfigurationKind = 'validating' | 'mutating';
 
-/**
- * What injectCaBundle needs from the API server. Errors carry the HTTP
- * status in `code` (client-node's ApiException does).
- */
+/** What injectCaBundle needs from the API server. Errors are ApiErrors (kube/rest.ts). */
 export interface WebhookConfigurationClient {
   read(kind: WebhookConfigurationKind, name: string): Promise<WebhookConfigurationObject>;
   replace(
@@ -33,33 +25,23 @@ export interface WebhookConfigurationClient {
   ): Promise<unknown>;
 }
 
-/** The client over @kubernetes/client-node's AdmissionregistrationV1Api. */
-export function webhookConfigurationClient(kubeConfig: KubeConfig): WebhookConfigurationClient {
-  const api = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+const pathOf = (kind: WebhookConfigurationKind, name: string): string =>
+  kind === 'validating'
+    ? paths.validatingWebhookConfiguration(name)
+    : paths.mutatingWebhookConfiguration(name);
+
+/** The client over the product's REST client. */
+export function webhookConfigurationClient(rest: RestClient): WebhookConfigurationClient {
   return {
-    read: async (kind, name) =>
-      kind === 'validating'
-        ? ((await api.readValidatingWebhookConfiguration({ name })) as WebhookConfigurationObject)
-        : ((await api.readMutatingWebhookConfiguration({ name })) as WebhookConfigurationObject),
-    replace: (kind, name, body) =>
-      kind === 'validating'
-        ? api.replaceValidatingWebhookConfiguration({
-            name,
-            body: body as V1ValidatingWebhookConfiguration,
-          })
-        : api.replaceMutatingWebhookConfiguration({
-            name,
-            body: body as V1MutatingWebhookConfiguration,
-          }),
+    read: (kind, name) => rest.get<WebhookConfigurationObject>(pathOf(kind, name)),
+    replace: (kind, name, body) => rest.replace(pathOf(kind, name), body),
   };
 }
 
 export type InjectionResult = 'updated' | 'unchanged' | 'not-found';
 
-function statusCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
+const statusCode = (err: unknown): number | undefined =>
+  err instanceof ApiError ? err.status : undefined;
 
 /**
  * Sets `webhooks[*].clientConfig.caBundle` of the Validating- and the

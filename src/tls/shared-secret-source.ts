@@ -70,11 +70,7 @@ const realTimers: Timers = {
 };
 
 const statusOf = (error: unknown): number | undefined =>
-  error instanceof ApiError
-    ? error.status
-    : typeof (error as { code?: unknown } | null)?.code === 'number'
-      ? (error as { code: number }).code
-      : undefined;
+  error instanceof ApiError ? error.status : undefined;
 
 /** 401/403 will not heal by retrying: the RBAC or the credentials are wrong. */
 const isDenied = (error: unknown): boolean => {

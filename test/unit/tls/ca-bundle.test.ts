@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ApiError } from '../../../src/kube/rest.ts';
 import { injectCaBundle } from '../../../src/tls/ca-bundle.ts';
 import type {
   WebhookConfigurationClient,
@@ -39,7 +40,7 @@ class FakeApi implements WebhookConfigurationClient {
 
   async read(kind: WebhookConfigurationKind, name: string): Promise<WebhookConfigurationObject> {
     const obj = this.store.get(`${kind}/${name}`);
-    if (!obj) throw Object.assign(new Error('not found'), { code: 404 });
+    if (!obj) throw new ApiError(404, 'NotFound', 'not found');
     return structuredClone(obj);
   }
 
@@ -49,18 +50,17 @@ class FakeApi implements WebhookConfigurationClient {
     body: WebhookConfigurationObject,
   ): Promise<unknown> {
     this.replaces++;
-    if (this.failReplaceWith)
-      throw Object.assign(new Error('boom'), { code: this.failReplaceWith });
+    if (this.failReplaceWith) throw new ApiError(this.failReplaceWith, 'Unknown', 'boom');
     const key = `${kind}/${name}`;
     const stored = this.store.get(key);
-    if (!stored) throw Object.assign(new Error('not found'), { code: 404 });
+    if (!stored) throw new ApiError(404, 'NotFound', 'not found');
     if (this.interleavedWrites > 0) {
       this.interleavedWrites--;
       stored.metadata!.resourceVersion = String(Number(stored.metadata!.resourceVersion) + 1);
       stored.metadata!.labels = { app: 'x', touched: 'yes' };
     }
     if (body.metadata?.resourceVersion !== stored.metadata?.resourceVersion) {
-      throw Object.assign(new Error('conflict'), { code: 409 });
+      throw new ApiError(409, 'Conflict', 'conflict');
     }
     const next = structuredClone(body);
     next.metadata!.resourceVersion = String(Number(stored.metadata!.resourceVersion) + 1);
