@@ -252,7 +252,7 @@ describe('shared TLS Secret: start-up', () => {
     });
 
     const webhooks = new FakeWebhooks();
-    webhooks.publish = () => Promise.reject(Object.assign(new Error('Forbidden'), { code: 403 }));
+    webhooks.publish = () => Promise.reject(new ApiError(403, 'Forbidden', 'Forbidden'));
     await assert.rejects(replica(new FakeStore(), webhooks, new FakeTime()), (error: Error) => {
       assert.match(error.message, /access to the webhook configurations denied \(HTTP 403\)/);
       return true;
