@@ -3,11 +3,13 @@
 // webhook needs them), so a new leader starts reconciling at once.
 import type { Logger } from 'pino';
 import { formatNamespacedName, type NamespacedName } from '../resource/names.ts';
+import { targetOf } from '../rules/policy.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { CacheListeners } from '../kube/caches.ts';
 import { describe } from '../kube/informer.ts';
 import type { ReconcilerDeps } from './reconciler.ts';
 import { reconcileTarget } from './reconciler.ts';
+import { realClock, type Clock, type Timer } from '../time/clock.ts';
 import { WorkQueue, type WorkQueueMetrics } from './queue.ts';
 
 export interface ControllerObserver {
@@ -27,6 +29,8 @@ export interface ControllerOptions {
   observer?: ControllerObserver;
   resyncMs?: number;
   workers?: number;
+  /** Resync and retry timers run on it. */
+  clock?: Clock;
 }
 
 export interface Controller {
@@ -41,26 +45,35 @@ export interface Controller {
 export function createController(options: ControllerOptions): Controller {
   const { logger, deps } = options;
   const observer = options.observer;
+  const clock = options.clock ?? realClock;
   const queue = new WorkQueue({
     onDepthChange: (depth) => observer?.queueDepth(depth),
     metrics: observer?.queue,
+    clock,
   });
   const workers = options.workers ?? 2;
   let active = 0;
   observer?.workers?.(active, workers);
   let leading = false;
-  let resync: NodeJS.Timeout | undefined;
+  let resync: Timer | undefined;
   // Settle clocks outlive one reconcile (README "When the middleware sees it").
   const settling: NonNullable<ReconcilerDeps['settling']> = new Map();
+  const resyncMs = options.resyncMs ?? 5 * 60_000;
+  // Level-triggered safety net: whatever an event missed, a resync finds.
+  const scheduleResync = () => {
+    resync = clock.setTimeout(() => {
+      enqueueAll();
+      scheduleResync();
+    }, resyncMs);
+  };
 
-  const targetOf = (config: TopologyConfig): string =>
-    config.spec?.targetSecret ?? deps.policy().defaultTargetSecret;
+  const targetOfConfig = (config: TopologyConfig): string => targetOf(config, deps.policy());
   const enqueue = (target: string) => {
     if (leading) queue.add(target);
   };
   const enqueueAll = () => {
     if (!leading) return;
-    for (const target of new Set(options.allConfigs().map(targetOf))) enqueue(target);
+    for (const target of new Set(options.allConfigs().map(targetOfConfig))) enqueue(target);
   };
   // Every config event enqueues every target; a burst of N events (a list
   // after a restart or a 410) would scan all configs N times. One scan per
@@ -109,13 +122,13 @@ export function createController(options: ControllerOptions): Controller {
         // every other: a backend name is unique cluster-wide, so a change
         // here can decide a conflict in another target, and a loser there
         // must be retried when this one goes.
-        enqueue(targetOf(config));
+        enqueue(targetOfConfig(config));
         enqueueAllSoon();
       },
       keySecretChanged: (ref: NamespacedName) => {
         const name = formatNamespacedName(ref);
         for (const config of options.allConfigs()) {
-          if (config.spec?.endpointDecryptSecret === name) enqueue(targetOf(config));
+          if (config.spec?.endpointDecryptSecret === name) enqueue(targetOfConfig(config));
         }
       },
       managedSecretChanged: (ref) => enqueue(formatNamespacedName(ref)),
@@ -125,17 +138,17 @@ export function createController(options: ControllerOptions): Controller {
     startLeading() {
       leading = true;
       enqueueAll();
-      // Level-triggered safety net: whatever an event missed, a resync finds.
-      resync = setInterval(enqueueAll, options.resyncMs ?? 5 * 60_000);
+      clock.clearTimeout(resync);
+      scheduleResync();
     },
     stopLeading() {
       leading = false;
-      clearInterval(resync);
+      clock.clearTimeout(resync);
     },
     isLeading: () => leading,
     async shutdown() {
       leading = false;
-      clearInterval(resync);
+      clock.clearTimeout(resync);
       queue.shutdown();
       await running;
     },

@@ -20,7 +20,7 @@
 // Determinism: the same configs and the same written entries, in any order,
 // give byte-identical data and the same outcomes.
 import type { TopologyConfig } from '../resource/types.ts';
-import { parseNamespacedName } from '../resource/names.ts';
+import { objectKey, parseNamespacedName } from '../resource/names.ts';
 import { isRecord, stringifyJson } from '../resource/json.ts';
 import { requestsOverride, validateActiveUpdate } from '../rules/append-only.ts';
 import { ConflictMaps } from '../rules/conflict-maps.ts';
@@ -33,7 +33,7 @@ import type { FieldError } from '../rules/field-errors.ts';
 import type { Resolved } from '../rules/index.ts';
 import { resolveConfig, validateStatic } from '../rules/index.ts';
 import type { Policy } from '../rules/policy.ts';
-import { targetAllowed } from '../rules/policy.ts';
+import { targetAllowed, targetOf } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
 import { deniedKeySecrets, KeySecretPoints } from '../rules/deny-list.ts';
 import { POSITION_DIGITS, renderEntryOnce, secretKeyFor } from '../secret-format/entry.ts';
@@ -118,24 +118,15 @@ interface Incumbent {
   unseen?: boolean;
 }
 
-const keyOf = (config: TopologyConfig) =>
-  `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
 const joined = (errors: readonly FieldError[]) => errors.map(formatFieldError).join('; ');
-
-/** The group a config belongs to: an omitted targetSecret is the CRD's default, as the API server would set it. */
-function targetOf(config: TopologyConfig, policy: Policy): string {
-  const target: unknown = config.spec?.targetSecret;
-  if (target === undefined) return policy.defaultTargetSecret;
-  return typeof target === 'string' ? target : '';
-}
 
 /** One object per namespace/name; should the caller pass two, the choice must not depend on their order. */
 function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
   const chosen = new Map<string, TopologyConfig>();
   for (const config of configs) {
-    const seen = chosen.get(keyOf(config));
+    const seen = chosen.get(objectKey(config));
     // Only a collision pays for serialising: the larger JSON wins, whatever the input order.
-    if (!seen || stringifyJson(config) > stringifyJson(seen)) chosen.set(keyOf(config), config);
+    if (!seen || stringifyJson(config) > stringifyJson(seen)) chosen.set(objectKey(config), config);
   }
   return [...chosen.values()];
 }
@@ -569,7 +560,7 @@ export function mergeAll(
     if (seated.has(config)) continue;
     const candidate = merger.prepare(config, keys);
     if ('cause' in candidate)
-      merger.fail(targetOf(config, policy), keyOf(config), candidate.reason, candidate.cause);
+      merger.fail(targetOf(config, policy), objectKey(config), candidate.reason, candidate.cause);
     else candidates.push(candidate);
   }
   const losers = crossTargetClaims(candidates);

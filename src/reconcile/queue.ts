@@ -3,12 +3,15 @@
 // never processed by two workers at once (an add during processing is kept
 // and processed right after); failures are retried with per-key exponential
 // back-off that resets on success.
+import { realClock, type Clock, type Timer } from '../time/clock.ts';
 
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onDepthChange?: (depth: number) => void;
   metrics?: WorkQueueMetrics;
+  /** Back-off timers run on it. */
+  clock?: Clock;
 }
 
 /** What client-go's work-queue metrics count, as the queue sees it. */
@@ -39,7 +42,8 @@ export class WorkQueue {
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, Timer>();
+  readonly #clock: Clock;
   #wake: (() => void) | undefined;
   #shuttingDown = false;
 
@@ -48,6 +52,7 @@ export class WorkQueue {
     this.#maxDelayMs = options.maxDelayMs ?? 60_000;
     this.#onDepthChange = options.onDepthChange ?? (() => {});
     this.#metrics = options.metrics;
+    this.#clock = options.clock ?? realClock;
   }
 
   get depth(): number {
@@ -75,7 +80,7 @@ export class WorkQueue {
     if (this.#shuttingDown || this.#timers.has(key)) return;
     this.#timers.set(
       key,
-      setTimeout(() => {
+      this.#clock.setTimeout(() => {
         this.#timers.delete(key);
         this.add(key);
       }, delayMs),
@@ -95,7 +100,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.#shuttingDown = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer);
     this.#timers.clear();
     this.#wake?.();
   }

@@ -10,6 +10,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   formatNamespacedName,
+  objectKey,
   parseNamespacedName,
 } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
@@ -119,9 +120,6 @@ function sameData(a: Record<string, string> | undefined, b: Record<string, strin
 /** Position moves written at once (the REST client keeps 16 connections). */
 const MOVE_WRITERS = 8;
 
-const keyOf = (config: TopologyConfig): string =>
-  `${config.metadata.namespace}/${config.metadata.name}`;
-
 export async function reconcileTarget(
   target: string,
   deps: ReconcilerDeps,
@@ -151,8 +149,8 @@ export async function reconcileTarget(
   const policy = deps.policy();
   // This target's objects come from the index; the others only take part in
   // the cluster-wide backend-name resolution.
-  const own = new Set(configs.map(keyOf));
-  const others = (deps.allConfigs?.() ?? []).filter((c) => !own.has(keyOf(c)));
+  const own = new Set(configs.map(objectKey));
+  const others = (deps.allConfigs?.() ?? []).filter((c) => !own.has(objectKey(c)));
   // Policy is checked here too: a config that bypassed the webhook must not
   // make the operator create or touch a Secret the platform did not allow.
   const current: ReadOutcome =
@@ -168,7 +166,7 @@ export async function reconcileTarget(
   const written = new Map<string, WrittenSecret>();
   const everyone = [...live, ...others];
   for (const secret of deps.managedSecrets?.() ?? []) {
-    const name = `${secret.metadata.namespace ?? ''}/${secret.metadata.name ?? ''}`;
+    const name = objectKey(secret);
     if (name !== target) written.set(name, writtenOf(secret, everyone));
   }
   // A Secret this product does not manage is written only once adopted (adopt.ts).
@@ -187,7 +185,7 @@ export async function reconcileTarget(
       ? await movePositions(target, configs, written.get(target), policy, deps)
       : { outcome: 'none' as const, moved: new Map<string, TopologyConfig>() };
   if (moves.outcome === 'retry') return 'retry';
-  live = live.map((c) => moves.moved.get(keyOf(c)) ?? c);
+  live = live.map((c) => moves.moved.get(objectKey(c)) ?? c);
   const present = await unseenOwners(written.get(target), configs, deps);
   // Nothing to count for a Secret that will not be written: its reason says why.
   const blocked =
@@ -234,10 +232,10 @@ export async function reconcileTarget(
 
   const statuses = new Map<string, DesiredStatus>();
   for (const config of live) {
-    const outcome = result.outcomes.get(keyOf(config));
+    const outcome = result.outcomes.get(objectKey(config));
     // A config the merge accepted is Active only if the Secret now holds it.
     if (outcome?.state === 'Active' && write.state === 'blocked') {
-      statuses.set(keyOf(config), {
+      statuses.set(objectKey(config), {
         deployStatus: 'Error',
         deployStatusReason: write.reason,
         reason: write.cause,
@@ -248,7 +246,7 @@ export async function reconcileTarget(
         config.status?.deployStatus === 'Active' &&
         config.status.observedGeneration === config.metadata.generation;
       if (!activeNow) {
-        statuses.set(keyOf(config), {
+        statuses.set(objectKey(config), {
           deployStatus: 'Error',
           deployStatusReason: write.reason,
           reason: write.cause,
@@ -257,7 +255,7 @@ export async function reconcileTarget(
     } else if (outcome) {
       const active = outcome.state === 'Active';
       const settling = active && settlingFor(config, target, deps);
-      statuses.set(keyOf(config), {
+      statuses.set(objectKey(config), {
         deployStatus: outcome.state,
         deployStatusReason: active ? '' : outcome.reason,
         reason: settling ? 'Settling' : outcome.cause,
@@ -266,7 +264,7 @@ export async function reconcileTarget(
         ...(settling ? { settling: true } : {}),
       });
     } else {
-      statuses.set(keyOf(config), {
+      statuses.set(objectKey(config), {
         deployStatus: 'Error',
         deployStatusReason: 'left out of the merge (internal error; see the operator log)',
         reason: 'InternalError',
@@ -277,7 +275,7 @@ export async function reconcileTarget(
 
   let retry = false;
   for (const config of live) {
-    const desired = statuses.get(keyOf(config));
+    const desired = statuses.get(objectKey(config));
     if (!desired || !statusChanged(config, desired)) continue;
     if (!deps.mayWrite()) return 'done';
     try {
@@ -304,7 +302,7 @@ export async function reconcileTarget(
   if (write.state === 'denied') {
     if (deleting.length > 0) {
       logger.warn(
-        { target, deleting: deleting.map(keyOf) },
+        { target, deleting: deleting.map(objectKey) },
         'target Secret not writable (RBAC); finalizers kept until it is',
       );
     }
@@ -314,7 +312,7 @@ export async function reconcileTarget(
       try {
         await setFinalizer(rest, config, false);
         logger.info(
-          { object: keyOf(config), target },
+          { object: objectKey(config), target },
           'backends removed from the Secret; finalizer released',
         );
       } catch (error) {
@@ -400,7 +398,7 @@ function writePending(rest: RestClient, config: TopologyConfig): Promise<Topolog
  */
 function settlingFor(config: TopologyConfig, target: string, deps: ReconcilerDeps): boolean {
   const settleMs = deps.settleMs ?? 0;
-  const { uid = keyOf(config), generation } = config.metadata;
+  const { uid = objectKey(config), generation } = config.metadata;
   if (settleMs <= 0 || readyNow(config.status?.conditions, generation)) return false;
   // Active at this generation before conditions were written (an upgrade): long live.
   const status = config.status;
@@ -424,7 +422,7 @@ function settlingFor(config: TopologyConfig, target: string, deps: ReconcilerDep
 function forgetSettled(configs: readonly TopologyConfig[], deps: ReconcilerDeps): void {
   if (!deps.settling) return;
   for (const config of configs) {
-    const { uid = keyOf(config), generation, deletionTimestamp } = config.metadata;
+    const { uid = objectKey(config), generation, deletionTimestamp } = config.metadata;
     if (deletionTimestamp || readyNow(config.status?.conditions, generation))
       deps.settling.delete(uid);
   }
@@ -553,7 +551,7 @@ async function blockedNewcomers(
   newcomers.forEach((config, i) => {
     const verdict = verdicts[i]!;
     if (verdict.state === 'refused')
-      blocked.set(keyOf(config), verdict.errors.map(formatFieldError).join('; '));
+      blocked.set(objectKey(config), verdict.errors.map(formatFieldError).join('; '));
   });
   return blocked;
 }

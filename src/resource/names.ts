@@ -50,6 +50,13 @@ export interface NamespacedName {
   name: string;
 }
 
+/** `namespace/name` of an object, the key configs are told apart by. */
+export function objectKey(object: {
+  metadata?: { namespace?: string | undefined; name?: string | undefined };
+}): string {
+  return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+}
+
 export function formatNamespacedName(ref: NamespacedName): string {
   return `${ref.namespace}/${ref.name}`;
 }

@@ -59,6 +59,16 @@ export function matchesAnyTargetPattern(patterns: readonly string[], ref: Namesp
   });
 }
 
+/** The target a config belongs to: an omitted targetSecret is the policy's default, as the mutating webhook sets it. */
+export function targetOf(
+  config: { spec?: { targetSecret?: unknown } },
+  policy: Pick<Policy, 'defaultTargetSecret'>,
+): string {
+  const target = config.spec?.targetSecret;
+  if (target === undefined) return policy.defaultTargetSecret;
+  return typeof target === 'string' ? target : '';
+}
+
 /** Whether policy lets a config write into the Secret `ref`. */
 export function targetAllowed(ref: NamespacedName, policy: Policy): boolean {
   return matchesAnyTargetPattern(policy.allowedTargetSecrets, ref);

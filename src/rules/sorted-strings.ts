@@ -5,6 +5,18 @@
 
 const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The index of the first item of `sorted` (ascending) that is >= value. */
+export function lowerBound<T extends string | number>(sorted: readonly T[], value: T): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class SortedStrings {
   #items: string[] = [];
   #pending: string[] = [];
@@ -42,14 +54,7 @@ export class SortedStrings {
 
   /** The index of the first item >= value. */
   #lowerBound(value: string): number {
-    let lo = 0;
-    let hi = this.#items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#items[mid]! < value) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.#items, value);
   }
 
   has(value: string): boolean {

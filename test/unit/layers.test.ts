@@ -11,6 +11,7 @@ const SRC = join(import.meta.dirname, '../../src');
 /** Lower numbers are lower layers; folders on one level must not import each other. */
 const LAYER: Record<string, number> = {
   resource: 0,
+  time: 0,
   crypto: 0,
   'secret-format': 1,
   rules: 2,

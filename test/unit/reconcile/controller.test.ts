@@ -4,6 +4,8 @@ import pino from 'pino';
 import { createController } from '../../../src/reconcile/controller.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
+import type { Clock } from '../../../src/time/clock.ts';
+import { fakeClock } from '../fake-clock.ts';
 
 const configs = Array.from(
   { length: 2000 },
@@ -14,7 +16,7 @@ const configs = Array.from(
     }) as unknown as TopologyConfig,
 );
 
-function controller(onList: () => void) {
+function controller(onList: () => void, clock?: Clock) {
   const logger = pino({ level: 'silent' });
   return createController({
     deps: {
@@ -31,6 +33,8 @@ function controller(onList: () => void) {
     },
     logger,
     workers: 0, // nothing is reconciled: only the queueing is under test
+    resyncMs: 60_000,
+    ...(clock ? { clock } : {}),
   });
 }
 
@@ -51,5 +55,24 @@ test('a replica that does not lead does not scan at all', async () => {
   for (const config of configs) c.listeners.configChanged(config);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(scans, 0);
+  await c.shutdown();
+});
+
+test('while leading, every target is queued again each resync period; not after stepping down', async () => {
+  const clock = fakeClock();
+  let scans = 0;
+  const c = controller(() => scans++, clock);
+  c.startLeading();
+  assert.equal(scans, 1, 'a new leader queues everything at once');
+  await clock.advance(59_999);
+  assert.equal(scans, 1);
+  await clock.advance(1);
+  assert.equal(scans, 2);
+  await clock.advance(60_000);
+  assert.equal(scans, 3);
+  c.stopLeading();
+  await clock.advance(600_000);
+  assert.equal(scans, 3);
+  assert.equal(clock.pending(), 0, 'no resync timer left behind');
   await c.shutdown();
 });

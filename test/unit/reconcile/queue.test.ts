@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkQueue } from '../../../src/reconcile/queue.ts';
+import { sleep } from '../../../src/time/clock.ts';
+import { fakeClock } from '../fake-clock.ts';
 
+// Real time, for what the queue measures with the process's monotonic clock.
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('WorkQueue', () => {
   test('a key added many times while waiting is processed once', async () => {
-    const queue = new WorkQueue();
+    const clock = fakeClock();
+    const queue = new WorkQueue({ clock });
     const seen: string[] = [];
     for (let i = 0; i < 5; i++) queue.add('ns/a');
     queue.add('ns/b');
@@ -14,14 +18,15 @@ describe('WorkQueue', () => {
       seen.push(key);
       return 'done';
     });
-    await tick(20);
+    await clock.advance(20);
     queue.shutdown();
     await running;
     assert.deepEqual(seen, ['ns/a', 'ns/b']);
   });
 
   test('a key is never processed by two workers at once, and an add during processing is not lost', async () => {
-    const queue = new WorkQueue();
+    const clock = fakeClock();
+    const queue = new WorkQueue({ clock });
     let active = 0;
     let maxActive = 0;
     let runs = 0;
@@ -30,12 +35,12 @@ describe('WorkQueue', () => {
       maxActive = Math.max(maxActive, active);
       runs++;
       if (runs === 1) queue.add('ns/a'); // arrives while ns/a is being processed
-      await tick(10);
+      await sleep(clock, 10);
       active--;
       return 'done';
     }, 4);
     queue.add('ns/a');
-    await tick(60);
+    await clock.advance(60);
     queue.shutdown();
     await running;
     assert.equal(maxActive, 1);
@@ -43,19 +48,20 @@ describe('WorkQueue', () => {
   });
 
   test('failures are retried with growing back-off that resets after success', async () => {
-    const queue = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 40 });
+    const clock = fakeClock();
+    const queue = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 40, clock });
     const times: number[] = [];
-    const started = Date.now();
+    const started = clock.now();
     const running = queue.run(async () => {
-      times.push(Date.now() - started);
+      times.push(clock.now() - started);
       return times.length < 4 ? 'retry' : 'done';
     });
     queue.add('ns/a');
-    await tick(200);
+    await clock.advance(200);
     queue.shutdown();
     await running;
     assert.equal(times.length, 4);
-    // 10, 20, 40 ms between attempts (timers may fire late, never early).
+    // 10, 20, 40 ms between attempts (on fake time, exactly).
     assert.ok(times[1]! - times[0]! >= 9);
     assert.ok(times[2]! - times[1]! >= 19);
     assert.ok(times[3]! - times[2]! >= 39);
@@ -63,7 +69,8 @@ describe('WorkQueue', () => {
   });
 
   test('a worker that throws is retried, not crashed', async () => {
-    const queue = new WorkQueue({ baseDelayMs: 5 });
+    const clock = fakeClock();
+    const queue = new WorkQueue({ baseDelayMs: 5, clock });
     let calls = 0;
     const running = queue.run(async () => {
       calls++;
@@ -71,7 +78,7 @@ describe('WorkQueue', () => {
       return 'done';
     });
     queue.add('ns/a');
-    await tick(50);
+    await clock.advance(50);
     queue.shutdown();
     await running;
     assert.equal(calls, 2);
@@ -79,12 +86,13 @@ describe('WorkQueue', () => {
 
   test('reports its depth', async () => {
     const depths: number[] = [];
-    const queue = new WorkQueue({ onDepthChange: (d) => depths.push(d) });
+    const clock = fakeClock();
+    const queue = new WorkQueue({ onDepthChange: (d) => depths.push(d), clock });
     queue.add('a');
     queue.add('b');
     assert.equal(queue.depth, 2);
     const running = queue.run(async () => 'done');
-    await tick(10);
+    await clock.advance(10);
     queue.shutdown();
     await running;
     assert.equal(queue.depth, 0);
