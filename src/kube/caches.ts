@@ -21,6 +21,7 @@ import type { RoutingGrant } from '../resource/grant.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigIndex } from '../rules/config-index.ts';
 import { startInformer, type RunningInformer } from './informer.ts';
+import type { CacheListeners } from '../reconcile/ports.ts';
 import { paths, type RestClient } from './rest.ts';
 import {
   KEY_SECRET_LIMITS,
@@ -42,19 +43,6 @@ interface SecretObject {
     annotations?: Record<string, string>;
   };
   data?: Record<string, string>;
-}
-
-export interface CacheListeners {
-  /** A config was added, changed or removed (old and new target are both reported on a move). */
-  configChanged(config: TopologyConfig): void;
-  keySecretChanged(ref: NamespacedName): void;
-  /** A managed target Secret changed, or one asking to be adopted. */
-  managedSecretChanged(ref: NamespacedName): void;
-  /**
-   * A TopologyRoutingGrant or a Namespace changed: the grants in force, with
-   * each namespace's uid (a grant binds to the uid, see rules/tenancy.ts).
-   */
-  grantsChanged(grants: readonly RoutingGrant[], namespaceUids: ReadonlyMap<string, string>): void;
 }
 
 export interface Caches {

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListWatch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { describe } from '../resource/errors.ts';
 import type { RestClient } from './rest.ts';
 import { ExactWatch } from './watch.ts';
 
@@ -182,10 +183,3 @@ async function listAll<T>(options: InformerOptions<T>, query: string): Promise<L
   return { items, metadata: { resourceVersion: page.metadata?.resourceVersion } };
 }
 
-/** An error's message without request bodies or headers (they could hold secrets). */
-export function describe(error: unknown): string {
-  if (error instanceof Error) return error.message.slice(0, 300);
-  if (typeof error === 'object' && error !== null && 'message' in error)
-    return String((error as { message: unknown }).message).slice(0, 300);
-  return String(error).slice(0, 300);
-}

@@ -6,7 +6,7 @@
 // standby takes over at its next retry instead of after a full lease.
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, paths, type RestClient } from './rest.ts';
-import { describe } from './informer.ts';
+import { describe } from '../resource/errors.ts';
 
 export interface LeaderElectionOptions {
   rest: RestClient;

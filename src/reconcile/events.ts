@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, KIND } from '../resource/schema.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { paths, type RestClient } from '../kube/rest.ts';
-import { describe } from '../kube/informer.ts';
+import { describe } from '../resource/errors.ts';
 
 export interface EventRecorder {
   record(config: TopologyConfig, type: 'Normal' | 'Warning', reason: string, message: string): void;

@@ -16,7 +16,7 @@
 
 import type { Logger } from 'pino';
 import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../kube/rest.ts';
-import { describe } from '../kube/informer.ts';
+import { describe } from '../resource/errors.ts';
 import { formatNamespacedName, type NamespacedName } from '../resource/names.ts';
 import { fingerprint, selfProvision } from './certificate.ts';
 import type {
