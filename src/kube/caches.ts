@@ -18,6 +18,7 @@ import {
   formatNamespacedName,
 } from '../resource/names.ts';
 import type { RoutingGrant } from '../resource/grant.ts';
+import type { SecretObject } from '../resource/secret.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigIndex } from '../rules/config-index.ts';
 import { startInformer, type RunningInformer } from './informer.ts';
@@ -33,16 +34,6 @@ import {
 
 interface NamespaceObject {
   metadata: { name?: string; uid?: string };
-}
-
-interface SecretObject {
-  metadata: {
-    name?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  data?: Record<string, string>;
 }
 
 export interface Caches {

@@ -13,6 +13,7 @@ import {
   objectKey,
   parseNamespacedName,
 } from '../resource/names.ts';
+import type { SecretObject } from '../resource/secret.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { targetAllowed, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
@@ -95,19 +96,7 @@ export interface ReconcilerDeps {
   now?(): number;
 }
 
-export interface Secret {
-  metadata: {
-    name?: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-  };
-  type?: string;
-  data?: Record<string, string>;
-}
+export type Secret = SecretObject;
 
 export type ReconcileResult = 'done' | 'retry';
 

@@ -4,6 +4,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import type { NamespacedName } from '../resource/names.ts';
+import type { SecretObject } from '../resource/secret.ts';
 import { parseServingCertificate } from './certificate.ts';
 import type { ServingCertificate } from './certificate.ts';
 import type { SharedTlsState } from './rotation.ts';
@@ -30,22 +31,7 @@ const KEY = {
   retiredCa: 'retired-ca.crt',
 } as const;
 
-export interface TlsSecretObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [field: string]: unknown;
-  };
-  type?: string;
-  /** Base64 values, as on the wire. */
-  data?: Record<string, string>;
-  [field: string]: unknown;
-}
+export type TlsSecretObject = SecretObject;
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 const unb64 = (text: string): string => Buffer.from(text, 'base64').toString('utf8');
