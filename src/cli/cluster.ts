@@ -5,7 +5,8 @@
 // undefined; any other API error ends the command.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
-import { createRestClient, isNotFound, paths, type RestClient } from '../kube/rest.ts';
+import { createRestClient, paths, type RestClient } from '../kube/rest.ts';
+import { isNotFound } from '../resource/errors.ts';
 import {
   ENDPOINT_KEYS_LABEL,
   ENDPOINT_KEYS_VALUE,

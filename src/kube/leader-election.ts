@@ -5,7 +5,8 @@
 // renewDeadline, and a leader that stops releases the lease so that a
 // standby takes over at its next retry instead of after a full lease.
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, paths, type RestClient } from './rest.ts';
+import { paths, type RestClient } from './rest.ts';
+import { isConflict, isNotFound } from '../resource/errors.ts';
 import { describe } from '../resource/errors.ts';
 
 export interface LeaderElectionOptions {

@@ -4,24 +4,8 @@
 // @kubernetes/client-node.
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiError } from '../resource/errors.ts';
 import { parseJson, stringifyJson } from '../resource/json.ts';
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly reason: string;
-  constructor(status: number, reason: string, message: string) {
-    super(message);
-    this.status = status;
-    this.reason = reason;
-  }
-}
-
-export const isNotFound = (error: unknown): boolean =>
-  error instanceof ApiError && error.status === 404;
-export const isConflict = (error: unknown): boolean =>
-  error instanceof ApiError && error.status === 409;
-export const isAlreadyExists = (error: unknown): boolean =>
-  error instanceof ApiError && error.status === 409 && error.reason === 'AlreadyExists';
 
 export type PatchType = 'merge' | 'json';
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND } from '../resource/schema.ts';
 import type { TopologyConfig } from '../resource/types.ts';
-import { paths, type RestClient } from '../kube/rest.ts';
+import type { EventSink } from './ports.ts';
 import { describe } from '../resource/errors.ts';
 
 export interface EventRecorder {
@@ -13,7 +13,7 @@ export interface EventRecorder {
 }
 
 export function createEventRecorder(
-  rest: RestClient,
+  sink: EventSink,
   component: string,
   logger: Logger,
   now = Date.now,
@@ -46,7 +46,7 @@ export function createEventRecorder(
       };
       // One retry a second later covers a conflict or a brief API outage;
       // an Event is not worth holding up reconciliation for longer.
-      const post = () => rest.create(paths.events(namespace), event);
+      const post = () => sink.create(namespace, event);
       post()
         .catch(() => new Promise((resolve) => setTimeout(resolve, 1000)).then(post))
         .catch((error: unknown) => {

@@ -1,8 +1,11 @@
-// What reconcile/ needs from the layers around it, declared here so that
-// kube/ implements it and reconcile/ never imports from kube/.
+// What reconcile/ needs from the layers around it (the caches' events, the
+// Secret store, the status writer, the event sink), declared here so that
+// kube/ implements it (kube/stores.ts, kube/caches.ts) and reconcile/ never
+// imports from kube/.
 
 import type { RoutingGrant } from '../resource/grant.ts';
 import type { NamespacedName } from '../resource/names.ts';
+import type { SecretObject } from '../resource/secret.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 
 /** What the caches tell the controller. */
@@ -17,4 +20,27 @@ export interface CacheListeners {
    * each namespace's uid (a grant binds to the uid, see rules/tenancy.ts).
    */
   grantsChanged(grants: readonly RoutingGrant[], namespaceUids: ReadonlyMap<string, string>): void;
+}
+
+// The writes below fail with an ApiError (resource/errors.ts), whose status
+// the reconciler decides on: 404, 409 and 403 each mean something.
+
+/** The target Secrets, read and written live (never from a cache). */
+export interface SecretStore {
+  get(ref: NamespacedName): Promise<SecretObject>;
+  create(namespace: string, secret: SecretObject): Promise<unknown>;
+  /** A replace carries the read resourceVersion: a concurrent change fails it with 409. */
+  replace(ref: NamespacedName, secret: SecretObject): Promise<unknown>;
+}
+
+/** TopologyConfigs: one read live, and merge patches of their status or metadata. */
+export interface ConfigStore {
+  get(ref: NamespacedName): Promise<TopologyConfig>;
+  patchStatus(ref: NamespacedName, patch: object): Promise<TopologyConfig>;
+  patchMetadata(ref: NamespacedName, patch: object): Promise<unknown>;
+}
+
+/** Where core/v1 Events go. */
+export interface EventSink {
+  create(namespace: string, event: object): Promise<unknown>;
 }

@@ -18,18 +18,12 @@ import type { TopologyConfig } from '../resource/types.ts';
 import { targetAllowed, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
 import { encodeSecretData, isManagedSecret, managedSecret } from '../secret-format/secret.ts';
-import {
-  ApiError,
-  isAlreadyExists,
-  isConflict,
-  isNotFound,
-  paths,
-  type RestClient,
-} from '../kube/rest.ts';
+import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../resource/errors.ts';
 import type { ExistingDataVerdict } from '../admission/existing-data.ts';
 import { requestsOverride } from '../rules/append-only.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
 import type { EventRecorder } from './events.ts';
+import type { ConfigStore, SecretStore } from './ports.ts';
 import type { ConditionReason } from './conditions.ts';
 import { readyNow } from './conditions.ts';
 import {
@@ -57,7 +51,8 @@ import {
 } from './status.ts';
 
 export interface ReconcilerDeps {
-  rest: RestClient;
+  secrets: SecretStore;
+  configs: ConfigStore;
   configsOfTarget(target: string): readonly TopologyConfig[];
   /**
    * Every config of the cluster. Backend names are unique cluster-wide, so
@@ -113,7 +108,7 @@ export async function reconcileTarget(
   target: string,
   deps: ReconcilerDeps,
 ): Promise<ReconcileResult> {
-  const { rest, logger } = deps;
+  const { configs: store, logger } = deps;
   const ref = parseNamespacedName(target);
   const configs = deps.configsOfTarget(target);
   let live = configs.filter((c) => !c.metadata.deletionTimestamp);
@@ -128,8 +123,8 @@ export async function reconcileTarget(
   if (missing.length > 0) {
     await Promise.all(
       missing.map(async (c) => {
-        const seen = c.status?.conditions ? c : await writePending(rest, c);
-        await setFinalizer(rest, seen, true);
+        const seen = c.status?.conditions ? c : await writePending(store, c);
+        await setFinalizer(store, seen, true);
       }),
     );
     return 'done'; // the update events bring this target back with fresh objects
@@ -214,7 +209,7 @@ export async function reconcileTarget(
     // the lease writes nothing).
     if (!deps.mayWrite()) return 'retry';
     await Promise.all(
-      live.filter((c) => !c.status?.conditions).map((c) => writePending(rest, c).catch(() => {})),
+      live.filter((c) => !c.status?.conditions).map((c) => writePending(store, c).catch(() => {})),
     );
     return 'retry';
   }
@@ -268,7 +263,7 @@ export async function reconcileTarget(
     if (!desired || !statusChanged(config, desired)) continue;
     if (!deps.mayWrite()) return 'done';
     try {
-      await writeStatus(rest, config, desired);
+      await writeStatus(store, config, desired);
       if (config.status?.deployStatus !== desired.deployStatus) {
         deps.events.record(
           config,
@@ -299,7 +294,7 @@ export async function reconcileTarget(
     for (const config of deleting) {
       if (!deps.mayWrite()) return 'done';
       try {
-        await setFinalizer(rest, config, false);
+        await setFinalizer(store, config, false);
         logger.info(
           { object: objectKey(config), target },
           'backends removed from the Secret; finalizer released',
@@ -369,8 +364,8 @@ async function movePositions(
 }
 
 /** The first status of a config: seen, not merged yet. */
-function writePending(rest: RestClient, config: TopologyConfig): Promise<TopologyConfig> {
-  return writeStatus(rest, config, {
+function writePending(store: ConfigStore, config: TopologyConfig): Promise<TopologyConfig> {
+  return writeStatus(store, config, {
     deployStatus: 'Pending',
     deployStatusReason: '',
     reason: 'Pending',
@@ -456,7 +451,7 @@ async function readSecret(
   try {
     return {
       state: 'read',
-      secret: await deps.rest.get<Secret>(paths.secret(ref.namespace, ref.name)),
+      secret: await deps.secrets.get(ref),
     };
   } catch (error) {
     const denied = forbidden(error, 'read', formatNamespacedName(ref));
@@ -484,9 +479,7 @@ async function unseenOwners(
     const ref = refOfKey(key);
     if (!ref) continue;
     try {
-      const live = await deps.rest.get<TopologyConfig>(
-        paths.topologyConfig(ref.namespace, ref.name),
-      );
+      const live = await deps.configs.get(ref);
       if (live.metadata.uid === entry.uid && !live.metadata.deletionTimestamp)
         present.add(entry.uid);
     } catch (error) {
@@ -593,7 +586,7 @@ async function writeSecret(
   inUse: boolean,
   deps: ReconcilerDeps,
 ): Promise<WriteOutcome> {
-  const { rest, logger } = deps;
+  const { secrets, logger } = deps;
   const target = formatNamespacedName(ref);
   const { data } = merged;
   const desired = encodeSecretData(data);
@@ -603,8 +596,8 @@ async function writeSecret(
     if (!inUse) return { state: 'unchanged' };
     if (!deps.mayWrite()) return { state: 'conflict' };
     try {
-      await rest.create(
-        paths.secrets(ref.namespace),
+      await secrets.create(
+        ref.namespace,
         managedSecret(ref, data, 'data', { [ENTRIES_ANNOTATION]: owners }),
       );
     } catch (error) {
@@ -650,7 +643,7 @@ async function writeSecret(
     return { state: 'unchanged' };
   if (!deps.mayWrite()) return { state: 'conflict' };
   try {
-    await rest.replace(paths.secret(ref.namespace, ref.name), {
+    await secrets.replace(ref, {
       ...secret,
       metadata: {
         ...secret.metadata,

@@ -5,7 +5,7 @@
 // conditions go in the same patch, under the same guard.
 import { ASSIGNED_POSITION_ANNOTATION, FINALIZER } from '../resource/names.ts';
 import type { DeployStatus, TopologyConfig, TopologyConfigStatus } from '../resource/types.ts';
-import { paths, type RestClient } from '../kube/rest.ts';
+import type { ConfigStore } from './ports.ts';
 import { conditionsFor, sameConditions, type ConditionReason } from './conditions.ts';
 
 export interface DesiredStatus {
@@ -48,45 +48,51 @@ export function statusChanged(config: TopologyConfig, desired: DesiredStatus): b
 }
 
 export async function writeStatus(
-  rest: RestClient,
+  configs: ConfigStore,
   config: TopologyConfig,
   desired: DesiredStatus,
   now = new Date(),
 ): Promise<TopologyConfig> {
   const { namespace = '', name = '', resourceVersion, generation } = config.metadata;
-  return rest.patch<TopologyConfig>(`${paths.topologyConfig(namespace, name)}/status`, 'merge', {
-    metadata: { resourceVersion },
-    status: {
-      deployStatus: desired.deployStatus,
-      deployStatusReason: desired.deployStatusReason,
-      // null removes the field (merge patch) once the entry is no longer kept.
-      ...(desired.keptInSecret
-        ? { keptInSecret: true }
-        : config.status?.keptInSecret
-          ? { keptInSecret: null }
-          : {}),
-      observedGeneration: generation,
-      // The position that was merged, as the older operator reported it; kept as it was
-      // while the config is not Active (its last merged entry may still be live).
-      ...(desired.deployStatus === 'Active' ? { deployOrder: config.spec.position } : {}),
-      conditions: conditionsOf(config, desired, now),
+  return configs.patchStatus(
+    { namespace, name },
+    {
+      metadata: { resourceVersion },
+      status: {
+        deployStatus: desired.deployStatus,
+        deployStatusReason: desired.deployStatusReason,
+        // null removes the field (merge patch) once the entry is no longer kept.
+        ...(desired.keptInSecret
+          ? { keptInSecret: true }
+          : config.status?.keptInSecret
+            ? { keptInSecret: null }
+            : {}),
+        observedGeneration: generation,
+        // The position that was merged, as the older operator reported it; kept as it was
+        // while the config is not Active (its last merged entry may still be live).
+        ...(desired.deployStatus === 'Active' ? { deployOrder: config.spec.position } : {}),
+        conditions: conditionsOf(config, desired, now),
+      },
     },
-  });
+  );
 }
 
 export const hasFinalizer = (config: TopologyConfig): boolean =>
   (config.metadata.finalizers ?? []).includes(FINALIZER);
 
 export async function setFinalizer(
-  rest: RestClient,
+  configs: ConfigStore,
   config: TopologyConfig,
   present: boolean,
 ): Promise<void> {
   const { namespace = '', name = '', resourceVersion } = config.metadata;
   const others = (config.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-  await rest.patch(paths.topologyConfig(namespace, name), 'merge', {
-    metadata: { resourceVersion, finalizers: present ? [...others, FINALIZER] : others },
-  });
+  await configs.patchMetadata(
+    { namespace, name },
+    {
+      metadata: { resourceVersion, finalizers: present ? [...others, FINALIZER] : others },
+    },
+  );
 }
 
 /**

@@ -17,6 +17,7 @@ import type { CacheListeners } from '../reconcile/ports.ts';
 import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { createRestClient, fenced, paths, type RestClient } from '../kube/rest.ts';
+import { restEventSink, restStores } from '../kube/stores.ts';
 import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
 import { overrideAccessReview, type OverrideAuthorizer } from '../admission/override.ts';
 import { createController, type Controller } from '../reconcile/controller.ts';
@@ -322,7 +323,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   const controller = createController({
     deps: {
-      rest: writeRest,
+      ...restStores(writeRest),
       configsOfTarget: (target) => index.configsOfTarget(target),
       managedSecrets: () => caches.managedSecrets(),
       // Before a first merge there is no webhook timeout to stay under.
@@ -330,7 +331,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         checkExistingData(rest, discovery, config, undefined, RECONCILE_EXISTING_DATA_BUDGET_MS),
       keys: index,
       policy: () => policy,
-      events: createEventRecorder(writeRest, COMPONENT, logger),
+      events: createEventRecorder(restEventSink(writeRest), COMPONENT, logger),
       logger,
       settleMs: config.readySettleTimeMs,
     },

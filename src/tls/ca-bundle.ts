@@ -1,7 +1,8 @@
 // caBundle injection: the CA that API servers must trust to call the webhook,
 // written into its Validating- and MutatingWebhookConfiguration.
 
-import { ApiError, paths, type RestClient } from '../kube/rest.ts';
+import { paths, type RestClient } from '../kube/rest.ts';
+import { ApiError } from '../resource/errors.ts';
 
 /** The parts of a Validating/MutatingWebhookConfiguration this module touches; the rest is kept as read. */
 export interface WebhookConfigurationObject {

@@ -1,6 +1,7 @@
 // The one shared TLS Secret as stored by the API server.
 
-import { isNotFound, paths } from '../kube/rest.ts';
+import { paths } from '../kube/rest.ts';
+import { isNotFound } from '../resource/errors.ts';
 import type { RestClient } from '../kube/rest.ts';
 import type { NamespacedName } from '../resource/names.ts';
 import type { TlsSecretObject } from './secret-codec.ts';

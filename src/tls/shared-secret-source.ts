@@ -15,7 +15,7 @@
 // The rotation itself is rotation.ts; the Secret's layout secret-codec.ts.
 
 import type { Logger } from 'pino';
-import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../kube/rest.ts';
+import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../resource/errors.ts';
 import { describe } from '../resource/errors.ts';
 import { formatNamespacedName, type NamespacedName } from '../resource/names.ts';
 import { fingerprint, selfProvision } from './certificate.ts';

@@ -24,14 +24,6 @@ const LAYER: Record<string, number> = {
   cli: 8,
 };
 
-// Imports that run up today and are to be replaced by ports that reconcile/
-// declares and kube/ implements. Listed one by one so that none is added.
-const KNOWN_UPWARD = new Set([
-  'reconcile/events.ts -> kube',
-  'reconcile/reconciler.ts -> kube',
-  'reconcile/status.ts -> kube',
-]);
-
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory()
@@ -71,15 +63,7 @@ test('every folder of src/ has a layer', () => {
 test('no module imports from its own layer or above it', () => {
   const upward = crossFolderImports().filter((edge) => {
     const [file, to] = edge.split(' -> ') as [string, string];
-    return LAYER[to]! >= LAYER[file.split('/')[0]!]! && !KNOWN_UPWARD.has(edge);
+    return LAYER[to]! >= LAYER[file.split('/')[0]!]!;
   });
   assert.deepEqual(upward, []);
-});
-
-test('each known upward import still exists (delete the entry once it is gone)', () => {
-  const edges = new Set(crossFolderImports());
-  assert.deepEqual(
-    [...KNOWN_UPWARD].filter((edge) => !edges.has(edge)),
-    [],
-  );
 });

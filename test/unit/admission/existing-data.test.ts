@@ -9,7 +9,8 @@ import {
   countTargets,
   type Served,
 } from '../../../src/admission/existing-data.ts';
-import { ApiError, type RestClient } from '../../../src/kube/rest.ts';
+import { type RestClient } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import type { Backend } from '../../../src/resource/types.ts';
 import { config } from '../rules/fixtures.ts';
 

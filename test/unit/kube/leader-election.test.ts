@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
 import { startLeaderElection } from '../../../src/kube/leader-election.ts';
-import { ApiError, type RestClient } from '../../../src/kube/rest.ts';
+import { type RestClient } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

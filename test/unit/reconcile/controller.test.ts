@@ -20,7 +20,8 @@ function controller(onList: () => void, clock?: Clock) {
   const logger = pino({ level: 'silent' });
   return createController({
     deps: {
-      rest: {} as never,
+      secrets: {} as never,
+      configs: {} as never,
       configsOfTarget: () => [],
       keys: { keysOf: () => ({ found: false, keys: [] }) },
       policy: () => defaultPolicy,

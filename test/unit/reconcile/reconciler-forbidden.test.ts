@@ -4,10 +4,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import { FINALIZER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { reconcileTarget } from '../../../src/reconcile/reconciler.ts';
+import { restStores } from '../../../src/kube/stores.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 
 const TARGET = 'team-x/routes';
@@ -86,7 +88,7 @@ function deps(rest: RestClient, configs: TopologyConfig[]) {
   return {
     events,
     deps: {
-      rest,
+      ...restStores(rest),
       configsOfTarget: () => configs,
       keys: { keysOf: () => ({ found: false, keys: [] }) },
       policy: () => ({

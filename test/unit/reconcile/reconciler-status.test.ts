@@ -4,10 +4,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import { FINALIZER } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { reconcileTarget, type ReconcilerDeps } from '../../../src/reconcile/reconciler.ts';
+import { restStores } from '../../../src/kube/stores.ts';
 import { emptyTargetSecret } from './fixtures.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 
@@ -84,7 +86,7 @@ function deps(
   extra: Partial<ReconcilerDeps> = {},
 ) {
   return {
-    rest,
+    ...restStores(rest),
     configsOfTarget: configs,
     keys: { keysOf: () => ({ found: false, keys: [] }) },
     policy: () => ({ ...defaultPolicy, allowedTargetSecrets: ['harikube/*'] }),

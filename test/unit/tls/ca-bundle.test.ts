@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import { injectCaBundle } from '../../../src/tls/ca-bundle.ts';
 import type {
   WebhookConfigurationClient,

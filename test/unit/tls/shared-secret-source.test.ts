@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import pino from 'pino';
-import { ApiError } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import { MANAGED_BY_LABEL } from '../../../src/resource/names.ts';
 import { selfProvision, type ServingCertificate } from '../../../src/tls/certificate.ts';
 import { caBundleOf, renewAt, rotationTiming } from '../../../src/tls/rotation.ts';
