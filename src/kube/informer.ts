@@ -2,10 +2,10 @@
 // informer stops for good on a watch error that is not a 410 or a timeout;
 // a controller must instead back off and list again, and must be able to
 // say whether its cache has synced (for /readyz).
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ListWatch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describe } from '../resource/errors.ts';
+import { realClock, sleep, type Clock, type Timer } from '../time/clock.ts';
 import type { RestClient } from './rest.ts';
 import { ExactWatch } from './watch.ts';
 
@@ -38,6 +38,8 @@ export interface InformerOptions<T> {
   slim?: (object: T) => void;
   /** Objects per page of a slimmed list (default LIST_PAGE_SIZE). */
   pageSize?: number;
+  /** The back-off of restarts and re-watches runs on it. */
+  clock?: Clock;
 }
 
 /** Objects per page of a list that is slimmed (Secrets: at most 1 MB each). */
@@ -50,6 +52,7 @@ export async function startInformer<T extends object>(
   options: InformerOptions<T>,
 ): Promise<RunningInformer<T>> {
   const { logger, name } = options;
+  const clock = options.clock ?? realClock;
   let listedOnce = false;
   const query = options.labelSelector
     ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
@@ -57,7 +60,7 @@ export async function startInformer<T extends object>(
   // Consecutive failures, for the back-off of restarts.
   let failures = 0;
   // Set by the 'connect' handler below, read by delayFn.
-  let watchStartedAt = Date.now();
+  let watchStartedAt = clock.now();
   let lastWatchMs = Infinity;
   const informer = new ListWatch<KubernetesObject>(
     options.path,
@@ -82,13 +85,13 @@ export async function startInformer<T extends object>(
       // Like client-go, re-watch at once after a watch that lasted; keep the
       // back-off for watches that end as soon as they start.
       delayFn: async (ms) => {
-        if (lastWatchMs < SHORT_WATCH_MS) await sleep(ms);
-        watchStartedAt = Date.now();
+        if (lastWatchMs < SHORT_WATCH_MS) await sleep(clock, ms);
+        watchStartedAt = clock.now();
       },
     },
   );
   let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
+  let retryTimer: Timer | undefined;
 
   informer.on('add', (object) => {
     failures = 0;
@@ -112,7 +115,7 @@ export async function startInformer<T extends object>(
   // succeeded or an event resets the back-off (resetting it at every
   // start() kept the delay at its first step forever).
   informer.on('connect', () => {
-    const now = Date.now();
+    const now = clock.now();
     lastWatchMs = starting ? Infinity : now - watchStartedAt;
     if (!starting) {
       failures = 0;
@@ -132,7 +135,7 @@ export async function startInformer<T extends object>(
       { informer: name, attempt: failures, retryInMs: delay, err: describe(error) },
       'watch failed; listing again',
     );
-    retryTimer = setTimeout(() => {
+    retryTimer = clock.setTimeout(() => {
       starting = true;
       informer
         .start()
@@ -145,7 +148,7 @@ export async function startInformer<T extends object>(
   // start() resolves even when its list failed (the error handler above
   // retries), so the cache is trusted only once a list has succeeded.
   await informer.start();
-  while (!listedOnce && !stopped) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!listedOnce && !stopped) await sleep(clock, 50);
   logger.info({ informer: name, objects: informer.list().length }, 'cache synced');
 
   return {
@@ -154,7 +157,7 @@ export async function startInformer<T extends object>(
     get: (objectName, namespace) => informer.get(objectName, namespace) as T | undefined,
     stop: async () => {
       stopped = true;
-      clearTimeout(retryTimer);
+      clock.clearTimeout(retryTimer);
       await informer.stop();
     },
   };
@@ -182,4 +185,3 @@ async function listAll<T>(options: InformerOptions<T>, query: string): Promise<L
   // Every page of a paginated list is served from one snapshot: its resourceVersion.
   return { items, metadata: { resourceVersion: page.metadata?.resourceVersion } };
 }
-

@@ -6,8 +6,7 @@
 // standby takes over at its next retry instead of after a full lease.
 import type { Logger } from 'pino';
 import { paths, type RestClient } from './rest.ts';
-import { isConflict, isNotFound } from '../resource/errors.ts';
-import { describe } from '../resource/errors.ts';
+import { describe, isConflict, isNotFound } from '../resource/errors.ts';
 
 export interface LeaderElectionOptions {
   rest: RestClient;

@@ -28,7 +28,8 @@ import { applyStep, caBundleOf, namesOf, nextStep, rotationTiming } from './rota
 import type { RequiredNames, RotationTiming, SharedPhase, SharedTlsState } from './rotation.ts';
 import { decodeTlsSecret, encodeTlsSecret, type TlsSecretObject } from './secret-codec.ts';
 import type { TlsSecretStore } from './secret-store.ts';
-import type { CertificateSource, Timers } from './source.ts';
+import type { CertificateSource } from './source.ts';
+import { realClock, sleep, type Clock, type Timer } from '../time/clock.ts';
 
 export interface SharedCertificateOptions {
   store: TlsSecretStore;
@@ -44,8 +45,8 @@ export interface SharedCertificateOptions {
   logger: Logger;
   timing?: Partial<RotationTiming>;
   onServingChange?: (cert: ServingCertificate) => void;
-  clock?: () => Date;
-  timers?: Timers;
+  /** Rotation decisions and the timers that wake this source run on it. */
+  clock?: Clock;
   /** Makes a CA and serving certificate; defaults to selfProvision. */
   provision?: (options: SelfProvisionOptions) => ProvisionedCertificates;
   /** Delay between start-up attempts after an API error. */
@@ -59,15 +60,6 @@ export interface SharedCertificate extends CertificateSource {
   /** Reads the Secret, follows it, publishes its bundle and writes a due rotation step. */
   sync(): Promise<void>;
 }
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 const statusOf = (error: unknown): number | undefined =>
   error instanceof ApiError ? error.status : undefined;
@@ -106,13 +98,13 @@ export async function startSharedCertificate(
     ...rotationTiming(options.timing?.validityMs ?? 365 * 86_400_000),
     ...options.timing,
   };
-  const clock = options.clock ?? (() => new Date());
-  const timers = options.timers ?? realTimers;
+  const timers = options.clock ?? realClock;
+  const clock = (): Date => new Date(timers.now());
   const provisionFn = options.provision ?? selfProvision;
   let state: SharedTlsState | undefined;
   let read: TlsSecretObject | undefined;
   let stopped = false;
-  let timer: unknown;
+  let timer: Timer | undefined;
   let running: Promise<void> | undefined;
 
   const provision = (names: RequiredNames): ProvisionedCertificates =>
@@ -275,6 +267,8 @@ export async function startSharedCertificate(
       },
       lastFailed ? timing.pollMs : wakeDelay(),
     );
+    // The wake-ups of a certificate never keep the process alive.
+    timer.unref?.();
   };
 
   const sync = (): Promise<void> => {
@@ -309,7 +303,7 @@ export async function startSharedCertificate(
         { secret: secretName, reason: describe(error), retryInMs: retryMs },
         'setting up the shared TLS Secret failed; retrying',
       );
-      await new Promise<void>((resolve) => timers.setTimeout(resolve, retryMs));
+      await sleep(timers, retryMs);
     }
   }
   schedule();

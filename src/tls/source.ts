@@ -12,9 +12,3 @@ export interface CertificateSource {
   current(): ServingCertificate;
   stop(): void;
 }
-
-/** Timers a source schedules its work with; tests pass fake ones. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}

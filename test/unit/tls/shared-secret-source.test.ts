@@ -18,7 +18,7 @@ import {
   startSharedCertificate,
   type SharedCertificate,
 } from '../../../src/tls/shared-secret-source.ts';
-import type { Timers } from '../../../src/tls/source.ts';
+import type { Clock } from '../../../src/time/clock.ts';
 
 const DAY = 86_400_000;
 const SECOND = 1000;
@@ -81,24 +81,23 @@ class FakeWebhooks {
 /** A clock and timers that move only when told to. */
 class FakeTime {
   now = T0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #id = 0;
-  clock = (): Date => new Date(this.now);
-  timers: Timers = {
+  #timers = new Map<object, { at: number; fn: () => void }>();
+  clock: Clock = {
+    now: () => this.now,
     setTimeout: (fn, ms) => {
-      const id = ++this.#id;
-      this.#timers.set(id, { at: this.now + ms, fn });
-      return id;
+      const handle = {};
+      this.#timers.set(handle, { at: this.now + ms, fn });
+      return handle;
     },
     clearTimeout: (handle) => {
-      this.#timers.delete(handle as number);
+      if (handle) this.#timers.delete(handle);
     },
   };
   /** Moves the clock, firing due timers in order and letting their work settle. */
   async advanceTo(target: number, onStep?: () => void): Promise<void> {
     for (;;) {
       for (let i = 0; i < 20; i++) await turn();
-      let next: [number, { at: number; fn: () => void }] | undefined;
+      let next: [object, { at: number; fn: () => void }] | undefined;
       for (const entry of this.#timers) {
         if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
       }
@@ -143,7 +142,6 @@ function replica(
     logger: silent,
     timing: rotationTiming(extra.validityMs ?? VALIDITY),
     clock: time.clock,
-    timers: time.timers,
     onServingChange: (cert) => extra.served?.push(cert),
   });
 }
