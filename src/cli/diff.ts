@@ -8,7 +8,12 @@
 // Like `kubectl apply` without --prune, a config missing from the files is
 // left as it is, not deleted.
 
-import { ADOPT_LABEL, parseNamespacedName } from '../resource/names.ts';
+import {
+  ADOPT_LABEL,
+  formatNamespacedName,
+  objectKey,
+  parseNamespacedName,
+} from '../resource/names.ts';
 import { adoptionRequested, looksLikeSeed, planAdoption } from '../reconcile/adopt.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { mergeAll } from '../reconcile/merge.ts';
@@ -35,9 +40,6 @@ export interface Diff {
   /** `<file>: <namespace>/<name>: error: <reason>` per config that would end in Error. */
   errors: string[];
 }
-
-const keyOf = (config: TopologyConfig) =>
-  `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
 
 /** The target of every config, as the merge groups them. */
 export function targetsOf(configs: readonly TopologyConfig[], policy: Policy): string[] {
@@ -98,10 +100,10 @@ export function diffSecrets(
   }
   const results = mergeAll(admission.configs, admission.view, policy, { written });
   const fromFile = new Map(
-    admission.judged.map((j) => [`${j.source.namespace}/${j.source.name}`, j.source.file]),
+    admission.judged.map((j) => [formatNamespacedName(j.source), j.source.file]),
   );
   const wasError = new Set(
-    cluster.filter((c) => c.status?.deployStatus === 'Error').map((c) => keyOf(c)),
+    cluster.filter((c) => c.status?.deployStatus === 'Error').map((c) => objectKey(c)),
   );
   const touched = new Set(
     targetsOf(

@@ -6,7 +6,7 @@
 // exactly these bytes, which is what the reconciler writes.
 
 import { stringify } from 'yaml';
-import { parseNamespacedName } from '../resource/names.ts';
+import { parseNamespacedName, formatNamespacedName } from '../resource/names.ts';
 import { mergeAll, type MergeResult } from '../reconcile/merge.ts';
 import type { Policy } from '../rules/policy.ts';
 import { managedSecret } from '../secret-format/secret.ts';
@@ -23,7 +23,7 @@ export interface Rendered {
 export function renderAdmitted(admission: Admission, policy: Policy): Rendered {
   const results = mergeAll(admission.configs, admission.view, policy);
   const fileOf = new Map(
-    admission.judged.map((j) => [`${j.source.namespace}/${j.source.name}`, j.source.file]),
+    admission.judged.map((j) => [formatNamespacedName(j.source), j.source.file]),
   );
   const targets = [...results.keys()].sort();
   const secrets: object[] = [];

@@ -21,6 +21,7 @@ import { assumingOverride } from '../rules/append-only.ts';
 import type { Policy } from '../rules/policy.ts';
 import type { Manifest, ManifestConfig } from './manifests.ts';
 import { isRecord } from '../resource/json.ts';
+import { objectKey, formatNamespacedName } from '../resource/names.ts';
 
 export interface Judged {
   source: ManifestConfig;
@@ -87,20 +88,17 @@ function asUpdate(object: Record<string, unknown>, old: TopologyConfig): Topolog
   } as TopologyConfig;
 }
 
-const keyOf = (config: TopologyConfig) =>
-  `${config.metadata?.namespace ?? ''}/${config.metadata?.name ?? ''}`;
-
 /** Judges every config of `manifest` in order (against `cluster`'s, when given); pure apart from the index it builds. */
 export function admit(manifest: Manifest, policy: Policy, cluster?: ClusterState): Admission {
   const view = new ConfigIndex();
-  const existing = new Map((cluster?.configs ?? []).map((c) => [keyOf(c), c]));
+  const existing = new Map((cluster?.configs ?? []).map((c) => [objectKey(c), c]));
   for (const secret of [...(cluster?.keySecrets ?? []), ...manifest.secrets]) {
     view.setKeys(secret, secret.keys, secret.labeled);
   }
   for (const config of existing.values()) view.upsert(config);
   const seen = new Map<string, ManifestConfig>();
   const judged = manifest.configs.map((source): Judged => {
-    const key = `${source.namespace}/${source.name}`;
+    const key = formatNamespacedName(source);
     const old = source.name ? existing.get(key) : undefined;
     const submitted = old ? asUpdate(source.object, old) : asSubmitted(source.object);
     const defaulted = isRecord(submitted.spec)

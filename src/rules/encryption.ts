@@ -13,7 +13,7 @@ import type { TopologyConfig } from '../resource/types.ts';
 import type { FieldError } from './field-errors.ts';
 import { invalid } from './field-errors.ts';
 import { namespacedNameProblem } from './formats.ts';
-import type { Policy } from './policy.ts';
+import { forbidsSecretRead, type Policy } from './policy.ts';
 import type { KeyLookup, KeySet } from './view.ts';
 
 /** The key-Secret cache's bound (src/kube/secret-cache.ts), for the reason given when it is reached. */
@@ -106,11 +106,7 @@ export function resolveEndpoints(
   if (namespacedNameProblem(secret)) return { endpoints: none, errors: [] };
   const ref = parseNamespacedName(secret)!;
   // A Secret the policy forbids is not even looked up: its existence is none of this config's business.
-  if (
-    policy &&
-    !policy.allowCrossNamespaceDecryptSecret &&
-    ref.namespace !== config.metadata?.namespace
-  ) {
+  if (policy && forbidsSecretRead(policy, config.metadata?.namespace, ref.namespace)) {
     return { endpoints: none, errors: [] };
   }
   const found = keys.keysOf(ref);

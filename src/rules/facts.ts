@@ -4,7 +4,7 @@
 // string per routing selector (equal strings route exactly the same keys).
 // Tolerant of any shape: the informer may hold objects that bypassed the webhook.
 import { hash } from 'node:crypto';
-import type { NamespacedName } from '../resource/names.ts';
+import { formatNamespacedName, type NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { isRecord } from '../resource/json.ts';
 import { databaseIdentity } from './endpoint-identity.ts';
@@ -166,7 +166,7 @@ export function factsOf(
   const backends = Array.isArray(spec.backends) ? (spec.backends as unknown[]) : [];
   const created = Date.parse(str(meta.creationTimestamp) ?? '');
   return {
-    key: `${ref.namespace}/${ref.name}`,
+    key: formatNamespacedName(ref),
     ref,
     target: str(spec.targetSecret),
     position: typeof spec.position === 'number' ? spec.position : undefined,

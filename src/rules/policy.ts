@@ -51,6 +51,18 @@ export function matchesTargetPattern(pattern: TargetPattern, ref: NamespacedName
   return pattern.namespace === ref.namespace && (pattern.name === '*' || pattern.name === ref.name);
 }
 
+/**
+ * Whether the policy forbids a config in `configNamespace` to read a Secret
+ * in `secretNamespace` (the key Secret, or a secret:// credential).
+ */
+export function forbidsSecretRead(
+  policy: Pick<Policy, 'allowCrossNamespaceDecryptSecret'>,
+  configNamespace: string | undefined,
+  secretNamespace: string,
+): boolean {
+  return !policy.allowCrossNamespaceDecryptSecret && secretNamespace !== configNamespace;
+}
+
 /** Whether any of `patterns` (`ns/name` or `ns/*`) names the Secret `ref`. */
 export function matchesAnyTargetPattern(patterns: readonly string[], ref: NamespacedName): boolean {
   return patterns.some((p) => {

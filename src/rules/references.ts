@@ -5,9 +5,9 @@
 import type { FieldError, FieldPath } from './field-errors.ts';
 import { forbidden, invalid, quote, required } from './field-errors.ts';
 import { namespacedNameProblem } from './formats.ts';
-import { parseNamespacedName } from '../resource/names.ts';
+import { formatNamespacedName, parseNamespacedName } from '../resource/names.ts';
 import type { Policy } from './policy.ts';
-import { targetAllowed } from './policy.ts';
+import { forbidsSecretRead, targetAllowed } from './policy.ts';
 import { secretReference } from './tenancy.ts';
 
 /** A Secret data key, as the API server allows it. */
@@ -45,11 +45,7 @@ export function validateDecryptSecret(
   const problem = namespacedNameProblem(value);
   if (problem) return [invalid(path.path, `${quote(value)} ${problem}`)];
   const ref = parseNamespacedName(value)!;
-  if (
-    !policy.allowCrossNamespaceDecryptSecret &&
-    configNamespace &&
-    ref.namespace !== configNamespace
-  ) {
+  if (configNamespace && forbidsSecretRead(policy, configNamespace, ref.namespace)) {
     return [
       forbidden(
         path.path,
@@ -75,13 +71,12 @@ export function validateSecretReferences(
     const field = `spec.backends[${i}].endpoint`;
     const ref = secretReference(endpoint);
     const problem = ref
-      ? (namespacedNameProblem(`${ref.namespace}/${ref.name}`) ??
+      ? (namespacedNameProblem(formatNamespacedName(ref)) ??
         (SECRET_KEY.test(ref.key) ? undefined : 'the key is not a Secret data key'))
       : 'it has not three parts';
     // The reference names no credential, but a malformed one could hold anything: not quoted.
     if (problem) return [invalid(field, `must be secret://<namespace>/<name>/<key> (${problem})`)];
-    if (policy.allowCrossNamespaceDecryptSecret || !configNamespace) return [];
-    if (ref!.namespace === configNamespace) return [];
+    if (!configNamespace || !forbidsSecretRead(policy, configNamespace, ref!.namespace)) return [];
     return [
       forbidden(
         field,
