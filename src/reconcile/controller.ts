@@ -100,6 +100,8 @@ export function createController(options: ControllerOptions): Controller {
         mayWrite: () => leading && (options.mayWrite?.() ?? true),
         settling,
         requeueAfter: (key, ms) => queue.addAfter(key, ms),
+        // Settle times run on the clock that requeues them.
+        now: deps.now ?? (() => clock.now()),
       });
       observer?.reconciled(result === 'done' ? 'success' : 'conflict', seconds());
       return result;

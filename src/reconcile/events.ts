@@ -7,6 +7,7 @@ import { API_VERSION, KIND } from '../resource/schema.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { EventSink } from './ports.ts';
 import { describe } from '../resource/errors.ts';
+import { realClock, sleep, type Clock } from '../time/clock.ts';
 
 export interface EventRecorder {
   record(config: TopologyConfig, type: 'Normal' | 'Warning', reason: string, message: string): void;
@@ -16,12 +17,12 @@ export function createEventRecorder(
   sink: EventSink,
   component: string,
   logger: Logger,
-  now = Date.now,
+  clock: Clock = realClock,
 ): EventRecorder {
   return {
     record(config, type, reason, message) {
       const { namespace = 'default', name = '', uid, resourceVersion } = config.metadata;
-      const time = new Date(now()).toISOString();
+      const time = new Date(clock.now()).toISOString();
       const event = {
         apiVersion: 'v1',
         kind: 'Event',
@@ -48,7 +49,7 @@ export function createEventRecorder(
       // an Event is not worth holding up reconciliation for longer.
       const post = () => sink.create(namespace, event);
       post()
-        .catch(() => new Promise((resolve) => setTimeout(resolve, 1000)).then(post))
+        .catch(() => sleep(clock, 1000).then(post))
         .catch((error: unknown) => {
           logger.warn(
             { object: `${namespace}/${name}`, reason, err: describe(error) },
