@@ -23,7 +23,7 @@ export function restStores(rest: RestClient): Stores {
       get: (ref) => rest.get<TopologyConfig>(config(ref)),
       patchStatus: (ref, patch) =>
         rest.patch<TopologyConfig>(`${config(ref)}/status`, 'merge', patch),
-      patchMetadata: (ref, patch) => rest.patch(config(ref), 'merge', patch),
+      patch: (ref, patch) => rest.patch<TopologyConfig>(config(ref), 'merge', patch),
     },
   };
 }

@@ -33,11 +33,11 @@ export interface SecretStore {
   replace(ref: NamespacedName, secret: SecretObject): Promise<unknown>;
 }
 
-/** TopologyConfigs: one read live, and merge patches of their status or metadata. */
+/** TopologyConfigs: one read live, and merge patches of their status or of the object (metadata, spec). */
 export interface ConfigStore {
   get(ref: NamespacedName): Promise<TopologyConfig>;
   patchStatus(ref: NamespacedName, patch: object): Promise<TopologyConfig>;
-  patchMetadata(ref: NamespacedName, patch: object): Promise<unknown>;
+  patch(ref: NamespacedName, patch: object): Promise<TopologyConfig>;
 }
 
 /** Where core/v1 Events go. */

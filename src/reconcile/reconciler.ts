@@ -337,7 +337,7 @@ async function movePositions(
       if (!deps.mayWrite()) return void (retry = true);
       const where = { object: move.key, target, from: move.from, to: move.to, keeper: move.keeper };
       try {
-        moved.set(move.key, await movePosition(deps.rest, move.config, move.to));
+        moved.set(move.key, await movePosition(deps.configs, move.config, move.to));
       } catch (error) {
         if (isConflict(error)) retry = true;
         else if (!isNotFound(error)) {

@@ -87,7 +87,7 @@ export async function setFinalizer(
 ): Promise<void> {
   const { namespace = '', name = '', resourceVersion } = config.metadata;
   const others = (config.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-  await configs.patchMetadata(
+  await configs.patch(
     { namespace, name },
     {
       metadata: { resourceVersion, finalizers: present ? [...others, FINALIZER] : others },
@@ -102,16 +102,19 @@ export async function setFinalizer(
  * any position change.
  */
 export function movePosition(
-  rest: RestClient,
+  configs: ConfigStore,
   config: TopologyConfig,
   position: number,
 ): Promise<TopologyConfig> {
   const { namespace = '', name = '', resourceVersion } = config.metadata;
-  return rest.patch<TopologyConfig>(paths.topologyConfig(namespace, name), 'merge', {
-    metadata: {
-      resourceVersion,
-      annotations: { [ASSIGNED_POSITION_ANNOTATION]: String(position) },
+  return configs.patch(
+    { namespace, name },
+    {
+      metadata: {
+        resourceVersion,
+        annotations: { [ASSIGNED_POSITION_ANNOTATION]: String(position) },
+      },
+      spec: { position },
     },
-    spec: { position },
-  });
+  );
 }

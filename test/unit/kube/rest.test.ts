@@ -5,12 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
 import {
-  ApiError,
   createRestClient,
   fenced,
   NotLeaderError,
   type RestClient,
 } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 
 // An API server that answers at once but never finishes: a byte every 20 ms,
 // so that a socket is never idle long enough for an idle timeout.

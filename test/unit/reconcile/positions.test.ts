@@ -4,7 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { restStores } from '../../../src/kube/stores.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import { ASSIGNED_POSITION_ANNOTATION, FINALIZER } from '../../../src/resource/names.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { positionMoves } from '../../../src/reconcile/positions.ts';
@@ -142,7 +144,7 @@ function fakeRest(configs: TopologyConfig[], refuse?: ApiError) {
 }
 
 const depsOf = (rest: RestClient, configs: TopologyConfig[], events: string[] = []) => ({
-  rest,
+  ...restStores(rest),
   configsOfTarget: () => configs,
   keys: { keysOf: () => ({ found: false, keys: [] }) },
   policy: () => policy,
