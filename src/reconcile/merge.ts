@@ -36,7 +36,12 @@ import type { Policy } from '../rules/policy.ts';
 import { targetAllowed, targetOf } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
 import { deniedKeySecrets, KeySecretPoints } from '../rules/deny-list.ts';
-import { POSITION_DIGITS, renderEntryOnce, secretKeyFor } from '../secret-format/entry.ts';
+import {
+  POSITION_DIGITS,
+  parseSecretKey,
+  renderEntryOnce,
+  secretKeyFor,
+} from '../secret-format/entry.ts';
 import { entrySize } from '../secret-format/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
 import { parse } from 'yaml';
@@ -477,12 +482,13 @@ function sortedData(data: Record<string, string>): Record<string, string> {
 }
 
 /** A stand-in for the config a data key names (`<position>-<namespace>.<name>.yaml`). */
-function configOfKey(key: string, target: string): TopologyConfig {
-  const rest = key.slice(POSITION_DIGITS + 1, -'.yaml'.length);
-  const dot = rest.indexOf('.');
+function configOfKey(key: string, target: string): TopologyConfig | undefined {
+  const parsed = parseSecretKey(key);
+  if (!parsed) return undefined;
+  const { namespace, name, position } = parsed;
   return {
-    metadata: { namespace: rest.slice(0, dot), name: rest.slice(dot + 1) },
-    spec: { backends: [], position: Number(key.slice(0, POSITION_DIGITS)), targetSecret: target },
+    metadata: { namespace, name },
+    spec: { backends: [], position, targetSecret: target },
   } as unknown as TopologyConfig;
 }
 
@@ -505,9 +511,12 @@ function incumbentsOf(
     for (const key of [...secret.keys()].sort()) {
       const entry = secret.get(key)!;
       const raw = byUid.get(entry.uid);
-      if (!raw && state.present?.has(entry.uid) && !seated.has(entry.uid)) {
+      const self =
+        !raw && state.present?.has(entry.uid) && !seated.has(entry.uid)
+          ? configOfKey(key, target)
+          : undefined;
+      if (self) {
         seated.add(entry.uid);
-        const self = configOfKey(key, target);
         const facts = entryAsConfig(self, target, key, entry.value).facts;
         incumbents.push({ raw: self, target, key, entry, facts, unseen: true });
         continue;

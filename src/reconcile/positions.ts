@@ -2,6 +2,7 @@
 // which positions of a target are in use, which of them the product may
 // still move, and where to.
 import type { TopologyConfig } from '../resource/types.ts';
+import { formatNamespacedName } from '../resource/names.ts';
 import {
   hasAssignedPosition,
   reassignPositions,
@@ -10,7 +11,7 @@ import {
 } from '../rules/auto-position.ts';
 import type { Policy } from '../rules/policy.ts';
 import { positionBands } from '../rules/tenancy.ts';
-import { POSITION_DIGITS } from '../secret-format/entry.ts';
+import { parseSecretKey } from '../secret-format/entry.ts';
 import type { WrittenSecret } from './incumbents.ts';
 
 const keyOf = (config: TopologyConfig): string =>
@@ -33,11 +34,11 @@ function neverMerged(config: TopologyConfig, owners: ReadonlySet<string>): boole
 
 /** `<position>-<namespace>.<name>.yaml` → its position and `namespace/name`. */
 function entryClaim(key: string): PositionClaim | undefined {
-  const match = /^(\d+)-([^.]+)\.(.+)\.yaml$/.exec(key);
-  if (!match || match[1]!.length !== POSITION_DIGITS) return undefined;
+  const parsed = parseSecretKey(key);
+  if (!parsed) return undefined;
   return {
-    key: `${match[2]}/${match[3]}`,
-    position: Number(match[1]),
+    key: formatNamespacedName(parsed),
+    position: parsed.position,
     created: Number.NEGATIVE_INFINITY,
     movable: false,
   };

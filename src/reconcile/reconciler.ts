@@ -14,6 +14,7 @@ import {
   parseNamespacedName,
 } from '../resource/names.ts';
 import type { SecretObject } from '../resource/secret.ts';
+import { parseSecretKey } from '../secret-format/entry.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { targetAllowed, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
@@ -476,7 +477,7 @@ async function unseenOwners(
   const known = new Set(cached.map((c) => c.metadata.uid));
   for (const [key, entry] of secret) {
     if (known.has(entry.uid)) continue;
-    const ref = refOfKey(key);
+    const ref = parseSecretKey(key);
     if (!ref) continue;
     try {
       const live = await deps.configs.get(ref);
@@ -536,12 +537,6 @@ async function blockedNewcomers(
       blocked.set(objectKey(config), verdict.errors.map(formatFieldError).join('; '));
   });
   return blocked;
-}
-
-/** `<position>-<namespace>.<name>.yaml` → namespace/name (a namespace has no dots). */
-function refOfKey(key: string): { namespace: string; name: string } | undefined {
-  const match = /^\d+-([^.]+)\.(.+)\.yaml$/.exec(key);
-  return match ? { namespace: match[1]!, name: match[2]! } : undefined;
 }
 
 /**

@@ -17,6 +17,15 @@ export function secretKeyFor(config: TopologyConfig): string {
   return `${position}-${config.metadata.namespace ?? ''}.${config.metadata.name ?? ''}.yaml`;
 }
 
+/** The position and namespace/name of a data key as secretKeyFor writes it; undefined for any other key. */
+export function parseSecretKey(
+  key: string,
+): { position: number; namespace: string; name: string } | undefined {
+  const match = /^(\d+)-([^.]+)\.(.+)\.yaml$/.exec(key);
+  if (!match || match[1]!.length !== POSITION_DIGITS) return undefined;
+  return { position: Number(match[1]), namespace: match[2]!, name: match[3]! };
+}
+
 type Entry = [string, unknown];
 
 /** The fields of `source` named in `keys`, in that order, skipping absent ones. */
