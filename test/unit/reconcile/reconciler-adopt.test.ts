@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import { ApiError, type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { type PatchType, type RestClient } from '../../../src/kube/rest.ts';
+import { restStores } from '../../../src/kube/stores.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import {
   ADOPT_LABEL,
   FINALIZER,
@@ -91,7 +93,7 @@ const events: string[] = [];
 function deps(rest: RestClient, configs: TopologyConfig[]) {
   events.length = 0;
   return {
-    rest,
+    ...restStores(rest),
     configsOfTarget: () => configs,
     keys: { keysOf: () => ({ found: false, keys: [] }) },
     policy: () => defaultPolicy,
