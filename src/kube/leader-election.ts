@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { paths, type RestClient } from './rest.ts';
 import { describe, isConflict, isNotFound } from '../resource/errors.ts';
+import { realClock, type Clock, type Timer } from '../time/clock.ts';
 
 export interface LeaderElectionOptions {
   rest: RestClient;
@@ -25,6 +26,8 @@ export interface LeaderElectionOptions {
    * released Lease at once.
    */
   writesSettled?: () => Promise<void>;
+  /** Timers, and the default for `now` and `elapsed`. */
+  clock?: Clock;
   /** Wall-clock milliseconds since the epoch, for the Lease's timestamps only. */
   now?: () => number;
   /**
@@ -65,15 +68,16 @@ export interface LeaderElector {
 
 export function startLeaderElection(options: LeaderElectionOptions): LeaderElector {
   const { rest, namespace, name, identity, logger } = options;
-  const wall = options.now ?? Date.now;
-  const elapsed = options.elapsed ?? (() => performance.now());
+  const clock = options.clock ?? realClock;
+  const wall = options.now ?? (() => clock.now());
+  const elapsed = options.elapsed ?? (() => clock.elapsed());
   let leader = false;
   let stopped = false;
   /** When the last successful acquire or renew attempt began (not when it returned). */
   let renewBegan = Number.NEGATIVE_INFINITY;
-  let deadline: NodeJS.Timeout | undefined;
+  let deadline: Timer | undefined;
   let observed: { holder: string; renewTime: string; at: number } | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   let inFlight: Promise<void> = Promise.resolve();
 
   const setLeader = (value: boolean) => {
@@ -142,8 +146,11 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     if (fenced()) setLeader(false);
     else {
       // A timer may fire a little early: look again when the deadline is due.
-      clearTimeout(deadline);
-      deadline = setTimeout(stepDownIfFenced, renewBegan + options.renewDeadlineMs - elapsed() + 1);
+      clock.clearTimeout(deadline);
+      deadline = clock.setTimeout(
+        stepDownIfFenced,
+        renewBegan + options.renewDeadlineMs - elapsed() + 1,
+      );
     }
   };
 
@@ -166,7 +173,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   const loop = () => {
     if (stopped) return;
     inFlight = tick().finally(() => {
-      if (!stopped) timer = setTimeout(loop, options.retryPeriodMs);
+      if (!stopped) timer = clock.setTimeout(loop, options.retryPeriodMs);
     });
   };
   loop();
@@ -176,8 +183,8 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     mayWrite: () => leader && !stopped && !fenced(),
     stop: async () => {
       stopped = true;
-      clearTimeout(timer);
-      clearTimeout(deadline);
+      clock.clearTimeout(timer);
+      clock.clearTimeout(deadline);
       await inFlight;
       if (!leader) return;
       setLeader(false);

@@ -27,6 +27,7 @@ export function fakeClock(start = Date.parse('2030-01-01T00:00:00Z')): FakeClock
   const timers = new Set<Pending>();
   return {
     now: () => now,
+    elapsed: () => now - start,
     setTimeout(fn, ms) {
       const timer: Pending = { at: now + Math.max(0, ms), seq: seq++, fn, unref: () => timer };
       timers.add(timer);

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { startLeaderElection } from '../../../src/kube/leader-election.ts';
 import { type RestClient } from '../../../src/kube/rest.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
+import { fakeClock as clockWithTimers } from '../fake-clock.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -52,6 +53,9 @@ describe('leader election: a fenced leader', () => {
   test('stops writing renewDeadline after its last renewal BEGAN, although the renewal still hangs', async () => {
     const store = sharedLease().client();
     const events: string[] = [];
+    // Every interval and timer on fake time: the test waits for none of them.
+    const clock = clockWithTimers();
+    const sleep = (ms: number) => clock.advance(ms);
     const elector = startLeaderElection({
       rest: store.rest,
       namespace: 'ns',
@@ -63,15 +67,16 @@ describe('leader election: a fenced leader', () => {
       logger: pino({ level: 'silent' }),
       onStartedLeading: () => events.push('started'),
       onStoppedLeading: () => events.push('stopped'),
+      clock,
     });
     for (let i = 0; i < 50 && !elector.mayWrite(); i++) await sleep(20);
     assert.equal(elector.mayWrite(), true, 'leads');
     // The next renewal hangs: it is the attempt's start that counts.
     await sleep(150);
-    const stalledAt = performance.now();
+    const stalledAt = clock.elapsed();
     store.stall();
     while (elector.mayWrite()) await sleep(5);
-    const fencedAfter = performance.now() - stalledAt;
+    const fencedAfter = clock.elapsed() - stalledAt;
     // Fenced no later than renewDeadline after the stall (the last good
     // renewal began before it), and the callbacks follow without the tick.
     assert.ok(fencedAfter <= 600 + 100, `fenced after ${Math.round(fencedAfter)} ms`);

@@ -84,6 +84,7 @@ class FakeTime {
   #timers = new Map<object, { at: number; fn: () => void }>();
   clock: Clock = {
     now: () => this.now,
+    elapsed: () => this.now,
     setTimeout: (fn, ms) => {
       const handle = {};
       this.#timers.set(handle, { at: this.now + ms, fn });
