@@ -2,7 +2,7 @@
 // which positions of a target are in use, which of them the product may
 // still move, and where to.
 import type { TopologyConfig } from '../resource/types.ts';
-import { formatNamespacedName } from '../resource/names.ts';
+import { formatNamespacedName, objectKey } from '../resource/names.ts';
 import {
   hasAssignedPosition,
   reassignPositions,
@@ -13,9 +13,6 @@ import type { Policy } from '../rules/policy.ts';
 import { positionBands } from '../rules/tenancy.ts';
 import { parseSecretKey } from '../secret-format/entry.ts';
 import type { WrittenSecret } from './incumbents.ts';
-
-const keyOf = (config: TopologyConfig): string =>
-  `${config.metadata.namespace}/${config.metadata.name}`;
 
 /**
  * Never merged: no entry of the Secret is its, and its status never said
@@ -66,7 +63,7 @@ export function positionClaims(
       neverMerged(config, owners);
     const bands = positionBands(config.metadata.namespace, policy.tenancy);
     claims.push({
-      key: keyOf(config),
+      key: objectKey(config),
       position,
       created: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
       movable,
@@ -86,7 +83,7 @@ export function positionMoves(
   written: WrittenSecret | undefined,
   policy: Policy,
 ): Array<PositionMove & { config: TopologyConfig }> {
-  const byKey = new Map(configs.map((c) => [keyOf(c), c]));
+  const byKey = new Map(configs.map((c) => [objectKey(c), c]));
   return reassignPositions(positionClaims(configs, written, policy)).map((move) => ({
     ...move,
     config: byKey.get(move.key)!,
