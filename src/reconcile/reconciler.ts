@@ -194,7 +194,7 @@ export async function reconcileTarget(
       "target Secret adopted from the seed operator's format, every key routed as before",
     );
     for (const entry of unmanaged.plan.entries) {
-      const config = live.find((c) => keyOf(c) === entry.config);
+      const config = live.find((c) => objectKey(c) === entry.config);
       if (!config) continue;
       deps.events.record(
         config,
