@@ -4,11 +4,9 @@ import pino from 'pino';
 import { startLeaderElection } from '../../../src/kube/leader-election.ts';
 import { type RestClient } from '../../../src/kube/rest.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
-import { fakeClock as clockWithTimers } from '../fake-clock.ts';
+import { fakeClock as clockWithTimers, type FakeClock } from '../fake-clock.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A clock the test moves by hand. */
+/** A clock the test moves by hand, with no timers (the elector's wall or monotonic time). */
 function fakeClock(start: number) {
   let t = start;
   return { read: () => t, add: (ms: number) => (t += ms) };
@@ -44,8 +42,9 @@ function sharedLease() {
   return { client, lease: () => lease as { spec: Record<string, unknown> } | undefined };
 }
 
-const until = async (what: string, probe: () => boolean) => {
-  for (let i = 0; i < 2000 && !probe(); i++) await sleep(5);
+/** Moves the timers' fake clock 5 ms at a time until `probe` holds. */
+const until = async (timers: FakeClock, what: string, probe: () => boolean) => {
+  for (let i = 0; i < 2000 && !probe(); i++) await timers.advance(5);
   assert.ok(probe(), what);
 };
 
@@ -94,6 +93,8 @@ describe('leader election: intervals on a monotonic clock, stamps on the wall cl
     const a = shared.client();
     const mono = fakeClock(0);
     const wall = fakeClock(Date.parse('2026-01-01T00:00:00Z'));
+    // The retry timers on fake time too; the intervals on `mono`.
+    const timers = clockWithTimers();
     const elector = startLeaderElection({
       ...timing,
       rest: a.rest,
@@ -105,12 +106,13 @@ describe('leader election: intervals on a monotonic clock, stamps on the wall cl
       onStoppedLeading: () => {},
       now: wall.read,
       elapsed: mono.read,
+      clock: timers,
     });
     try {
-      await until('leads', () => elector.mayWrite());
+      await until(timers, 'leads', () => elector.mayWrite());
       assert.equal(shared.lease()?.spec.renewTime, '2026-01-01T00:00:00.000000Z');
       a.stall();
-      await sleep(20); // a renewal is hanging now
+      await timers.advance(20); // a renewal is hanging now
       wall.add(-60_000); // NTP steps the wall clock back a minute
       mono.add(timing.renewDeadlineMs - 1);
       assert.equal(elector.mayWrite(), true, 'within the renew deadline');
@@ -129,6 +131,7 @@ describe('leader election: intervals on a monotonic clock, stamps on the wall cl
     const shared = sharedLease();
     const [a, b] = [shared.client(), shared.client()];
     const mono = fakeClock(0);
+    const timers = clockWithTimers();
     let wallA = Date.parse('2026-01-01T00:00:00Z');
     const start = (identity: string, rest: RestClient, wall: () => number) =>
       startLeaderElection({
@@ -142,26 +145,27 @@ describe('leader election: intervals on a monotonic clock, stamps on the wall cl
         onStoppedLeading: () => {},
         now: wall,
         elapsed: mono.read,
+        clock: timers,
       });
     // Each renewal of `a` carries a new renewTime, as real time would give it.
     const leader = start('a', a.rest, () => (wallA += 1));
-    await until('a leads', () => leader.mayWrite());
+    await until(timers, 'a leads', () => leader.mayWrite());
     const wallB = fakeClock(Date.parse('2026-01-01T00:00:00Z'));
     const standby = start('b', b.rest, wallB.read);
     try {
-      await sleep(30); // b has looked at the Lease
+      await timers.advance(30); // b has looked at the Lease
       a.stall();
-      await sleep(20);
+      await timers.advance(20);
       wallB.add(3_600_000); // b's wall clock jumps an hour ahead
-      await sleep(30);
+      await timers.advance(30);
       assert.equal(standby.isLeader(), false, 'b does not take over on its wall clock');
       assert.equal(leader.mayWrite(), true, 'a still within its renew deadline');
       mono.add(timing.renewDeadlineMs);
       assert.equal(leader.mayWrite(), false, 'a fenced');
-      await sleep(30);
+      await timers.advance(30);
       assert.equal(standby.isLeader(), false, 'b waits for the whole lease duration');
       mono.add(timing.leaseDurationMs - timing.renewDeadlineMs + 1);
-      await until('b takes over', () => standby.mayWrite());
+      await until(timers, 'b takes over', () => standby.mayWrite());
       assert.equal(shared.lease()?.spec.holderIdentity, 'b');
       assert.equal(leader.mayWrite(), false, 'never two writers');
     } finally {
@@ -177,6 +181,7 @@ describe('leader election: handing over on stop', () => {
     let endWrites: () => void = () => {};
     const writes = new Promise<void>((resolve) => (endWrites = resolve));
     let asked = false;
+    const timers = clockWithTimers();
     const elector = startLeaderElection({
       rest: shared.client().rest,
       namespace: 'ns',
@@ -192,12 +197,13 @@ describe('leader election: handing over on stop', () => {
         asked = true;
         return writes;
       },
+      clock: timers,
     });
-    await until('leads', () => elector.mayWrite());
+    await until(timers, 'leads', () => elector.mayWrite());
     const stopped = elector.stop();
-    await until('waits for the writes', () => asked);
+    await until(timers, 'waits for the writes', () => asked);
     assert.equal(elector.mayWrite(), false, 'no write begins while it waits');
-    await sleep(20);
+    await timers.advance(20);
     assert.equal(shared.lease()?.spec.holderIdentity, 'a', 'still held while a write is in flight');
     endWrites();
     await stopped;
