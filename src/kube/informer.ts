@@ -2,7 +2,12 @@
 // informer stops for good on a watch error that is not a 410 or a timeout;
 // a controller must instead back off and list again, and must be able to
 // say whether its cache has synced (for /readyz).
-import { ListWatch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ListWatch,
+  type KubeConfig,
+  type KubernetesObject,
+  type Watch,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describe } from '../resource/errors.ts';
 import { realClock, sleep, type Clock, type Timer } from '../time/clock.ts';
@@ -40,6 +45,8 @@ export interface InformerOptions<T> {
   pageSize?: number;
   /** The back-off of restarts and re-watches runs on it. */
   clock?: Clock;
+  /** The watch stream (default: an ExactWatch on `kubeConfig`); unit tests script one. */
+  watch?: Watch;
 }
 
 /** Objects per page of a list that is slimmed (Secrets: at most 1 MB each). */
@@ -65,7 +72,7 @@ export async function startInformer<T extends object>(
   const informer = new ListWatch<KubernetesObject>(
     options.path,
     // Integers beyond 2^53 - 1 (durations) arrive exact, as they do from rest.ts's lists.
-    new ExactWatch(options.kubeConfig),
+    options.watch ?? new ExactWatch(options.kubeConfig),
     async () => {
       const list = await listAll(options, query);
       // A list after the first: the watch could not resume (410 Gone, a restarted API server).
