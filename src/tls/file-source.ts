@@ -7,6 +7,7 @@ import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { realClock, type Clock, type Timer } from '../time/clock.ts';
 import { fingerprint, parseServingCertificate } from './certificate.ts';
 import type { ServingCertificate } from './certificate.ts';
 import type { CertificateSource } from './source.ts';
@@ -25,6 +26,8 @@ export interface WatchOptions {
   debounceMs?: number;
   /** Optional CA file next to the pair (cert-manager writes ca.crt). */
   caName?: string;
+  /** The poll, the debounce and the expiry check run on it. */
+  clock?: Clock;
 }
 
 function readOptional(path: string): string | undefined {
@@ -50,6 +53,7 @@ export function watchCertificateFiles(
   const pollMs = options.pollMs ?? 10_000;
   const debounceMs = options.debounceMs ?? 100;
   const caName = options.caName ?? 'ca.crt';
+  const clock = options.clock ?? realClock;
   const certPath = join(dir, certName);
   const keyPath = join(dir, keyName);
 
@@ -118,17 +122,17 @@ export function watchCertificateFiles(
     currentDigest = nextDigest;
     rejectedDigest = undefined;
     const notAfter = cert.notAfter.toISOString();
-    if (cert.notAfter.getTime() < Date.now())
+    if (cert.notAfter.getTime() < clock.now())
       logger.warn({ dir, notAfter }, 'new serving certificate has expired');
     logger.info({ dir, fingerprint: fingerprint(cert), notAfter }, 'serving certificate reloaded');
     onChange?.(cert);
     return true;
   };
 
-  let debounce: NodeJS.Timeout | undefined;
+  let debounce: Timer | undefined;
   const schedule = (): void => {
-    if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(() => {
+    if (debounce) clock.clearTimeout(debounce);
+    debounce = clock.setTimeout(() => {
       debounce = undefined;
       reload();
     }, debounceMs);
@@ -151,15 +155,25 @@ export function watchCertificateFiles(
       'cannot watch the certificate directory; polling only',
     );
   }
-  const poll = setInterval(reload, pollMs);
-  poll.unref();
+  // Each poll arms the next; unref'd, so that polling alone holds no process open.
+  let poll: Timer | undefined;
+  let stopped = false;
+  const armPoll = (): void => {
+    poll = clock.setTimeout(() => {
+      reload();
+      if (!stopped) armPoll();
+    }, pollMs);
+    poll.unref?.();
+  };
+  armPoll();
 
   return {
     current: () => current,
     reload,
     stop: () => {
-      clearInterval(poll);
-      if (debounce) clearTimeout(debounce);
+      stopped = true;
+      clock.clearTimeout(poll);
+      if (debounce) clock.clearTimeout(debounce);
       watcher?.close();
       watcher = undefined;
     },

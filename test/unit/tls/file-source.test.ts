@@ -24,6 +24,7 @@ import {
 import type { ServingCertificate } from '../../../src/tls/certificate.ts';
 import { watchCertificateFiles } from '../../../src/tls/file-source.ts';
 import type { CertificateWatcher } from '../../../src/tls/file-source.ts';
+import { fakeClock, type FakeClock } from '../fake-clock.ts';
 
 const ca = createCertificateAuthority({ commonName: 'h5-test-ca', validityDays: 30 });
 const issue = (): CertificateAndKey =>
@@ -68,12 +69,25 @@ function logCapture(): { logger: pino.Logger; lines: Record<string, unknown>[] }
   return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
-async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Waits for `check` on the watcher's fake clock: whenever a directory event
+ * has armed the debounce (beside the poll, the one other timer), moves the
+ * clock past it. The events come from the kernel, so between looks it
+ * yields to I/O; the poll's `pollMs` of fake time is never reached.
+ */
+async function afterWatchEvents(
+  clock: FakeClock,
+  debounceMs: number,
+  what: string,
+  check: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + 5000;
   while (!check()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    if (clock.pending() > 1) await clock.advance(debounceMs);
+    else await new Promise((resolve) => setImmediate(resolve));
   }
+  assert.ok(clock.elapsed() < 60_000, `${what} came from a directory event, not the poll`);
 }
 
 describe('parseServingCertificate', () => {
@@ -176,6 +190,8 @@ describe('watchCertificateFiles with a real HTTPS server', () => {
   let port: number;
   const changes: ServingCertificate[] = [];
   const log = logCapture();
+  const clock = fakeClock(Date.now());
+  const reloaded = (what: string, check: () => boolean) => afterWatchEvents(clock, 50, what, check);
 
   const writePair = (target: string, pair: CertificateAndKey): void => {
     writeFileSync(join(target, 'tls.crt'), pair.certPem);
@@ -189,6 +205,7 @@ describe('watchCertificateFiles with a real HTTPS server', () => {
       logger: log.logger,
       pollMs: 60_000,
       debounceMs: 50,
+      clock,
       onChange: (cert) => {
         changes.push(cert);
         applySecureContext(server, cert);
@@ -223,7 +240,7 @@ describe('watchCertificateFiles with a real HTTPS server', () => {
   test('rewritten files are served to new connections without a restart', async () => {
     const before = changes.length;
     writePair(dir, pairB);
-    await eventually('the reload', () => changes.length > before);
+    await reloaded('the reload', () => changes.length > before);
     assert.equal(fingerprint(watcher.current()), fp(pairB));
     assert.equal(await peerFingerprint(port), fp(pairB));
   });
@@ -233,7 +250,7 @@ describe('watchCertificateFiles with a real HTTPS server', () => {
     const changesBefore = changes.length;
     // New certificate with the old key: they do not match.
     writeFileSync(join(dir, 'tls.crt'), pairC.certPem);
-    await eventually(
+    await reloaded(
       'the rejection',
       () => log.lines.filter((l) => l.level === 50).length > errorsBefore,
     );
@@ -248,7 +265,7 @@ describe('watchCertificateFiles with a real HTTPS server', () => {
     assert.equal(await peerFingerprint(port), fp(pairB));
     // Completing the pair fixes it.
     writeFileSync(join(dir, 'tls.key'), pairC.keyPem);
-    await eventually('the reload', () => changes.length > changesBefore);
+    await reloaded('the reload', () => changes.length > changesBefore);
     assert.equal(await peerFingerprint(port), fp(pairC));
   });
 });
@@ -280,10 +297,12 @@ describe('watchCertificateFiles with a Kubernetes Secret volume layout', () => {
   test('a ..data symlink swap is picked up by the directory watch', async () => {
     const changes: ServingCertificate[] = [];
     let server: HttpsServer | undefined;
+    const clock = fakeClock(Date.now());
     const watcher = watchCertificateFiles(dir, 'tls.crt', 'tls.key', {
       logger: pino({ level: 'silent' }),
       pollMs: 60_000,
       debounceMs: 50,
+      clock,
       onChange: (cert) => {
         changes.push(cert);
         if (server) applySecureContext(server, cert);
@@ -297,7 +316,7 @@ describe('watchCertificateFiles with a Kubernetes Secret volume layout', () => {
       const old = generation - 1;
       publish(pairB, { 'ca.crt': ca.certPem });
       rmSync(join(dir, `..2025_01_01_00_00_0${old}`), { recursive: true });
-      await eventually('the reload', () => changes.length === 1);
+      await afterWatchEvents(clock, 50, 'the reload', () => changes.length === 1);
       assert.equal(await peerFingerprint(port), fp(pairB));
     } finally {
       watcher.stop();
@@ -308,22 +327,66 @@ describe('watchCertificateFiles with a Kubernetes Secret volume layout', () => {
   test('the periodic poll catches a change when no watch event arrives in time', async () => {
     const changes: ServingCertificate[] = [];
     // Watch events are debounced for a minute here, so only the 50 ms poll can see the change.
+    const clock = fakeClock(Date.now());
     const watcher = watchCertificateFiles(dir, 'tls.crt', 'tls.key', {
       logger: pino({ level: 'silent' }),
       pollMs: 50,
       debounceMs: 60_000,
+      clock,
       onChange: (cert) => changes.push(cert),
     });
     try {
       assert.equal(fingerprint(watcher.current()), fp(pairB));
       publish(pairC);
-      await eventually('the poll', () => changes.length === 1, 3000);
+      await clock.advance(49);
+      assert.equal(changes.length, 0, 'not before the poll is due');
+      await clock.advance(1);
+      assert.equal(changes.length, 1, 'the poll');
       assert.equal(fingerprint(watcher.current()), fp(pairC));
       assert.equal(watcher.current().caPem, undefined);
+      // And the poll goes on.
+      publish(pairA);
+      await clock.advance(49);
+      assert.equal(changes.length, 1);
+      await clock.advance(1);
+      assert.equal(fingerprint(watcher.current()), fp(pairA), 'the next poll');
     } finally {
       watcher.stop();
     }
   });
+});
+
+test('a new pair already expired by the clock is still loaded, with a warning', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'h5-tls-expired-'));
+  const pairs = [pairB, pairC];
+  try {
+    writeFileSync(join(dir, 'tls.crt'), pairA.certPem);
+    writeFileSync(join(dir, 'tls.key'), pairA.keyPem);
+    // Today, and 31 days on (the pairs are valid for 30).
+    for (const start of [Date.now(), Date.now() + 31 * 86_400_000]) {
+      const clock = fakeClock(start);
+      const log = logCapture();
+      const watcher = watchCertificateFiles(dir, 'tls.crt', 'tls.key', {
+        logger: log.logger,
+        pollMs: 50,
+        debounceMs: 60_000,
+        clock,
+      });
+      try {
+        const pair = pairs.shift()!;
+        writeFileSync(join(dir, 'tls.crt'), pair.certPem);
+        writeFileSync(join(dir, 'tls.key'), pair.keyPem);
+        await clock.advance(50);
+        assert.equal(fingerprint(watcher.current()), fp(pair));
+        const warned = log.lines.some((l) => l.msg === 'new serving certificate has expired');
+        assert.equal(warned, start > Date.now(), `warned at ${new Date(start).toISOString()}`);
+      } finally {
+        watcher.stop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('watchCertificateFiles start-up', () => {
