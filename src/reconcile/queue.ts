@@ -10,7 +10,7 @@ export interface WorkQueueOptions {
   maxDelayMs?: number;
   onDepthChange?: (depth: number) => void;
   metrics?: WorkQueueMetrics;
-  /** Back-off timers run on it. */
+  /** Back-off timers run on it, and the metrics' waiting and working times (its monotonic time). */
   clock?: Clock;
 }
 
@@ -26,8 +26,6 @@ export interface WorkQueueMetrics {
   retried(): void;
 }
 
-const seconds = (sinceNs: bigint) => Number(process.hrtime.bigint() - sinceNs) / 1e9;
-
 export type Worker = (key: string) => Promise<'done' | 'retry'>;
 
 export class WorkQueue {
@@ -35,8 +33,8 @@ export class WorkQueue {
   readonly #maxDelayMs: number;
   readonly #onDepthChange: (depth: number) => void;
   readonly #metrics: WorkQueueMetrics | undefined;
-  /** When each waiting key entered the queue. */
-  readonly #enteredAt = new Map<string, bigint>();
+  /** When each waiting key entered the queue (the clock's monotonic ms). */
+  readonly #enteredAt = new Map<string, number>();
   readonly #queue: string[] = [];
   readonly #queued = new Set<string>();
   readonly #processing = new Set<string>();
@@ -69,7 +67,7 @@ export class WorkQueue {
     this.#queued.add(key);
     this.#queue.push(key);
     if (this.#metrics) {
-      this.#enteredAt.set(key, process.hrtime.bigint());
+      this.#enteredAt.set(key, this.#clock.elapsed());
       this.#metrics.added();
     }
     this.#onDepthChange(this.#queue.length);
@@ -121,7 +119,7 @@ export class WorkQueue {
         continue;
       }
       this.#processing.add(key);
-      const started = process.hrtime.bigint();
+      const started = this.#clock.elapsed();
       let outcome: 'done' | 'retry';
       try {
         outcome = await worker(key);
@@ -129,7 +127,7 @@ export class WorkQueue {
         outcome = 'retry';
       }
       this.#processing.delete(key);
-      this.#metrics?.finished(seconds(started));
+      this.#metrics?.finished(this.#secondsSince(started));
       if (outcome === 'done') {
         this.#failures.delete(key);
       } else {
@@ -141,6 +139,10 @@ export class WorkQueue {
     }
   }
 
+  #secondsSince(ms: number): number {
+    return (this.#clock.elapsed() - ms) / 1000;
+  }
+
   #next(): string | undefined {
     // add() never queues a key that is being processed, so the head is free.
     const key = this.#queue.shift();
@@ -149,7 +151,7 @@ export class WorkQueue {
     const entered = this.#enteredAt.get(key);
     if (entered !== undefined) {
       this.#enteredAt.delete(key);
-      this.#metrics?.started(seconds(entered));
+      this.#metrics?.started(this.#secondsSince(entered));
     }
     this.#onDepthChange(this.#queue.length);
     return key;

@@ -4,9 +4,6 @@ import { WorkQueue } from '../../../src/reconcile/queue.ts';
 import { sleep } from '../../../src/time/clock.ts';
 import { fakeClock } from '../fake-clock.ts';
 
-// Real time, for what the queue measures with the process's monotonic clock.
-const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('WorkQueue', () => {
   test('a key added many times while waiting is processed once', async () => {
     const clock = fakeClock();
@@ -103,8 +100,10 @@ describe('WorkQueue', () => {
   test('reports what client-go counts: adds (not repeats), time waiting, time working, retries', async () => {
     const events: string[] = [];
     const waits: number[] = [];
+    const clock = fakeClock();
     const queue = new WorkQueue({
       baseDelayMs: 5,
+      clock,
       metrics: {
         added: () => events.push('added'),
         started: (seconds) => {
@@ -120,13 +119,13 @@ describe('WorkQueue', () => {
     });
     queue.add('ns/a');
     queue.add('ns/a'); // already waiting: not an add
-    await tick(20);
+    await clock.advance(20);
     let calls = 0;
     const running = queue.run(async () => {
-      await tick(10);
+      await sleep(clock, 10);
       return ++calls === 1 ? 'retry' : 'done';
     });
-    await tick(100);
+    await clock.advance(100);
     queue.shutdown();
     await running;
     assert.deepEqual(events, [
