@@ -10,6 +10,7 @@
 // --trace-gc), and whether the cgroup's OOM killer fired.
 //   npx node bench/memory.ts [--quick]
 //   BENCH_NODE_OPTIONS='--max-semi-space-size=2' BENCH_MEMORY_CASES=1k-seed-limit npx node bench/memory.ts
+//   BENCH_MEMORY_LIMIT=512Mi BENCH_MEMORY_CASES=10k npx node bench/memory.ts
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -487,7 +488,8 @@ function build(): void {
 export async function runMemory(flags: BenchFlags): Promise<MemoryResults> {
   build();
   const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions();
-  const deployment = deploymentMemoryLimit();
+  // BENCH_MEMORY_LIMIT=512Mi tries a larger limit than deploy/ declares (to size it).
+  const deployment = process.env.BENCH_MEMORY_LIMIT ?? deploymentMemoryLimit();
   const big = flags.quick ? 2_000 : 10_000;
   const cases: Case[] = [
     { label: 'idle-3', limit: deployment, configs: 3, full: false, burst: 0 },
