@@ -4,8 +4,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate } from '../../src/crypto/certs.ts';
 import type { CertificateAndKey } from '../../src/crypto/certs.ts';
+import { loopbackTls } from '../../test/harness/loopback-tls.ts';
 import type { ReadyMessage, StartMessage, StatsMessage } from './webhook-child.ts';
 
 const CHILD = join(import.meta.dirname, 'webhook-child.ts');
@@ -21,13 +21,7 @@ export interface ServerProcess {
 
 /** One CA and one serving certificate for 127.0.0.1, shared by every server of a run (same TLS). */
 export function benchTls(): { caPem: string; serving: CertificateAndKey } {
-  const ca = createCertificateAuthority({ commonName: 'bench-ca', validityDays: 1 });
-  const serving = issueCertificate(ca, {
-    commonName: 'bench-webhook',
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 1,
-    usage: 'server',
-  });
+  const { ca, serving } = loopbackTls('bench-webhook');
   return { caPem: ca.certPem, serving };
 }
 

@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { createCertificateAuthority, issueCertificate } from '../../src/crypto/certs.ts';
+import { loopbackTls } from '../harness/loopback-tls.ts';
 import type { ControlPlane } from '../harness/controlplane.ts';
 
 /** A write as it went through: from when it reached the proxy until the API server's answer ended. */
@@ -73,13 +73,7 @@ export async function startProxy(
   name: string,
   options: ProxyOptions,
 ): Promise<Proxy> {
-  const ca = createCertificateAuthority({ commonName: `${name}-ca`, validityDays: 1 });
-  const serving = issueCertificate(ca, {
-    commonName: name,
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 1,
-    usage: 'server',
-  });
+  const { ca, serving } = loopbackTls(name);
   const upstream = new URL(cp.server);
   const agent = new https.Agent({ keepAlive: true, ca: cp.caPem });
 

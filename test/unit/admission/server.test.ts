@@ -5,21 +5,14 @@ import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
 import pino from 'pino';
 import { buildWebhookServer, BODY_LIMIT_BYTES } from '../../../src/admission/server.ts';
-import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
+import { loopbackTls } from '../../harness/loopback-tls.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 import { stringifyJson } from '../../../src/resource/json.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { review, topologyConfig } from './fixtures.ts';
 
-const ca = createCertificateAuthority({ commonName: 'test-ca', validityDays: 1 });
-const serving = issueCertificate(ca, {
-  commonName: 'webhook',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  usage: 'server',
-});
+const { ca, serving } = loopbackTls('webhook');
 
 const index = new ConfigIndex();
 const logLines: string[] = [];

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
+import { loopbackTls } from '../../harness/loopback-tls.ts';
 import {
   createRestClient,
   fenced,
@@ -15,13 +15,7 @@ import { ApiError } from '../../../src/resource/errors.ts';
 // An API server that answers at once but never finishes: a byte every 20 ms,
 // so that a socket is never idle long enough for an idle timeout.
 describe('REST client: what the timeout bounds', () => {
-  const ca = createCertificateAuthority({ commonName: 'rest-test-ca', validityDays: 1 });
-  const serving = issueCertificate(ca, {
-    commonName: 'rest-test',
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 1,
-    usage: 'server',
-  });
+  const { ca, serving } = loopbackTls('rest-test');
   const open = new Set<NodeJS.Timeout>();
   let server: Server;
   let kubeConfig: KubeConfig;

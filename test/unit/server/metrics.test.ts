@@ -10,6 +10,7 @@ import { createAuthCache, reviewAuthorizer } from '../../../src/server/metrics-a
 import type { AuthDecision, ReviewApis } from '../../../src/server/metrics-auth.ts';
 import { startMetricsServer, type MetricsServer } from '../../../src/server/metrics-server.ts';
 import { parseServingCertificate } from '../../../src/tls/certificate.ts';
+import { loopbackTls } from '../../harness/loopback-tls.ts';
 
 describe('createMetrics', () => {
   test('exposes the product metrics with closed label sets, plus process metrics', async () => {
@@ -282,14 +283,7 @@ describe('reviewAuthorizer', () => {
 });
 
 describe('metrics server', () => {
-  const ca = createCertificateAuthority({ commonName: 'h5-metrics-ca', validityDays: 2 });
-  const leaf = issueCertificate(ca, {
-    commonName: 'metrics',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 2,
-    usage: 'server',
-  });
+  const { ca, serving: leaf } = loopbackTls('metrics', 2);
   const cert = parseServingCertificate(leaf.certPem, leaf.keyPem);
   const decisions: Record<string, AuthDecision | 'throw'> = {
     good: 'ok',
