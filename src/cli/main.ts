@@ -56,7 +56,7 @@ Commands:
 
 Run "topology COMMAND --help" for details.
 `,
-  validate: `Usage: topology validate [OPTIONS] FILE...
+  validate: `Usage: topology validate [OPTIONS] FILE...   (or -f FILE, repeatable, as kubectl takes it)
 
 Reads YAML or JSON manifests ("-" is stdin; several documents per file are
 fine; documents other than TopologyConfigs and Secrets are ignored) and judges
@@ -80,7 +80,7 @@ Exit status: 0 all accepted, 1 any rejected, 2 bad usage or unreadable input
 
 ${POLICY_HELP}
 `,
-  render: `Usage: topology render [OPTIONS] FILE...
+  render: `Usage: topology render [OPTIONS] FILE...     (or -f FILE, repeatable)
 
 Reads manifests as "topology validate" does and prints, as YAML, the Secret
 the reconciler would write for each target (with stringData: the API server
@@ -288,24 +288,35 @@ async function readManifests(files: string[]): Promise<Manifest | undefined> {
 
 const OUTPUT_FORMATS = ['text', 'json', 'junit'] as const;
 
+/** Files come as arguments or, as kubectl users type them, with -f (repeatable). */
+const FILENAME_OPTION: ParseArgsOptionsConfig = {
+  filename: { type: 'string', short: 'f', multiple: true },
+};
+const filesOf = (values: Record<string, unknown>, positionals: string[]): string[] => [
+  ...((values.filename as string[] | undefined) ?? []),
+  ...positionals,
+];
+
 async function validateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...POLICY_OPTIONS,
+    ...FILENAME_OPTION,
     output: { type: 'string', short: 'o', default: 'text' },
     'warnings-as-errors': { type: 'boolean' },
   });
   if (values.help) return help('validate');
+  const files = filesOf(values, positionals);
   const output = values.output as string;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(output))
     throw new UsageError(`--output: ${JSON.stringify(output)} is not one of text, json, junit`);
   const warningsAsErrors = values['warnings-as-errors'] === true;
   const cluster = policyFrom(values);
-  const manifest = await readManifests(positionals);
+  const manifest = await readManifests(files);
   if (!manifest) return USAGE;
   const policy = await withTenancy(cluster, values, manifest);
   if (!policy) return USAGE;
   const { judged } = admit(manifest, policy);
-  const names = positionals.map((f) => (f === '-' ? STDIN : f));
+  const names = files.map((f) => (f === '-' ? STDIN : f));
   const report = buildReport(names, judged, warningsAsErrors);
   if (output === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (output === 'junit') process.stdout.write(toJunit(report, warningsAsErrors));
@@ -314,10 +325,10 @@ async function validateCommand(args: string[]): Promise<number> {
 }
 
 async function renderCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, POLICY_OPTIONS);
+  const { values, positionals } = parse(args, { ...POLICY_OPTIONS, ...FILENAME_OPTION });
   if (values.help) return help('render');
   const cluster = policyFrom(values);
-  const manifest = await readManifests(positionals);
+  const manifest = await readManifests(filesOf(values, positionals));
   if (!manifest) return USAGE;
   const policy = await withTenancy(cluster, values, manifest);
   if (!policy) return USAGE;
@@ -343,12 +354,12 @@ async function clusterOf(values: Record<string, unknown>): Promise<Cluster> {
 async function diffCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...POLICY_OPTIONS,
-    filename: { type: 'string', short: 'f', multiple: true },
+    ...FILENAME_OPTION,
     kubeconfig: { type: 'string' },
   });
   if (values.help) return help('diff');
   const clusterPolicy = policyFrom(values);
-  const manifest = await readManifests([...((values.filename as string[]) ?? []), ...positionals]);
+  const manifest = await readManifests(filesOf(values, positionals));
   if (!manifest) return USAGE;
   const policy = await withTenancy(clusterPolicy, values, manifest);
   if (!policy) return USAGE;
@@ -380,7 +391,7 @@ async function adoptCommand(args: string[]): Promise<number> {
     'dry-run': { type: 'boolean' },
     output: { type: 'string', short: 'o', default: 'text' },
     kubeconfig: { type: 'string' },
-    filename: { type: 'string', short: 'f', multiple: true },
+    ...FILENAME_OPTION,
   });
   if (values.help) return help('adopt');
   const files = (values.filename as string[] | undefined) ?? [];

@@ -84,6 +84,24 @@ describe('topology validate', () => {
     );
   });
 
+  test('files given with -f, as kubectl takes them, are judged as arguments are (and both mix)', () => {
+    const a = fixture(
+      'f-a.yaml',
+      config({ name: 'orders', namespace: 'team-a', position: 3, backend: 'orders-db' }),
+    );
+    const b = fixture(
+      'f-b.yaml',
+      config({ name: 'billing', namespace: 'team-b', position: 4, backend: 'orders-db' }),
+    );
+    const asArguments = topology(['validate', a, b]);
+    assert.equal(asArguments.status, 1);
+    assert.deepEqual(topology(['validate', '-f', a, '--filename', b]), asArguments);
+    assert.deepEqual(topology(['validate', '-f', a, b]), asArguments);
+    const render = topology(['render', a]);
+    assert.equal(render.status, 0);
+    assert.deepEqual(topology(['render', '-f', a]), render);
+  });
+
   test('the same object in two files is reported on the second', () => {
     const a = fixture('dup1.yaml', config({ name: 'same', position: 1 }));
     const b = fixture('dup2.yaml', config({ name: 'same', position: 2, prefix: '/other/' }));
