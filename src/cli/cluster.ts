@@ -3,8 +3,8 @@
 // TopologyConfig, the endpoint-key Secrets (by label, as the server watches
 // them) and the target Secrets. A target Secret that does not exist is
 // undefined; any other API error ends the command.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
+import type { Connection } from '../kube/connection.ts';
 import { createRestClient, paths, type RestClient } from '../kube/rest.ts';
 import { isNotFound } from '../resource/errors.ts';
 import {
@@ -28,8 +28,8 @@ export interface Cluster {
   labelSecret(ref: NamespacedName, label: string, value: string): Promise<void>;
 }
 
-export function clusterFrom(kubeConfig: KubeConfig): Cluster {
-  const rest: RestClient = createRestClient(kubeConfig);
+export function clusterFrom(connection: Connection): Cluster {
+  const rest: RestClient = createRestClient(connection, undefined, 'idle', 'topology');
   return {
     async read() {
       const selector = encodeURIComponent(`${ENDPOINT_KEYS_LABEL}=${ENDPOINT_KEYS_VALUE}`);

@@ -342,13 +342,14 @@ async function renderCommand(args: string[]): Promise<number> {
 
 /** The cluster --kubeconfig names (default: $KUBECONFIG, then ~/.kube/config). */
 async function clusterOf(values: Record<string, unknown>): Promise<Cluster> {
-  // Loaded here only: the offline commands need no Kubernetes client.
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
-  const path = values.kubeconfig as string | undefined;
-  if (path) kubeConfig.loadFromFile(path);
-  else kubeConfig.loadFromDefault();
-  return clusterFrom(kubeConfig);
+  // Loaded here only: the offline commands need no connection.
+  const { loadConnection, userAgent } = await import('../kube/connection.ts');
+  return clusterFrom(
+    loadConnection({
+      kubeconfig: values.kubeconfig as string | undefined,
+      userAgent: userAgent('topology', 'cli'),
+    }),
+  );
 }
 
 async function diffCommand(args: string[]): Promise<number> {

@@ -5,7 +5,7 @@
 // the cluster in memory; key Secrets are cut down as they enter the cache
 // (secret-cache.ts): tenants can set those labels on Secrets of any size.
 // Managed Secrets keep their data only where the policy allows a target.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Connection } from './connection.ts';
 import type { Logger } from 'pino';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
 import {
@@ -50,7 +50,7 @@ const refOf = (object: { metadata: { name?: string; namespace?: string } }): Nam
 });
 
 export async function startCaches(options: {
-  kubeConfig: KubeConfig;
+  connection: Connection;
   rest: RestClient;
   index: ConfigIndex;
   listeners: CacheListeners;
@@ -58,7 +58,7 @@ export async function startCaches(options: {
   /** Whether the policy allows this Secret as a target: only those keep their data in the cache. */
   mayBeTarget: (ref: NamespacedName) => boolean;
 }): Promise<Caches> {
-  const { kubeConfig, rest, index, listeners, logger, mayBeTarget } = options;
+  const { connection, rest, index, listeners, logger, mayBeTarget } = options;
   const started: RunningInformer<object>[] = [];
 
   // Keys first, so that encrypted endpoints are indexed decrypted from the start.
@@ -67,7 +67,7 @@ export async function startCaches(options: {
   // Secret and in number; one over the number is known to exist, keys unread.
   const kept = new Set<string>();
   const keySecrets = await startInformer<SecretObject>({
-    kubeConfig,
+    connection,
     rest,
     logger,
     name: 'endpoint-key-secrets',
@@ -99,7 +99,7 @@ export async function startCaches(options: {
     },
   });
   const managedSecrets = await startInformer<SecretObject>({
-    kubeConfig,
+    connection,
     rest,
     logger,
     name: 'managed-secrets',
@@ -115,7 +115,7 @@ export async function startCaches(options: {
   // informer sees it): only the event matters, the reconciler reads the
   // Secret itself, so only metadata is kept.
   const adoptSecrets = await startInformer<SecretObject>({
-    kubeConfig,
+    connection,
     rest,
     logger,
     name: 'adopt-secrets',
@@ -128,7 +128,7 @@ export async function startCaches(options: {
     },
   });
   const configs: RunningInformer<TopologyConfig> = await startInformer<TopologyConfig>({
-    kubeConfig,
+    connection,
     rest,
     logger,
     name: 'topologyconfigs',
@@ -159,7 +159,7 @@ export async function startCaches(options: {
     if (grantsInformer && namespacesInformer) listeners.grantsChanged(grantsInformer.list(), uids);
   };
   namespacesInformer = await startInformer<NamespaceObject>({
-    kubeConfig,
+    connection,
     rest,
     logger,
     name: 'namespaces',
@@ -178,7 +178,7 @@ export async function startCaches(options: {
     },
   });
   grantsInformer = await startInformer<RoutingGrant>({
-    kubeConfig,
+    connection,
     rest,
     logger,
     name: 'topologyroutinggrants',

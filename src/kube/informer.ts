@@ -1,18 +1,17 @@
-// A list+watch cache that keeps itself alive. @kubernetes/client-node's
-// informer stops for good on a watch error that is not a 410 or a timeout;
-// a controller must instead back off and list again, and must be able to
-// say whether its cache has synced (for /readyz).
-import {
-  ListWatch,
-  type KubeConfig,
-  type KubernetesObject,
-  type Watch,
-} from '@kubernetes/client-node';
+// A list+watch cache that keeps itself alive: it lists, watches from the
+// list's resourceVersion, and on every way a watch can end does what a
+// controller must: a watch that ended cleanly (the API server's request
+// timeout, a proxy's idle timeout) is re-opened at once from where it was,
+// one that ends as soon as it began after a delay; 410 Gone lists again and
+// drops what vanished meanwhile; any other failure backs off and retries.
+// It says whether its cache has synced (for /readyz).
 import type { Logger } from 'pino';
+import { isRecord } from '../resource/json.ts';
 import { describe } from '../resource/errors.ts';
-import { realClock, sleep, type Clock, type Timer } from '../time/clock.ts';
+import { realClock, type Clock, type Timer } from '../time/clock.ts';
+import type { Connection } from './connection.ts';
 import type { RestClient } from './rest.ts';
-import { ExactWatch } from './watch.ts';
+import { ExactWatch, type WatchStream } from './watch.ts';
 
 export interface InformerHandlers<T> {
   onUpsert(object: T): void;
@@ -27,7 +26,7 @@ export interface RunningInformer<T> {
 }
 
 export interface InformerOptions<T> {
-  kubeConfig: KubeConfig;
+  connection: Connection;
   rest: RestClient;
   path: string;
   labelSelector?: string;
@@ -45,8 +44,8 @@ export interface InformerOptions<T> {
   pageSize?: number;
   /** The back-off of restarts and re-watches runs on it. */
   clock?: Clock;
-  /** The watch stream (default: an ExactWatch on `kubeConfig`); unit tests script one. */
-  watch?: Watch;
+  /** The watch stream (default: an ExactWatch on `connection`); unit tests script one. */
+  watch?: WatchStream;
 }
 
 /** Objects per page of a list that is slimmed (Secrets: at most 1 MB each). */
@@ -54,87 +53,59 @@ export const LIST_PAGE_SIZE = 50;
 
 /** A watch that ended sooner than this after it began counts as failing fast, and is re-opened with back-off. */
 const SHORT_WATCH_MS = 1_000;
+/** The delays before re-opening watches that keep ending as soon as they begin: 1 s, 2 s, … this. */
+const MAX_REWATCH_DELAY_MS = 30_000;
+
+interface Meta {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+const keyOf = (object: Meta) =>
+  `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
 
 export async function startInformer<T extends object>(
   options: InformerOptions<T>,
 ): Promise<RunningInformer<T>> {
-  const { logger, name } = options;
+  const { logger, name, handlers } = options;
   const clock = options.clock ?? realClock;
-  let listedOnce = false;
+  const stream = options.watch ?? new ExactWatch(options.connection);
   const query = options.labelSelector
     ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
     : '';
+  const objects = new Map<string, T>();
+  // Where the next watch resumes; empty: list first.
+  let resourceVersion = '';
+  let listedOnce = false;
+  let stopped = false;
   // Consecutive failures, for the back-off of restarts.
   let failures = 0;
-  // Set by the 'connect' handler below, read by delayFn.
+  // Consecutive watches that ended cleanly as soon as they began.
+  let shortEnds = 0;
   let watchStartedAt = clock.now();
-  let lastWatchMs = Infinity;
-  const informer = new ListWatch<KubernetesObject>(
-    options.path,
-    // Integers beyond 2^53 - 1 (durations) arrive exact, as they do from rest.ts's lists.
-    options.watch ?? new ExactWatch(options.kubeConfig),
-    async () => {
-      const list = await listAll(options, query);
-      // A list after the first: the watch could not resume (410 Gone, a restarted API server).
-      if (listedOnce) logger.info({ informer: name, objects: list.items.length }, 'listed again');
-      listedOnce = true;
-      failures = 0;
-      return list as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
-    },
-    false,
-    options.labelSelector,
-    undefined,
-    {
-      // client-node doubles its re-watch delay (1 s, 2 s, … 30 s) after every
-      // watch that ends without having delivered an event, so a quiet
-      // resource behind a short server or proxy timeout went unwatched for
-      // up to 30 s at a time (changes made then were seen that much later).
-      // Like client-go, re-watch at once after a watch that lasted; keep the
-      // back-off for watches that end as soon as they start.
-      delayFn: async (ms) => {
-        if (lastWatchMs < SHORT_WATCH_MS) await sleep(clock, ms);
-        watchStartedAt = clock.now();
-      },
-    },
-  );
-  let stopped = false;
-  let retryTimer: Timer | undefined;
+  let current: AbortController | undefined;
+  // Each watch's done() is heeded only while it is the watch in progress.
+  let watchId = 0;
+  let timer: Timer | undefined;
+  let markSynced!: () => void;
+  const firstSync = new Promise<void>((resolve) => (markSynced = resolve));
 
-  informer.on('add', (object) => {
-    failures = 0;
-    options.slim?.(object as T);
-    options.handlers.onUpsert(object as T);
-  });
-  informer.on('update', (object) => {
-    failures = 0;
-    options.slim?.(object as T);
-    options.handlers.onUpsert(object as T);
-  });
-  informer.on('delete', (object) => {
-    failures = 0;
-    options.handlers.onDelete(object as T);
-  });
-  // 'connect' fires when a watch ends without an error (the API server's
-  // request timeout, a proxy's idle timeout) and at each start().
-  let starting = true;
-  // 'connect' also fires at every start() after a failure, before anything
-  // has succeeded, so only a watch that ran and ended cleanly, a list that
-  // succeeded or an event resets the back-off (resetting it at every
-  // start() kept the delay at its first step forever).
-  informer.on('connect', () => {
-    const now = clock.now();
-    lastWatchMs = starting ? Infinity : now - watchStartedAt;
-    if (!starting) {
-      failures = 0;
-      logger.debug(
-        { informer: name, watchMs: lastWatchMs },
-        'watch ended without an error; watching again',
-      );
-    }
-    starting = false;
-    watchStartedAt = now;
-  });
-  informer.on('error', (error: unknown) => {
+  const upsert = (object: T) => {
+    const key = keyOf(object as Meta);
+    const known = objects.get(key) as Meta | undefined;
+    const version = (object as Meta).metadata?.resourceVersion;
+    // The same version again (a relist of what the watch delivered) is no change.
+    if (known && version !== undefined && known.metadata?.resourceVersion === version) return;
+    objects.set(key, object);
+    handlers.onUpsert(object);
+  };
+
+  const later = (ms: number, next: () => Promise<void>) => {
+    if (stopped) return;
+    if (ms <= 0) return void next();
+    timer = clock.setTimeout(() => void next(), ms);
+  };
+
+  const fail = (error: unknown) => {
     if (stopped) return;
     failures++;
     const delay = Math.min(200 * 2 ** Math.min(failures, 10), options.maxBackoffMs ?? 30_000);
@@ -142,30 +113,124 @@ export async function startInformer<T extends object>(
       { informer: name, attempt: failures, retryInMs: delay, err: describe(error) },
       'watch failed; listing again',
     );
-    retryTimer = clock.setTimeout(() => {
-      starting = true;
-      informer
-        .start()
-        .catch((startError: unknown) =>
-          logger.warn({ informer: name, err: describe(startError) }, 'restart failed'),
-        );
-    }, delay);
-  });
+    // After a failure the first watch opens without a delay, as at start.
+    shortEnds = 0;
+    later(delay, cycle);
+  };
 
-  // start() resolves even when its list failed (the error handler above
-  // retries), so the cache is trusted only once a list has succeeded.
-  await informer.start();
-  while (!listedOnce && !stopped) await sleep(clock, 50);
-  logger.info({ informer: name, objects: informer.list().length }, 'cache synced');
+  const onEvent = (id: number) => (type: string, object: unknown) => {
+    if (id !== watchId || stopped || !isRecord(object)) return;
+    if (type === 'ERROR') {
+      // 410 Gone as an event: the stream ends next, and the list starts over.
+      if (object.code === 410) resourceVersion = '';
+      return;
+    }
+    failures = 0;
+    shortEnds = 0;
+    const typed = object as T & Meta;
+    if (type === 'ADDED' || type === 'MODIFIED') {
+      options.slim?.(typed);
+      upsert(typed);
+    } else if (type === 'DELETED') {
+      const key = keyOf(typed);
+      if (objects.delete(key)) handlers.onDelete(typed);
+    }
+    // BOOKMARK: only its resourceVersion matters.
+    const version = typed.metadata?.resourceVersion;
+    if (version) resourceVersion = version;
+  };
+
+  const onDone = (id: number) => (error: unknown) => {
+    if (id !== watchId || stopped) return;
+    current = undefined;
+    const status = isRecord(error) ? (error.statusCode ?? error.code) : undefined;
+    if (error && status !== 410 && !(error instanceof Error && error.name === 'TimeoutError')) {
+      fail(error);
+      return;
+    }
+    // Ended without a failure: its end (the server's timeout, ours for a
+    // silent stream), or 410 Gone (listed again at once).
+    if (status === 410) resourceVersion = '';
+    const watchMs = clock.now() - watchStartedAt;
+    failures = 0;
+    logger.debug({ informer: name, watchMs }, 'watch ended without an error; watching again');
+    let delay = 0;
+    if (watchMs < SHORT_WATCH_MS && !error) {
+      // The first that ends at once is re-opened at once; the next ones after 1 s, 2 s, … 30 s.
+      delay = shortEnds === 0 ? 0 : Math.min(1000 * 2 ** (shortEnds - 1), MAX_REWATCH_DELAY_MS);
+      shortEnds++;
+    } else {
+      shortEnds = 0;
+    }
+    later(delay, cycle);
+  };
+
+  async function cycle(): Promise<void> {
+    if (stopped) return;
+    if (!resourceVersion) {
+      let list: List<T>;
+      try {
+        list = await listAll(options, query);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (stopped) return;
+      // A list after the first: the watch could not resume (410 Gone, a restarted API server).
+      if (listedOnce) logger.info({ informer: name, objects: list.items.length }, 'listed again');
+      failures = 0;
+      replace(list.items);
+      resourceVersion = list.metadata?.resourceVersion ?? '';
+      if (!listedOnce) {
+        listedOnce = true;
+        markSynced();
+      }
+    }
+    const id = ++watchId;
+    watchStartedAt = clock.now();
+    try {
+      const controller = await stream.watch(
+        options.path,
+        {
+          resourceVersion,
+          allowWatchBookmarks: 'true',
+          ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+        },
+        onEvent(id),
+        onDone(id),
+      );
+      if (stopped || id !== watchId) controller.abort();
+      else current = controller;
+    } catch (error) {
+      if (id === watchId) fail(error);
+    }
+  }
+
+  /** The cache becomes the list: what is gone is deleted first, then what is new or changed upserted. */
+  function replace(items: T[]): void {
+    const listed = new Set(items.map((item) => keyOf(item as Meta)));
+    for (const [key, object] of objects) {
+      if (listed.has(key)) continue;
+      objects.delete(key);
+      handlers.onDelete(object);
+    }
+    for (const item of items) upsert(item);
+  }
+
+  void cycle();
+  await firstSync;
+  logger.info({ informer: name, objects: objects.size }, 'cache synced');
 
   return {
     synced: () => listedOnce,
-    list: () => informer.list() as unknown as ReadonlyArray<T>,
-    get: (objectName, namespace) => informer.get(objectName, namespace) as T | undefined,
+    list: () => [...objects.values()],
+    get: (objectName, namespace) => objects.get(`${namespace ?? ''}/${objectName}`),
     stop: async () => {
       stopped = true;
-      clock.clearTimeout(retryTimer);
-      await informer.stop();
+      watchId++;
+      clock.clearTimeout(timer);
+      current?.abort();
+      current = undefined;
     },
   };
 }

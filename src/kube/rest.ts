@@ -1,11 +1,11 @@
 // A small typed REST client over the API server: exact status codes (404,
 // 409, 422 drive the reconciler's decisions), conditional writes, and patch
-// content types, with the kubeconfig's TLS and credentials applied by
-// @kubernetes/client-node.
+// content types, with the connection's TLS and credentials (connection.ts);
+// writes name their field manager.
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError } from '../resource/errors.ts';
 import { parseJson, stringifyJson } from '../resource/json.ts';
+import type { Connection } from './connection.ts';
 
 export type PatchType = 'merge' | 'json';
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
@@ -30,14 +30,18 @@ export interface RestClient {
  * bounds; a fenced writer and a Lease renewal rely on it.
  */
 export function createRestClient(
-  kubeConfig: KubeConfig,
+  connection: Connection,
   timeoutMs = 15_000,
   bound: 'idle' | 'call' = 'idle',
+  /** The managedFields manager of this client's writes (the API server's default is "unknown"). */
+  fieldManager?: string,
 ): RestClient {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const base = new URL(cluster.server);
+  const base = connection.server;
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  const managed = (path: string) =>
+    fieldManager
+      ? `${path}${path.includes('?') ? '&' : '?'}fieldManager=${encodeURIComponent(fieldManager)}`
+      : path;
 
   async function request<T>(
     method: string,
@@ -47,23 +51,42 @@ export function createRestClient(
     accept = 'application/json',
   ): Promise<T> {
     const began = performance.now();
+    try {
+      return await send<T>(began, method, path, body, contentType, accept);
+    } catch (error) {
+      // Refused credentials that can be renewed (an exec plugin's, a rotated
+      // token file's) are renewed and the call made once more: a 401 means
+      // the API server did nothing.
+      if (error instanceof Unauthorized && error.renewed)
+        return send<T>(began, method, path, body, contentType, accept);
+      throw error;
+    }
+  }
+
+  async function send<T>(
+    began: number,
+    method: string,
+    path: string,
+    body: unknown,
+    contentType: string,
+    accept: string,
+  ): Promise<T> {
     const whole = bound === 'call';
     const timedOut = () =>
       new ApiError(504, 'Timeout', `${method} ${path}: timed out after ${timeoutMs} ms`);
+    const prepared = await connection.prepare();
     const options: https.RequestOptions = {
+      ...prepared.options,
       method,
-      protocol: base.protocol,
-      hostname: base.hostname,
-      port: base.port,
       path: base.pathname.replace(/\/$/, '') + path,
       headers: {
+        ...prepared.options.headers,
         accept,
         ...(body === undefined ? {} : { 'content-type': contentType }),
       },
       agent,
       ...(whole ? {} : { timeout: timeoutMs }),
     };
-    await kubeConfig.applyToHTTPSOptions(options);
     const left = timeoutMs - (performance.now() - began);
     if (whole && left <= 0) throw timedOut();
     const payload = body === undefined ? undefined : stringifyJson(body);
@@ -84,12 +107,12 @@ export function createRestClient(
           }
           if (status >= 200 && status < 300) return resolve(parsed as T);
           const statusObject = (parsed ?? {}) as { reason?: string; message?: string };
+          const message = `${method} ${path}: ${status} ${statusObject.message ?? text.slice(0, 200)}`;
+          const reason = statusObject.reason ?? 'Unknown';
           reject(
-            new ApiError(
-              status,
-              statusObject.reason ?? 'Unknown',
-              `${method} ${path}: ${status} ${statusObject.message ?? text.slice(0, 200)}`,
-            ),
+            status === 401
+              ? new Unauthorized(reason, message, prepared.unauthorized())
+              : new ApiError(status, reason, message),
           );
         });
       });
@@ -107,11 +130,20 @@ export function createRestClient(
 
   return {
     get: (path, accept) => request('GET', path, undefined, undefined, accept),
-    create: (path, body) => request('POST', path, body),
-    replace: (path, body) => request('PUT', path, body),
-    patch: (path, type, body) => request('PATCH', path, body, PATCH_CONTENT_TYPES[type]),
+    create: (path, body) => request('POST', managed(path), body),
+    replace: (path, body) => request('PUT', managed(path), body),
+    patch: (path, type, body) => request('PATCH', managed(path), body, PATCH_CONTENT_TYPES[type]),
     delete: (path) => request('DELETE', path),
   };
+}
+
+/** A 401; `renewed`: the credentials were renewed, so one more try may pass. */
+class Unauthorized extends ApiError {
+  readonly renewed: boolean;
+  constructor(reason: string, message: string, renewed: boolean) {
+    super(401, reason, message);
+    this.renewed = renewed;
+  }
 }
 
 /** REST paths of the objects this product reads and writes. */

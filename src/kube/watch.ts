@@ -1,52 +1,55 @@
-// A watch that reads integers exactly. @kubernetes/client-node's Watch runs
-// JSON.parse on each event line itself, so a TopologyConfig holding a
-// duration beyond 2^53 - 1 nanoseconds reached the cache rounded, and its
-// Secret could not be written. This one streams the same request (the
-// kubeconfig's TLS and credentials, as rest.ts applies them) and parses each
-// line with parseJson. Its contract is client-node's, which ListWatch relies
-// on: `done` is called once; with a TimeoutError when nothing has arrived for
-// 30 s (ListWatch then watches again at once), with an error carrying
-// `statusCode` for an answer other than 200, with null when the stream ends;
-// a line that is not JSON is skipped; the AbortController ends the request.
+// A watch stream that reads integers exactly (a TopologyConfig holding a
+// duration beyond 2^53 - 1 nanoseconds must reach the cache unrounded, or
+// its Secret cannot be written): the connection's TLS and credentials, as
+// rest.ts applies them, and each line parsed with parseJson. The informer
+// relies on its contract: `done` is called once; with a TimeoutError when
+// nothing has arrived for 30 s (the informer then watches again at once),
+// with an error carrying `statusCode` for an answer other than 200, with
+// null when the stream ends; a line that is not JSON is skipped; the
+// AbortController ends the request.
 import { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { isRecord, parseJson } from '../resource/json.ts';
+import type { Connection } from './connection.ts';
 
-type Callback = Parameters<Watch['watch']>[2];
-type Done = Parameters<Watch['watch']>[3];
+/** One watch request at a time; the informer's seam (unit tests script one). */
+export interface WatchStream {
+  watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    callback: (type: string, object: unknown) => void,
+    done: (error: unknown) => void,
+  ): Promise<AbortController>;
+}
 
-export class ExactWatch extends Watch {
+export class ExactWatch implements WatchStream {
+  readonly #connection: Connection;
   readonly #idleMs: number;
 
-  constructor(config: KubeConfig, idleMs = 30_000) {
-    super(config);
+  constructor(connection: Connection, idleMs = 30_000) {
+    this.#connection = connection;
     this.#idleMs = idleMs;
   }
 
-  override async watch(
+  async watch(
     path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: Callback,
-    done: Done,
+    query: Record<string, string | undefined>,
+    callback: (type: string, object: unknown) => void,
+    done: (error: unknown) => void,
   ): Promise<AbortController> {
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    const url = new URL(cluster.server + path);
-    url.searchParams.set('watch', 'true');
-    for (const [key, value] of Object.entries(queryParams)) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
+    const base = this.#connection.server;
+    const params = new URLSearchParams({ watch: 'true' });
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) params.set(key, value);
     }
+    const prepared = await this.#connection.prepare();
     const options: https.RequestOptions = {
+      ...prepared.options,
       method: 'GET',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      headers: { accept: 'application/json' },
+      path: `${base.pathname.replace(/\/$/, '')}${path}?${params.toString()}`,
+      headers: { ...prepared.options.headers, accept: 'application/json' },
     };
-    await this.config.applyToHTTPSOptions(options);
 
     const controller = new AbortController();
     let finished = false;
@@ -72,6 +75,8 @@ export class ExactWatch extends Watch {
       const status = response.statusCode ?? 0;
       if (status !== 200) {
         response.resume();
+        // The next watch then renews what can be renewed (an exec credential, a token file).
+        if (status === 401) prepared.unauthorized();
         const error = new Error(response.statusMessage || STATUS_CODES[status] || 'watch failed');
         finish(Object.assign(error, { statusCode: status }));
         return;
@@ -89,7 +94,7 @@ export class ExactWatch extends Watch {
         } catch {
           return;
         }
-        if (isRecord(event)) callback(String(event.type), event.object, event);
+        if (isRecord(event)) callback(String(event.type), event.object);
       });
       lines.on('close', () => finish(null));
     });

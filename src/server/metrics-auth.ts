@@ -4,16 +4,45 @@
 // the decisions are cached so that scrapes cost the API server little.
 
 import { createHash } from 'node:crypto';
-import type { V1SubjectAccessReview, V1TokenReview } from '@kubernetes/client-node';
 import type { RestClient } from '../kube/rest.ts';
+
+/** The parts of authentication.k8s.io/v1 TokenReview this reads and writes. */
+export interface TokenReview {
+  apiVersion: 'authentication.k8s.io/v1';
+  kind: 'TokenReview';
+  spec: { token: string };
+  status?: {
+    authenticated?: boolean;
+    user?: {
+      username?: string;
+      uid?: string;
+      groups?: string[];
+      extra?: Record<string, string[]>;
+    };
+  };
+}
+
+/** The parts of authorization.k8s.io/v1 SubjectAccessReview this reads and writes. */
+export interface SubjectAccessReview {
+  apiVersion: 'authorization.k8s.io/v1';
+  kind: 'SubjectAccessReview';
+  spec: {
+    user: string;
+    uid?: string;
+    groups?: string[];
+    extra?: Record<string, string[]>;
+    nonResourceAttributes: { path: string; verb: string };
+  };
+  status?: { allowed?: boolean };
+}
 
 export type AuthDecision = 'ok' | 'unauthenticated' | 'forbidden';
 export type Authorize = (token: string) => Promise<AuthDecision>;
 
 /** What reviewAuthorizer needs from the API server. */
 export interface ReviewApis {
-  createTokenReview(body: V1TokenReview): Promise<V1TokenReview>;
-  createSubjectAccessReview(body: V1SubjectAccessReview): Promise<V1SubjectAccessReview>;
+  createTokenReview(body: TokenReview): Promise<TokenReview>;
+  createSubjectAccessReview(body: SubjectAccessReview): Promise<SubjectAccessReview>;
 }
 
 /**
@@ -48,12 +77,9 @@ export function reviewAuthorizer(apis: ReviewApis, path = '/metrics', verb = 'ge
 export function kubeAuthorizer(rest: RestClient): Authorize {
   return reviewAuthorizer({
     createTokenReview: (body) =>
-      rest.create<V1TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', body),
+      rest.create<TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', body),
     createSubjectAccessReview: (body) =>
-      rest.create<V1SubjectAccessReview>(
-        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-        body,
-      ),
+      rest.create<SubjectAccessReview>('/apis/authorization.k8s.io/v1/subjectaccessreviews', body),
   });
 }
 

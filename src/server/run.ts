@@ -7,12 +7,12 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildWebhookServer } from '../admission/server.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { startCaches, type Caches } from '../kube/caches.ts';
+import { loadConnection, userAgent, type Connection } from '../kube/connection.ts';
 import type { CacheListeners } from '../reconcile/ports.ts';
 import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
@@ -50,13 +50,6 @@ const COMPONENT = 'topology-webhook';
 /** Time for the existing-data check of one review (see existing-data.ts). */
 const EXISTING_DATA_BUDGET_MS = 2_000;
 const RECONCILE_EXISTING_DATA_BUDGET_MS = 10_000;
-
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (path) kubeConfig.loadFromFile(path);
-  else kubeConfig.loadFromCluster();
-  return kubeConfig;
-}
 
 /** The kubelet's probes; first, so the kubelet sees a live process while caches fill. */
 function probesRunnable(config: Config, logger: Logger, manager: () => Manager): Runnable {
@@ -240,7 +233,7 @@ function controllerRunnable(controller: Controller): Runnable {
 /** The Lease; mayWrite() is the fence every write of the leader passes (LeaderElector.mayWrite). */
 function leaseElection(
   config: Config,
-  kubeConfig: KubeConfig,
+  connection: Connection,
   logger: Logger,
   writesSettled: () => Promise<void>,
 ): Election & { mayWrite(): boolean } {
@@ -250,7 +243,12 @@ function leaseElection(
     start: (onChange) => {
       elector = startLeaderElection({
         // A renewal is bounded by the renew deadline (it is dated from when it began).
-        rest: createRestClient(kubeConfig, config.leaderElection.renewDeadlineMs, 'call'),
+        rest: createRestClient(
+          connection,
+          config.leaderElection.renewDeadlineMs,
+          'call',
+          COMPONENT,
+        ),
         namespace: config.leaderElection.namespace!,
         name: config.leaderElection.id,
         identity,
@@ -271,8 +269,13 @@ function leaseElection(
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const rest = createRestClient(kubeConfig);
+  // --kubeconfig (or KUBECONFIG), else the Pod's service account, else ~/.kube/config.
+  const connection = loadConnection({
+    kubeconfig: config.kubeconfig,
+    userAgent: userAgent(COMPONENT, 'server'),
+  });
+  logger.info({ apiServer: connection.server.origin, from: connection.origin }, 'kube connection');
+  const rest = createRestClient(connection, undefined, 'idle', COMPONENT);
   const { platformNamespaces, ...cluster } = config.policy;
   // Until the grants are listed, tenants route nothing (deny is the default).
   let policy: Policy = {
@@ -306,18 +309,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const existingData = (config: TopologyConfig, old: TopologyConfig | undefined) =>
     checkExistingData(rest, discovery, config, old, EXISTING_DATA_BUDGET_MS);
   const election = config.leaderElection.enabled
-    ? leaseElection(config, kubeConfig, logger, () => writeRest.settled())
+    ? leaseElection(config, connection, logger, () => writeRest.settled())
     : undefined;
   // Only the leader writes, and only while fenced (LeaderElector.mayWrite):
   // every write is checked as it is sent and bounded by leaseDuration -
   // renewDeadline, so it ends before another replica may take over.
   const writeRest = fenced(
     createRestClient(
-      kubeConfig,
+      connection,
       election
         ? config.leaderElection.leaseDurationMs - config.leaderElection.renewDeadlineMs
         : undefined,
       'call',
+      COMPONENT,
     ),
     () => election?.mayWrite() ?? true,
   );
@@ -373,7 +377,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const tls = tlsRunnable(config, rest, logger);
   const caches = cachesRunnable(() =>
     startCaches({
-      kubeConfig,
+      connection,
       rest,
       index,
       listeners,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
 import pino from 'pino';
+import type { Connection } from '../../../src/kube/connection.ts';
 import { startInformer } from '../../../src/kube/informer.ts';
 import type { RestClient } from '../../../src/kube/rest.ts';
+import type { WatchStream } from '../../../src/kube/watch.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
 import type { Clock } from '../../../src/time/clock.ts';
 import { fakeClock, type FakeClock } from '../fake-clock.ts';
@@ -17,7 +18,7 @@ const obj = (name: string, resourceVersion = '1'): Obj => ({
 type List = { items: Obj[]; metadata: { resourceVersion: string } };
 
 /** Watches the test opens and ends by hand, as the API server would, each stamped with when it began. */
-class ScriptedWatch extends Watch {
+class ScriptedWatch implements WatchStream {
   readonly opened: Array<{
     at: number;
     resourceVersion: string;
@@ -27,13 +28,12 @@ class ScriptedWatch extends Watch {
   readonly #clock: Clock;
 
   constructor(clock: Clock) {
-    super(new KubeConfig());
     this.#clock = clock;
   }
 
-  override watch(
+  watch(
     _path: string,
-    query: Record<string, string | number | boolean | undefined>,
+    query: Record<string, string | undefined>,
     callback: (phase: string, object: unknown) => void,
     done: (error: unknown) => void,
   ): Promise<AbortController> {
@@ -62,10 +62,17 @@ function scriptedLists(clock: Clock, answers: Array<List | Error>) {
   return { rest, at };
 }
 
-function start(clock: FakeClock, rest: RestClient, watch: Watch, maxBackoffMs?: number) {
+/** The scripted watch and lists stand in for it: nothing may connect. */
+const unused: Connection = {
+  server: new URL('https://127.0.0.1:1'),
+  origin: 'unit test',
+  prepare: () => Promise.reject(new Error('the test scripts every request')),
+};
+
+function start(clock: FakeClock, rest: RestClient, watch: WatchStream, maxBackoffMs?: number) {
   const seen: string[] = [];
   const informer = startInformer<Obj>({
-    kubeConfig: new KubeConfig(),
+    connection: unused,
     rest,
     path: '/api/v1/namespaces/ns/things',
     handlers: {
@@ -121,7 +128,7 @@ describe('informer: back-off on fake time', () => {
     const started = start(clock, lists.rest, watch);
     await clock.advance(0);
     const informer = await started.informer;
-    // client-node re-opens the first watch at once and then asks for 1 s.
+    // The first watch that ends at once is re-opened at once, the next after 1 s.
     await clock.advance(100);
     watch.opened[0]!.end(null);
     await clock.advance(100);

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { loopbackTls } from '../../harness/loopback-tls.ts';
+import { stringify } from 'yaml';
+import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
+import { loadConnection, type Connection } from '../../../src/kube/connection.ts';
 import {
   createRestClient,
   fenced,
@@ -15,10 +19,17 @@ import { ApiError } from '../../../src/resource/errors.ts';
 // An API server that answers at once but never finishes: a byte every 20 ms,
 // so that a socket is never idle long enough for an idle timeout.
 describe('REST client: what the timeout bounds', () => {
-  const { ca, serving } = loopbackTls('rest-test');
+  const ca = createCertificateAuthority({ commonName: 'rest-test-ca', validityDays: 1 });
+  const serving = issueCertificate(ca, {
+    commonName: 'rest-test',
+    ipAddresses: ['127.0.0.1'],
+    validityDays: 1,
+    usage: 'server',
+  });
   const open = new Set<NodeJS.Timeout>();
   let server: Server;
-  let kubeConfig: KubeConfig;
+  let connection: Connection;
+  const dir = mkdtempSync(join(tmpdir(), 'rest-test-'));
 
   before(async () => {
     server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
@@ -33,21 +44,28 @@ describe('REST client: what the timeout bounds', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          caData: Buffer.from(ca.certPem).toString('base64'),
-        },
-      ],
-      users: [{ name: 'u', token: 'not-a-secret' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const file = join(dir, 'kubeconfig');
+    writeFileSync(
+      file,
+      stringify({
+        clusters: [
+          {
+            name: 'c',
+            cluster: {
+              server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+              'certificate-authority-data': Buffer.from(ca.certPem).toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'u', user: { token: 'not-a-secret' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    connection = loadConnection({ kubeconfig: file, userAgent: 'rest-test', env: {} });
   });
   after(async () => {
+    rmSync(dir, { recursive: true, force: true });
     for (const drip of open) clearInterval(drip);
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -68,7 +86,7 @@ describe('REST client: what the timeout bounds', () => {
     ['a read', (rest: ReturnType<typeof createRestClient>) => rest.get('/api/v1/x')],
   ] as const) {
     test(`bounding the call: ${call} whose answer trickles on fails at the timeout`, async () => {
-      const rest = createRestClient(kubeConfig, 300, 'call');
+      const rest = createRestClient(connection, 300, 'call');
       const began = performance.now();
       const outcome = await within(run(rest), 3000);
       const took = performance.now() - began;
@@ -79,7 +97,7 @@ describe('REST client: what the timeout bounds', () => {
   }
 
   test('bounding silence (the default): a long answer that keeps coming is not cut', async () => {
-    const rest = createRestClient(kubeConfig, 300);
+    const rest = createRestClient(connection, 300);
     assert.equal(await within(rest.get('/api/v1/x'), 1000), 'still waiting');
   });
 });
