@@ -16,20 +16,45 @@ import {
 } from '../../../src/kube/rest.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
 
+const ca = createCertificateAuthority({ commonName: 'rest-test-ca', validityDays: 1 });
+const serving = issueCertificate(ca, {
+  commonName: 'rest-test',
+  ipAddresses: ['127.0.0.1'],
+  validityDays: 1,
+  usage: 'server',
+});
+const dir = mkdtempSync(join(tmpdir(), 'rest-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A kubeconfig file for `server`, trusting the test's CA, with a token user. */
+function connectionTo(server: Server, name: string, userAgent = 'rest-test'): Connection {
+  const file = join(dir, name);
+  writeFileSync(
+    file,
+    stringify({
+      clusters: [
+        {
+          name: 'c',
+          cluster: {
+            server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            'certificate-authority-data': Buffer.from(ca.certPem).toString('base64'),
+          },
+        },
+      ],
+      users: [{ name: 'u', user: { token: 'not-a-secret' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    }),
+  );
+  return loadConnection({ kubeconfig: file, userAgent, env: {} });
+}
+
 // An API server that answers at once but never finishes: a byte every 20 ms,
 // so that a socket is never idle long enough for an idle timeout.
 describe('REST client: what the timeout bounds', () => {
-  const ca = createCertificateAuthority({ commonName: 'rest-test-ca', validityDays: 1 });
-  const serving = issueCertificate(ca, {
-    commonName: 'rest-test',
-    ipAddresses: ['127.0.0.1'],
-    validityDays: 1,
-    usage: 'server',
-  });
   const open = new Set<NodeJS.Timeout>();
   let server: Server;
   let connection: Connection;
-  const dir = mkdtempSync(join(tmpdir(), 'rest-test-'));
 
   before(async () => {
     server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
@@ -44,28 +69,9 @@ describe('REST client: what the timeout bounds', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const file = join(dir, 'kubeconfig');
-    writeFileSync(
-      file,
-      stringify({
-        clusters: [
-          {
-            name: 'c',
-            cluster: {
-              server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-              'certificate-authority-data': Buffer.from(ca.certPem).toString('base64'),
-            },
-          },
-        ],
-        users: [{ name: 'u', user: { token: 'not-a-secret' } }],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
-    );
-    connection = loadConnection({ kubeconfig: file, userAgent: 'rest-test', env: {} });
+    connection = connectionTo(server, 'trickle');
   });
   after(async () => {
-    rmSync(dir, { recursive: true, force: true });
     for (const drip of open) clearInterval(drip);
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -99,6 +105,45 @@ describe('REST client: what the timeout bounds', () => {
   test('bounding silence (the default): a long answer that keeps coming is not cut', async () => {
     const rest = createRestClient(connection, 300);
     assert.equal(await within(rest.get('/api/v1/x'), 1000), 'still waiting');
+  });
+});
+
+describe('REST client: what every request says', () => {
+  test('the user agent on every request; the field manager on every write', async () => {
+    const seen: string[] = [];
+    const server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+      req.resume();
+      seen.push(
+        `${req.method} ${req.url} ${req.headers['user-agent']} ${req.headers.authorization}`,
+      );
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const rest = createRestClient(
+        connectionTo(server, 'manager', 'topology-webhook/9.9.9 (server)'),
+        5000,
+        'idle',
+        'topology-webhook',
+      );
+      await rest.get('/api/v1/things');
+      await rest.create('/api/v1/things', {});
+      await rest.replace('/api/v1/things/a', {});
+      await rest.patch('/api/v1/things/a?dryRun=All', 'merge', {});
+      await rest.delete('/api/v1/things/a');
+      const agent = 'topology-webhook/9.9.9 (server) Bearer not-a-secret';
+      assert.deepEqual(seen, [
+        `GET /api/v1/things ${agent}`,
+        `POST /api/v1/things?fieldManager=topology-webhook ${agent}`,
+        `PUT /api/v1/things/a?fieldManager=topology-webhook ${agent}`,
+        `PATCH /api/v1/things/a?dryRun=All&fieldManager=topology-webhook ${agent}`,
+        `DELETE /api/v1/things/a ${agent}`,
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
