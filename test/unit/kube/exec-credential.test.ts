@@ -3,15 +3,13 @@
 // with the reply the test wrote for that run).
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
 import { loadConnection } from '../../../src/kube/connection.ts';
 import { createRestClient } from '../../../src/kube/rest.ts';
+import { listenLocal, localTls } from './local-https.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'exec-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -159,32 +157,21 @@ describe('exec credential plugins', () => {
   });
 
   test('a 401: the plugin runs again and the call is made once more with what it gives', async () => {
-    const ca = createCertificateAuthority({ commonName: 'exec-test-ca', validityDays: 1 });
-    const serving = issueCertificate(ca, {
-      commonName: 'exec-test',
-      ipAddresses: ['127.0.0.1'],
-      validityDays: 1,
-      usage: 'server',
-    });
     const seen: string[] = [];
-    const server: Server = createServer(
-      { cert: serving.certPem, key: serving.keyPem },
-      (req, res) => {
-        seen.push(req.headers.authorization ?? '');
-        const ok = req.headers.authorization === 'Bearer fresh';
-        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-        res.end(
-          ok
-            ? '{"kind":"Thing"}'
-            : '{"kind":"Status","reason":"Unauthorized","message":"Unauthorized"}',
-        );
-      },
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await listenLocal((req, res) => {
+      seen.push(req.headers.authorization ?? '');
+      const ok = req.headers.authorization === 'Bearer fresh';
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(
+        ok
+          ? '{"kind":"Thing"}'
+          : '{"kind":"Status","reason":"Unauthorized","message":"Unauthorized"}',
+      );
+    });
     try {
       const plugin = setup({
-        server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        caPem: ca.certPem,
+        server: server.url,
+        caPem: localTls().caPem,
         replies: [credential({ token: 'stale' }), credential({ token: 'fresh' })],
       });
       const rest = createRestClient(
@@ -196,8 +183,7 @@ describe('exec credential plugins', () => {
       assert.deepEqual(await rest.get('/api/v1/things/b'), { kind: 'Thing' });
       assert.equal(plugin.runs(), 2, 'the fresh token is kept');
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
 import { loadConnection, type Connection } from '../../../src/kube/connection.ts';
 import {
   createRestClient,
@@ -15,19 +12,13 @@ import {
   type RestClient,
 } from '../../../src/kube/rest.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
+import { listenLocal, localTls, type LocalServer } from './local-https.ts';
 
-const ca = createCertificateAuthority({ commonName: 'rest-test-ca', validityDays: 1 });
-const serving = issueCertificate(ca, {
-  commonName: 'rest-test',
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  usage: 'server',
-});
 const dir = mkdtempSync(join(tmpdir(), 'rest-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A kubeconfig file for `server`, trusting the test's CA, with a token user. */
-function connectionTo(server: Server, name: string, userAgent = 'rest-test'): Connection {
+function connectionTo(server: LocalServer, name: string, userAgent = 'rest-test'): Connection {
   const file = join(dir, name);
   writeFileSync(
     file,
@@ -36,8 +27,8 @@ function connectionTo(server: Server, name: string, userAgent = 'rest-test'): Co
         {
           name: 'c',
           cluster: {
-            server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-            'certificate-authority-data': Buffer.from(ca.certPem).toString('base64'),
+            server: server.url,
+            'certificate-authority-data': Buffer.from(localTls().caPem).toString('base64'),
           },
         },
       ],
@@ -53,11 +44,11 @@ function connectionTo(server: Server, name: string, userAgent = 'rest-test'): Co
 // so that a socket is never idle long enough for an idle timeout.
 describe('REST client: what the timeout bounds', () => {
   const open = new Set<NodeJS.Timeout>();
-  let server: Server;
+  let server: LocalServer;
   let connection: Connection;
 
   before(async () => {
-    server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+    server = await listenLocal((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"items": [');
@@ -68,13 +59,11 @@ describe('REST client: what the timeout bounds', () => {
         open.delete(drip);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     connection = connectionTo(server, 'trickle');
   });
   after(async () => {
     for (const drip of open) clearInterval(drip);
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   /** What a call came to within `ms`: an error, 'answered', or 'still waiting'. */
@@ -111,7 +100,7 @@ describe('REST client: what the timeout bounds', () => {
 describe('REST client: what every request says', () => {
   test('the user agent on every request; the field manager on every write', async () => {
     const seen: string[] = [];
-    const server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+    const server = await listenLocal((req, res) => {
       req.resume();
       seen.push(
         `${req.method} ${req.url} ${req.headers['user-agent']} ${req.headers.authorization}`,
@@ -119,7 +108,6 @@ describe('REST client: what every request says', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const rest = createRestClient(
         connectionTo(server, 'manager', 'topology-webhook/9.9.9 (server)'),
@@ -141,8 +129,7 @@ describe('REST client: what every request says', () => {
         `DELETE /api/v1/things/a ${agent}`,
       ]);
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 });
