@@ -3,20 +3,14 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createCertificateAuthority, issueCertificate } from '../../../src/crypto/certs.ts';
+import { loopbackTls } from '../../harness/loopback-tls.ts';
 
 let tls: { caPem: string; certPem: string; keyPem: string } | undefined;
 
 /** One CA and serving certificate per test process (key generation is slow). */
 export function localTls() {
   if (!tls) {
-    const ca = createCertificateAuthority({ commonName: 'unit-test-ca', validityDays: 1 });
-    const serving = issueCertificate(ca, {
-      commonName: 'unit-test-api',
-      ipAddresses: ['127.0.0.1'],
-      validityDays: 1,
-      usage: 'server',
-    });
+    const { ca, serving } = loopbackTls('unit-test-api');
     tls = { caPem: ca.certPem, certPem: serving.certPem, keyPem: serving.keyPem };
   }
   return tls;
