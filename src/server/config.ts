@@ -68,7 +68,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface Config {
   help: boolean;
-  /** Path of a kubeconfig file; undefined: in-cluster configuration. */
+  /** A kubeconfig path (several joined by ":"); undefined: the service account, else ~/.kube/config. */
   kubeconfig: string | undefined;
   webhook: WebhookConfig;
   /** undefined when disabled with "0". */
@@ -192,7 +192,7 @@ const FLAGS = {
     type: 'string',
     env: 'KUBECONFIG',
     value: 'PATH',
-    help: 'kubeconfig file; without it the in-cluster service account is used',
+    help: 'kubeconfig file (several: joined by ":", merged as kubectl does); without it the Pod\'s service account, else ~/.kube/config',
     parse: text,
   } satisfies StringFlag<string | undefined>,
   'webhook-bind-address': address(
