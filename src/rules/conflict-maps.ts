@@ -99,7 +99,7 @@ export class ConflictMaps {
 
   #removeSelector(t: string, s: SelectorFacts, configKey: string): void {
     pull(this.#selectors, k(t, s.canonical), configKey);
-    this.#routes.get(t)?.remove(configKey);
+    this.#routes.get(t)?.remove(configKey, s.keys);
   }
 
   /** Every conflict of `facts` with the configs held here, other than itself, in merge order. */
