@@ -39,7 +39,7 @@ import { deniedKeySecrets, KeySecretPoints } from '../rules/deny-list.ts';
 import {
   POSITION_DIGITS,
   parseSecretKey,
-  renderEntryOnce,
+  renderEntry,
   secretKeyFor,
 } from '../secret-format/entry.ts';
 import { entrySize } from '../secret-format/size.ts';
@@ -110,6 +110,8 @@ interface Candidate {
   facts: ConfigFacts;
   target: string;
   endpoints: string[];
+  /** What is remembered of its content (its rendering). */
+  entry: Prepared;
 }
 
 /** A config whose entry a Secret holds, with that entry's own facts. */
@@ -139,17 +141,27 @@ function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
 // A reconcile of one target prepares every config of the cluster (backend
 // names are unique cluster-wide), and the static rules and the rendering cost
 // more than the rest. Informer objects are replaced on change, never mutated,
-// so an object's content and the policy determine its static verdict, its
-// rendering (remembered per checked object, entry.ts) and, when its endpoints
-// are plain, its facts: remember them per object and, since a relist or a
-// restarted watch brings new objects of the same content, per uid and content.
-// Encrypted endpoints depend on the key Secrets and are resolved each time.
+// so an object's content and the policy determine its static verdict and its
+// rendering (for given endpoints): remember them per object and, since a
+// relist or a restarted watch brings new objects of the same content, per uid
+// and content. What is remembered holds no object: a relist's old objects go
+// (the rendering and the refusal are all it keeps of them). The facts are
+// derived again for each new object (cheap, and factsOf hands back the ones
+// the index derived, so one copy is held); encrypted endpoints depend on the
+// key Secrets and are resolved each time.
 interface Prepared {
   policy: Policy;
-  checked: ReturnType<typeof validateStatic>;
+  /** Why the static rules refuse it; undefined when they pass. */
+  refused: Refused | undefined;
+  /** The last rendering, and the endpoints it was rendered with. */
+  rendered?: { endpoints: readonly string[]; value: string };
+}
+interface PreparedObject {
+  entry: Prepared;
+  /** Plain endpoints only: this object's resolution. */
   resolved?: Resolved;
 }
-const prepared = new WeakMap<TopologyConfig, Prepared>();
+const prepared = new WeakMap<TopologyConfig, PreparedObject>();
 /** uid → the latest content seen under it (a digest of its JSON) and what it prepared. */
 const preparedByUid = new Map<string, { digest: string; entry: Prepared }>();
 
@@ -161,17 +173,28 @@ function contentDigest(raw: TopologyConfig): string {
   return hash('sha1', stringifyJson({ ...raw, metadata }), 'base64');
 }
 
-function preparedOnce(raw: TopologyConfig, policy: Policy): Prepared {
-  let seen = prepared.get(raw);
-  if (seen?.policy === policy) return seen;
+function refusalOf(raw: TopologyConfig, policy: Policy): Refused | undefined {
+  const { config, verdict } = validateStatic(raw, policy);
+  if (config && verdict.errors.length === 0) return undefined;
+  // Forbidden field errors are the cluster policy's; the rest are the config's own.
+  const denied = verdict.errors.some((e) => e.type === 'Forbidden');
+  return { reason: joined(verdict.errors), cause: denied ? 'PolicyDenied' : 'Invalid' };
+}
+
+function preparedOnce(raw: TopologyConfig, policy: Policy): PreparedObject {
+  const seen = prepared.get(raw);
+  if (seen?.entry.policy === policy) return seen;
   const uid = raw.metadata?.uid;
   const digest = uid ? contentDigest(raw) : '';
   const same = uid ? preparedByUid.get(uid) : undefined;
-  if (same?.digest === digest && same.entry.policy === policy) seen = same.entry;
-  else seen = { policy, checked: validateStatic(raw, policy) };
-  prepared.set(raw, seen);
-  if (uid) preparedByUid.set(uid, { digest, entry: seen });
-  return seen;
+  const entry =
+    same?.digest === digest && same.entry.policy === policy
+      ? same.entry
+      : { policy, refused: refusalOf(raw, policy) };
+  const object: PreparedObject = { entry };
+  prepared.set(raw, object);
+  if (uid) preparedByUid.set(uid, { digest, entry });
+  return object;
 }
 
 /** Forgets the uids of deleted configs once they outnumber the configs merged. */
@@ -182,13 +205,29 @@ function forgetDeleted(configs: readonly TopologyConfig[]): void {
 }
 
 function resolvedOnce(
-  entry: Prepared,
+  object: PreparedObject,
   config: TopologyConfig,
   keys: KeyLookup,
   policy: Policy,
 ): Resolved {
   if (config.spec.endpointDecryptSecret) return resolveConfig(config, keys, policy);
-  return (entry.resolved ??= resolveConfig(config, keys, policy));
+  return (object.resolved ??= resolveConfig(config, keys, policy));
+}
+
+/** The entry's YAML, rendered again only when its content, the policy or the endpoints changed. */
+function renderedOnce(candidate: Candidate): string {
+  const { entry, config, endpoints } = candidate;
+  const seen = entry.rendered;
+  if (
+    seen &&
+    seen.endpoints.length === endpoints.length &&
+    seen.endpoints.every((e, i) => e === endpoints[i])
+  ) {
+    return seen.value;
+  }
+  const value = renderEntry(config, endpoints);
+  entry.rendered = { endpoints: [...endpoints], value };
+  return value;
 }
 
 // The facts of a written entry: its YAML read back (the endpoints in it are
@@ -264,14 +303,11 @@ class Merger {
   prepare(raw: TopologyConfig, keys: KeyLookup): Candidate | Refused {
     const target = targetOf(raw, this.#policy);
     this.result(target);
-    const entry = preparedOnce(raw, this.#policy);
-    const { config, verdict } = entry.checked;
-    if (!config || verdict.errors.length > 0) {
-      // Forbidden field errors are the cluster policy's; the rest are the config's own.
-      const policy = verdict.errors.some((e) => e.type === 'Forbidden');
-      return { reason: joined(verdict.errors), cause: policy ? 'PolicyDenied' : 'Invalid' };
-    }
-    const resolved = resolvedOnce(entry, config, keys, this.#policy);
+    const object = preparedOnce(raw, this.#policy);
+    if (object.entry.refused) return object.entry.refused;
+    // It passed the schema: its types can be trusted.
+    const config = raw;
+    const resolved = resolvedOnce(object, config, keys, this.#policy);
     // The webhook's rule on other configs' key Secrets (its own is in the static rules).
     const own = config.spec.endpointDecryptSecret;
     const denied = deniedKeySecrets(resolved.facts, [this.#keySecrets], own);
@@ -282,7 +318,13 @@ class Merger {
       const cause = config.spec.endpointDecryptSecret && decrypt ? 'DecryptFailed' : 'Invalid';
       return { reason: joined(resolved.errors), cause };
     }
-    return { config, facts: resolved.facts, target, endpoints: resolved.endpoints as string[] };
+    return {
+      config,
+      facts: resolved.facts,
+      target,
+      endpoints: resolved.endpoints as string[],
+      entry: object.entry,
+    };
   }
 
   #place(target: string, key: string, value: string, owner: EntryOwner): void {
@@ -345,7 +387,7 @@ class Merger {
     this.#maps.remove(incumbent.facts);
     const conflicts = this.#maps.conflicts(facts);
     const newKey = secretKeyFor(config);
-    const value = renderEntryOnce(config, candidate.endpoints);
+    const value = renderedOnce(candidate);
     const owner = { uid: raw.metadata?.uid ?? '', generation };
     const total =
       (this.#totals.get(target) ?? 0) -
@@ -388,7 +430,7 @@ class Merger {
     if (conflicts.length > 0)
       return this.fail(target, facts.key, this.#conflictReason(conflicts, facts), 'Conflict');
     const key = secretKeyFor(config);
-    const value = renderEntryOnce(config, candidate.endpoints);
+    const value = renderedOnce(candidate);
     const owner = { uid: config.metadata?.uid ?? '', generation: config.metadata?.generation ?? 0 };
     if (key in this.result(target).data) {
       // Held for a config the caller saw at the API server but not in its cache (another uid).

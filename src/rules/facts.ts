@@ -147,7 +147,8 @@ function backendFacts(backend: unknown, index: number, endpoint: string | undefi
     name: str(b.name),
     endpointHash: endpoint ? hashEndpoint(endpoint) : undefined,
     databaseHash: databaseHashOf(endpoint),
-    selectors,
+    // A copy of the exact length: a pushed-to array keeps room for 17 (held for every backend).
+    selectors: selectors.slice(),
   };
 }
 
@@ -157,6 +158,33 @@ function backendFacts(backend: unknown, index: number, endpoint: string | undefi
  * (decrypted), undefined when unknown.
  */
 export function factsOf(
+  config: TopologyConfig,
+  endpoints: readonly (string | undefined)[],
+): ConfigFacts {
+  // The index and the merge both derive the facts of every informer object
+  // (with the same endpoints unless encrypted): one copy held, not two.
+  // Objects are replaced on change, never mutated, so the object and its
+  // endpoints determine the facts.
+  const seen = remembered.get(config);
+  if (seen && sameEndpoints(seen.endpoints, endpoints)) return seen.facts;
+  const facts = computeFacts(config, endpoints);
+  // Facts without endpoints (the static rules') are not the ones held.
+  if (endpoints.length > 0 || facts.backends.length === 0)
+    remembered.set(config, { endpoints: [...endpoints], facts });
+  return facts;
+}
+
+const remembered = new WeakMap<
+  TopologyConfig,
+  { endpoints: readonly (string | undefined)[]; facts: ConfigFacts }
+>();
+
+const sameEndpoints = (
+  a: readonly (string | undefined)[],
+  b: readonly (string | undefined)[],
+): boolean => a.length === b.length && a.every((e, i) => e === b[i]);
+
+function computeFacts(
   config: TopologyConfig,
   endpoints: readonly (string | undefined)[],
 ): ConfigFacts {

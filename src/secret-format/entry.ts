@@ -82,24 +82,3 @@ export function renderEntry(config: TopologyConfig, endpoints: readonly string[]
   );
   return stringify({ backends }, { version: '1.1', indentSeq: false, lineWidth: 0 });
 }
-
-// Rendering is most of a merge's cost, and every reconcile merges every
-// config of the cluster (backend names are unique cluster-wide). Objects from
-// the informer are replaced on change, never mutated, so an object and its
-// endpoints determine the output: remember the last rendering per object.
-const rendered = new WeakMap<TopologyConfig, { endpoints: readonly string[]; value: string }>();
-
-/** renderEntry, remembered per object (objects must not be mutated after rendering). */
-export function renderEntryOnce(config: TopologyConfig, endpoints: readonly string[]): string {
-  const seen = rendered.get(config);
-  if (
-    seen &&
-    seen.endpoints.length === endpoints.length &&
-    seen.endpoints.every((e, i) => e === endpoints[i])
-  ) {
-    return seen.value;
-  }
-  const value = renderEntry(config, endpoints);
-  rendered.set(config, { endpoints: [...endpoints], value });
-  return value;
-}

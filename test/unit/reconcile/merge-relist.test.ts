@@ -3,6 +3,8 @@
 // and render them again, and must for an object whose content changed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { mergeAll } from '../../../src/reconcile/merge.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { renders } from '../../../src/secret-format/entry.ts';
@@ -53,4 +55,25 @@ test('an object of the same uid and resourceVersion but other content is judged 
   const after = rendersOf([edited]);
   assert.equal(after.rendered, 1);
   assert.match(Object.values(after.data[0]!)[0]!, /prefix: \/registry\/edited\//);
+});
+
+test('after a relist the merge keeps nothing of the objects it replaced', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const first = Array.from({ length: 20 }, (_, i) => stored(200 + i));
+  const refs = first.map((c) => new WeakRef(c));
+  const before = rendersOf(first);
+  const relisted = structuredClone(first);
+  first.length = 0;
+  const after = rendersOf(relisted);
+  assert.equal(after.rendered, 0);
+  assert.deepEqual(after.data, before.data);
+  // WeakRefs hold their targets until the current job ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.deepEqual(
+    refs.filter((r) => r.deref() !== undefined).map((r) => r.deref()!.metadata.name),
+    [],
+  );
+  assert.equal(relisted.length, 20);
 });

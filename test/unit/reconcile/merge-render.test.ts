@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { renderEntry, renderEntryOnce, secretKeyFor } from '../../../src/secret-format/entry.ts';
+import { renderEntry, secretKeyFor } from '../../../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { backend, config } from '../rules/fixtures.ts';
 
@@ -130,17 +130,5 @@ describe('render: one config entry of the merged Secret', () => {
       secretKeyFor(config({ namespace: 'n', name: 'x', position: 2147483647 })),
       '2147483647-n.x.yaml',
     );
-  });
-});
-
-describe('renderEntryOnce', () => {
-  test('gives what renderEntry gives, and renders again when the endpoints change', () => {
-    const c = config({ name: 'orders', backends: [backend('orders-db')] });
-    const first = renderEntryOnce(c, ['mysql://a']);
-    assert.equal(first, renderEntry(c, ['mysql://a']));
-    assert.equal(renderEntryOnce(c, ['mysql://a']), first);
-    const other = renderEntryOnce(c, ['mysql://b']);
-    assert.equal(other, renderEntry(c, ['mysql://b']));
-    assert.notEqual(other, first);
   });
 });

@@ -54,3 +54,30 @@ test('kinds are compared as a set: order and repeats do not matter', () => {
   const b = selectorFacts('namespace', { namespace: 'shop', kinds: ['Secret', 'Pod'] });
   assert.equal(a!.canonical, b!.canonical);
 });
+
+test('facts are derived once per object and endpoints, so the index and the merge hold one copy', async () => {
+  const { factsOf } = await import('../../../src/rules/facts.ts');
+  const { ConfigIndex } = await import('../../../src/rules/config-index.ts');
+  const { backend, config } = await import('./fixtures.ts');
+  const c = config({ name: 'orders', backends: [backend('orders-db')] });
+  c.metadata.uid = 'uid-orders';
+  c.metadata.resourceVersion = '7';
+  const endpoints = c.spec.backends.map((b) => b.endpoint);
+  const index = new ConfigIndex();
+  index.upsert(c);
+  assert.equal(factsOf(c, [...endpoints]), index.factsOfVersion(c));
+  // Other endpoints (a key Secret decrypting otherwise) are other facts.
+  const other = factsOf(c, ['mysql://elsewhere/db']);
+  assert.notEqual(other, index.factsOfVersion(c));
+  assert.notEqual(
+    other.backends[0]!.endpointHash,
+    index.factsOfVersion(c)!.backends[0]!.endpointHash,
+  );
+  // The static rules' facts (no endpoints) do not displace the held ones.
+  factsOf(c, []);
+  assert.equal(factsOf(c, ['mysql://elsewhere/db']), other);
+  // A new object of the same content has facts of its own, equal in value.
+  const copy = structuredClone(c);
+  assert.notEqual(factsOf(copy, endpoints), other);
+  assert.deepEqual(factsOf(copy, endpoints), index.factsOfVersion(c));
+});
