@@ -104,6 +104,8 @@ function sameData(a: Record<string, string> | undefined, b: Record<string, strin
 
 /** Position moves written at once (the REST client keeps 16 connections). */
 const MOVE_WRITERS = 8;
+/** Status writes at once, likewise. */
+const STATUS_WRITERS = 8;
 
 export async function reconcileTarget(
   target: string,
@@ -259,10 +261,16 @@ export async function reconcileTarget(
   forgetSettled(configs, deps);
 
   let retry = false;
-  for (const config of live) {
+  let lostLease = false;
+  // A few at a time: a first start writes every config's status, and one
+  // after another 10,000 of them took minutes.
+  const changed = live.filter((config) => {
     const desired = statuses.get(objectKey(config));
-    if (!desired || !statusChanged(config, desired)) continue;
-    if (!deps.mayWrite()) return 'done';
+    return desired !== undefined && statusChanged(config, desired);
+  });
+  await mapBounded(changed, STATUS_WRITERS, async (config) => {
+    if (lostLease || !deps.mayWrite()) return void (lostLease = true);
+    const desired = statuses.get(objectKey(config))!;
     try {
       await writeStatus(store, config, desired);
       if (config.status?.deployStatus !== desired.deployStatus) {
@@ -279,7 +287,8 @@ export async function reconcileTarget(
       if (isConflict(error) || isNotFound(error)) retry = retry || isConflict(error);
       else throw error;
     }
-  }
+  });
+  if (lostLease) return 'done';
 
   // Deleting configs are out of the Secret now (or it was never ours to
   // write): their finalizer can go. Not when the Secret could not be read or

@@ -222,3 +222,79 @@ describe('reconcileTarget status and conditions', () => {
     assert.equal(settling.size, 0, 'the settle clock is dropped once Ready');
   });
 });
+
+describe('reconcileTarget writes many statuses a few at a time', () => {
+  /** Configs orders-0..n-1, each its own backend; status patches answered after a macrotask, counted in flight. */
+  function many(n: number) {
+    const objects = new Map<string, TopologyConfig>();
+    for (let i = 0; i < n; i++) {
+      const c = config();
+      c.metadata.name = `orders-${i}`;
+      c.metadata.uid = `u-${i}`;
+      c.spec.position = i + 1;
+      c.spec.backends[0]!.name = `orders-${i}-db`;
+      c.spec.backends[0]!.endpoint = `sqlite://orders-${i}.db`;
+      c.spec.backends[0]!.customresource = { group: `shop${i}.example.com`, kind: 'orders' };
+      objects.set(c.metadata.name, c);
+    }
+    const seen = { inFlight: 0, maxInFlight: 0, statusPatches: 0 };
+    let onStatusPatch = () => {};
+    const rest: RestClient = {
+      async get<T>() {
+        return emptyTargetSecret() as T;
+      },
+      async create<T>() {
+        return {} as T;
+      },
+      async replace<T>() {
+        return {} as T;
+      },
+      async patch<T>(path: string, _type: PatchType, body: unknown) {
+        const name = path.split('/').at(-2)!;
+        seen.statusPatches++;
+        onStatusPatch();
+        seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        seen.inFlight--;
+        const current = objects.get(name)!;
+        const status = (body as { status: TopologyConfig['status'] }).status;
+        objects.set(name, { ...current, status: { ...current.status, ...status } });
+        return structuredClone(objects.get(name)) as T;
+      },
+      async delete<T>() {
+        return undefined as T;
+      },
+    };
+    return {
+      rest,
+      seen,
+      objects,
+      configs: () => [...objects.values()],
+      onStatusPatch: (fn: () => void) => (onStatusPatch = fn),
+    };
+  }
+
+  test('every config becomes Active, with several status writes in flight but never more than 8', async () => {
+    const fake = many(30);
+    assert.equal(await reconcileTarget(TARGET, deps(fake.rest, fake.configs)), 'done');
+    assert.equal(fake.seen.statusPatches, 30);
+    assert.ok(fake.seen.maxInFlight > 1, `in flight at most ${fake.seen.maxInFlight}`);
+    assert.ok(fake.seen.maxInFlight <= 8, `in flight at most ${fake.seen.maxInFlight}`);
+    assert.deepEqual(
+      fake.configs().filter((c) => c.status?.deployStatus !== 'Active'),
+      [],
+    );
+  });
+
+  test('a replica that loses the lease starts no status write after it', async () => {
+    const fake = many(30);
+    let mayWrite = true;
+    fake.onStatusPatch(() => {
+      if (fake.seen.statusPatches === 5) mayWrite = false;
+    });
+    const d = deps(fake.rest, fake.configs, { mayWrite: () => mayWrite });
+    // The Secret write happens while the lease is held; the statuses stop at the 5th.
+    assert.equal(await reconcileTarget(TARGET, d), 'done');
+    assert.equal(fake.seen.statusPatches, 5);
+  });
+});
