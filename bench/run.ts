@@ -1,7 +1,7 @@
 // Runs every benchmark in order, prints its table and writes
 // bench/results/<name>.json; ends with the targets, met or missed.
 //   npm run bench                      (builds the control plane first)
-//   node bench/run.ts [--quick] [--cpu-prof] [admission scaling merge apply-to-active concurrency memory gitops-burst]
+//   node bench/run.ts [--quick] [--cpu-prof] [admission scaling merge heap apply-to-active concurrency memory gitops-burst]
 import { printAdmission, runAdmission, type AdmissionResults } from './admission.ts';
 import { printApplyToActive, runApplyToActive } from './apply-to-active.ts';
 import { printConcurrency, runConcurrency, type ConcurrencyResults } from './concurrency.ts';
@@ -10,6 +10,7 @@ import { describeMachine, machine, writeResults } from './lib/report.ts';
 import { ms, ratio } from './lib/stats.ts';
 import { printGitopsBurst, runGitopsBurst, type BurstResults } from './gitops-burst.ts';
 import { printMemory, runMemory, type MemoryResults } from './memory.ts';
+import { printHeap, runHeap } from './heap.ts';
 import { printMerge, runMerge, type MergeResults } from './merge.ts';
 import { printScaling, runScaling, type ScalingResults } from './scaling.ts';
 
@@ -40,6 +41,11 @@ if (wanted('merge')) {
   merge = runMerge(flags);
   printMerge(merge);
   writeResults('merge', merge);
+}
+if (wanted('heap')) {
+  const heap = runHeap(flags.quick);
+  printHeap(heap);
+  writeResults('heap', heap);
 }
 if (wanted('apply-to-active')) {
   const apply = await runApplyToActive(flags);

@@ -26,7 +26,7 @@ export function benchFlags(argv: readonly string[] = process.argv.slice(2)): Ben
     console.log(
       'Usage: node bench/run.ts [--quick] [--cpu-prof] [benchmark...]\n' +
         '  (or node bench/<benchmark>.ts [--quick] [--cpu-prof])\n' +
-        'benchmarks: admission scaling merge apply-to-active concurrency memory gitops-burst',
+        'benchmarks: admission scaling merge heap apply-to-active concurrency memory gitops-burst',
     );
     process.exit(0);
   }
