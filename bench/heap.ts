@@ -1,5 +1,6 @@
 // Benchmark 4a: the live heap per config, in process, of what the server
-// keeps for each TopologyConfig: the object as the informer caches it, the
+// keeps for each TopologyConfig: the object as the informer caches it (with
+// the conditions its status writes leave), the
 // ConfigIndex the webhook judges against, what the merge remembers (verdicts,
 // facts, renderings), and all of it again after a relist (new objects of the
 // same content). Each size runs in its own process (the memos are module
@@ -14,6 +15,8 @@ import { mergeAll } from '../src/reconcile/merge.ts';
 import type { TopologyConfig } from '../src/resource/types.ts';
 import { ConfigIndex } from '../src/rules/config-index.ts';
 import { keepConfigFields } from '../src/kube/secret-cache.ts';
+import { conditionsFor } from '../src/reconcile/conditions.ts';
+import { secretKeyFor } from '../src/secret-format/entry.ts';
 import { benchFlags, log, printMachine } from './lib/cli.ts';
 import { benchPolicy, fleet } from './lib/configs.ts';
 import { heading, writeResults } from './lib/report.ts';
@@ -43,6 +46,22 @@ function collector(): () => void {
   };
 }
 
+const WRITTEN = new Date('2026-01-01T00:00:00Z');
+
+/** The fleet as the reconciler's status writes leave it: conditions on every config. */
+function withConditions(configs: readonly TopologyConfig[]): TopologyConfig[] {
+  return configs.map((c) => {
+    const active = c.status?.deployStatus === 'Active';
+    const input = {
+      deployStatus: active ? ('Active' as const) : ('Pending' as const),
+      reason: active ? ('Active' as const) : ('Pending' as const),
+      message: active ? `merged into ${c.spec.targetSecret} as ${secretKeyFor(c)}` : '',
+    };
+    const conditions = conditionsFor(input, c.metadata.generation, undefined, WRITTEN);
+    return { ...c, status: { ...c.status, conditions } } as TopologyConfig;
+  });
+}
+
 /** Objects as the informer hands them on: parsed from JSON, slimmed as the cache slims them. */
 function listed(configs: readonly TopologyConfig[]): TopologyConfig[] {
   const objects = JSON.parse(JSON.stringify(configs)) as TopologyConfig[];
@@ -57,7 +76,7 @@ export function measureHeap(n: number): HeapRow {
     gc();
     return process.memoryUsage().heapUsed;
   };
-  const source = fleet(n);
+  const source = withConditions(fleet(n));
   const start = used();
   let objects = listed(source);
   const afterObjects = used();

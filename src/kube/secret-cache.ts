@@ -83,11 +83,50 @@ export function keepManagedData(
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+// Strings that many cached configs repeat (apiVersion and kind, namespaces,
+// targets, finalizers, kinds, condition types, reasons and times, the three
+// conditions' one message), held once: JSON.parse gives every object its own
+// copy. Fields unique to each object are left alone, so that they do not
+// crowd the table out; it is emptied when full, which costs a few copies.
+const INTERNED_MAX = 8_192;
+const INTERNED_LENGTH = 256;
+const UNIQUE_FIELDS = new Set(['name', 'uid', 'resourceVersion', 'creationTimestamp', 'endpoint']);
+const interned = new Map<string, string>();
+
+function intern(value: string): string {
+  if (value.length > INTERNED_LENGTH) return value;
+  const held = interned.get(value);
+  if (held !== undefined) return held;
+  if (interned.size >= INTERNED_MAX) interned.clear();
+  interned.set(value, value);
+  return value;
+}
+
+/** Every string of `value` (but UNIQUE_FIELDS') replaced, in place, by its interned copy. */
+function internStrings(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'string') value[i] = intern(item);
+      else internStrings(item);
+    }
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const object = value as Record<string, unknown>;
+  for (const key of Object.keys(object)) {
+    const item = object[key];
+    if (typeof item === 'string') {
+      if (!UNIQUE_FIELDS.has(key)) object[key] = intern(item);
+    } else internStrings(item);
+  }
+}
+
 /**
  * What the config cache keeps: the object without managedFields and kubectl's
  * last-applied copy of it (together as large as the rest, and read by
  * nothing here; the reconciler writes by merge patches, so nothing it keeps
- * out is ever written back).
+ * out is ever written back), its repeated strings interned.
  */
 export function keepConfigFields(config: { metadata?: object }): void {
   const metadata = (config.metadata ?? {}) as {
@@ -99,4 +138,5 @@ export function keepConfigFields(config: { metadata?: object }): void {
     const { [LAST_APPLIED]: _, ...rest } = metadata.annotations;
     metadata.annotations = rest;
   }
+  internStrings(config);
 }

@@ -178,3 +178,47 @@ describe('what the Secret caches keep', () => {
     });
   });
 });
+
+describe('keepConfigFields: repeated strings interned', () => {
+  test('every value is kept as it was, in configs that share strings and in ones that do not', () => {
+    const long = `x${'y'.repeat(300)}`;
+    const make = (i: number) => ({
+      apiVersion: 'harikube.info/v1',
+      kind: 'TopologyConfig',
+      metadata: {
+        name: `orders-${i}`,
+        namespace: 'team-a',
+        uid: `uid-${i}`,
+        resourceVersion: String(10 + i),
+        finalizers: ['harikube.info/topology-config'],
+        labels: { 'harikube.info/target-secret': 'harikube.topology' },
+      },
+      spec: {
+        targetSecret: 'harikube/topology',
+        position: i,
+        backends: [
+          {
+            name: `orders-${i}-db`,
+            endpoint: `postgres://u:p@db-${i}/x`,
+            namespace: { namespace: 'shop', kinds: ['pods', 'secrets', long] },
+          },
+        ],
+      },
+      status: {
+        deployStatus: 'Active',
+        conditions: ['Ready', 'Reconciling', 'Stalled'].map((type) => ({
+          type,
+          status: type === 'Ready' ? 'True' : 'False',
+          reason: 'Active',
+          message: `merged into harikube/topology as 000000000${i}-team-a.orders-${i}.yaml`,
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        })),
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const config = make(i);
+      keepConfigFields(config);
+      assert.deepEqual(config, make(i));
+    }
+  });
+});
