@@ -9,7 +9,14 @@
 // Each round: the apply's wall time, then the time from the end of the apply
 // until every config of the burst is Active; the burst's configs are deleted
 // (the reconciler takes their entries out) before the next round.
-//   npx node bench/gitops-burst.ts [--quick]
+//   npx node bench/gitops-burst.ts [--quick] [--cpu-prof]
+// BENCH_BURST_CONFIGS and BENCH_BURST_ROUNDS change the size and the rounds;
+// BENCH_BURST_SETUPS (e.g. "webhooks,none") runs only some setups.
+// Each round also reports what the API server spent on it, from its own
+// metrics: time in each webhook per call, and the requests of the round by verb
+// and resource (the reconciler's and the webhook's own calls among them).
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import type { ControlPlane } from '../test/harness/controlplane.ts';
 import { startControlPlane } from '../test/harness/controlplane.ts';
 import {
@@ -39,6 +46,30 @@ export interface Round {
   /** From the end of the apply until every config of the burst is Active. */
   activeAfterApplyMs: number;
   loadAverage1m: number;
+  apiServer: ApiServerWork;
+  product: ProductWork;
+}
+
+/** What the API server's metrics say of one round (deltas over the apply). */
+export interface ApiServerWork {
+  /** Mean time the API server waited for each admission webhook per call, ms, by webhook name. */
+  webhookMsPerCall: Record<string, number>;
+  /** Mean time of an APPLY of a topologyconfig at the API server, ms. */
+  applyMsPerCall: number;
+  /** Requests served during the apply, by "VERB resource[/subresource]", most first. */
+  requests: Record<string, number>;
+}
+
+/** What the product's own metrics say of one round (deltas over the apply). */
+export interface ProductWork {
+  /** CPU seconds the product's process used during the apply (the reconciler's included). */
+  cpuSeconds: number;
+  /** Mean time in the handlers per review, ms, by webhook (validating, mutating). */
+  handlerMsPerReview: Record<string, number>;
+  /** Mean time from a request's arrival to its answer, ms, by webhook path. */
+  httpMsPerRequest: Record<string, number>;
+  reconciles: number;
+  reconcileSeconds: number;
 }
 
 export interface BurstResults {
@@ -215,6 +246,118 @@ async function arrange(cp: ControlPlane, setup: Setup, port: number): Promise<vo
   );
 }
 
+type Samples = Map<string, number>;
+
+/** The samples of a Prometheus text exposition whose line starts with one of `prefixes`, as "name{labels}" → value. */
+function samplesOf(text: string, prefixes: readonly string[]): Samples {
+  const out: Samples = new Map();
+  for (const line of text.split('\n')) {
+    if (!prefixes.some((p) => line.startsWith(p))) continue;
+    const space = line.lastIndexOf(' ');
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}
+
+/** The API server's metrics of interest. */
+async function scrape(cp: ControlPlane): Promise<Samples> {
+  const r = await cp.kubectl(['get', '--raw', '/metrics'], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`API server metrics: ${r.stderr}`);
+  return samplesOf(r.stdout, [
+    'apiserver_admission_webhook_admission_duration_seconds_',
+    'apiserver_request_total{',
+    'apiserver_request_duration_seconds_sum{',
+    'apiserver_request_duration_seconds_count{',
+  ]);
+}
+
+/** The product's metrics of interest (its metrics endpoint, plain HTTP on loopback). */
+function scrapeProduct(product: Product): Promise<Samples> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: product.metricsPort, path: '/metrics' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () =>
+          resolve(
+            samplesOf(text, [
+              'process_cpu_seconds_total',
+              'topology_admission_duration_seconds_sum',
+              'topology_admission_duration_seconds_count',
+              'controller_runtime_webhook_latency_seconds_sum',
+              'controller_runtime_webhook_latency_seconds_count',
+              'topology_reconcile_duration_seconds_sum',
+              'topology_reconcile_duration_seconds_count',
+            ]),
+          ),
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+function productWork(before: Samples, after: Samples): ProductWork {
+  const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+  const perCall = (metric: string, by: string): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const key of after.keys()) {
+      if (!key.startsWith(`${metric}_sum`)) continue;
+      const count = delta(key.replace(`${metric}_sum`, `${metric}_count`));
+      if (count > 0) out[label(key, by)] = (1000 * delta(key)) / count;
+    }
+    return out;
+  };
+  const sumOf = (prefix: string) =>
+    [...after.keys()].filter((k) => k.startsWith(prefix)).reduce((t, k) => t + delta(k), 0);
+  return {
+    cpuSeconds: sumOf('process_cpu_seconds_total'),
+    handlerMsPerReview: perCall('topology_admission_duration_seconds', 'webhook'),
+    httpMsPerRequest: perCall('controller_runtime_webhook_latency_seconds', 'webhook'),
+    reconciles: sumOf('topology_reconcile_duration_seconds_count'),
+    reconcileSeconds: sumOf('topology_reconcile_duration_seconds_sum'),
+  };
+}
+
+const label = (key: string, name: string): string =>
+  new RegExp(`[{,]${name}="([^"]*)"`).exec(key)?.[1] ?? '';
+
+function apiServerWork(before: Samples, after: Samples): ApiServerWork {
+  const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+  const sums = new Map<string, { sum: number; count: number }>();
+  const add = (group: string, field: 'sum' | 'count', v: number) => {
+    const g = sums.get(group) ?? { sum: 0, count: 0 };
+    g[field] += v;
+    sums.set(group, g);
+  };
+  const requests: Record<string, number> = {};
+  for (const key of after.keys()) {
+    const d = delta(key);
+    if (d === 0) continue;
+    if (key.startsWith('apiserver_admission_webhook_admission_duration_seconds_')) {
+      const field = key.includes('_sum{') ? 'sum' : key.includes('_count{') ? 'count' : undefined;
+      if (field) add(`webhook ${label(key, 'name')}`, field, d);
+    } else if (key.startsWith('apiserver_request_duration_seconds_')) {
+      if (label(key, 'resource') === 'topologyconfigs' && label(key, 'verb') === 'APPLY')
+        add('apply', key.includes('_sum{') ? 'sum' : 'count', d);
+    } else if (key.startsWith('apiserver_request_total{')) {
+      const sub = label(key, 'subresource');
+      const what = `${label(key, 'verb')} ${label(key, 'resource')}${sub ? `/${sub}` : ''}`;
+      requests[what] = (requests[what] ?? 0) + d;
+    }
+  }
+  const perCall = (g: { sum: number; count: number } | undefined) =>
+    g && g.count > 0 ? (1000 * g.sum) / g.count : 0;
+  const webhookMsPerCall: Record<string, number> = {};
+  for (const [group, g] of sums)
+    if (group.startsWith('webhook ')) webhookMsPerCall[group.slice(8)] = perCall(g);
+  return {
+    webhookMsPerCall,
+    applyMsPerCall: perCall(sums.get('apply')),
+    requests: Object.fromEntries(Object.entries(requests).sort((a, b) => b[1] - a[1])),
+  };
+}
+
 async function round(
   cp: ControlPlane,
   product: Product,
@@ -226,6 +369,8 @@ async function round(
   const namespace = `burst-${name}`;
   await ensureNamespaces(cp, [namespace]);
   const loadAverage1m = machine().loadAverage1m;
+  const before = await scrape(cp);
+  const productBefore = await scrapeProduct(product);
   const started = performance.now();
   const applied = await cp.kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], {
     input: burstManifest(namespace, n, name),
@@ -235,6 +380,8 @@ async function round(
   if (applied.code !== 0)
     throw new Error(`kubectl apply (${name}): ${applied.stderr.slice(0, 500)}`);
   const applyEnd = performance.now();
+  const mine = productWork(productBefore, await scrapeProduct(product));
+  const apiServer = apiServerWork(before, await scrape(cp));
   let last: [number, number] = [0, 0];
   await waitFor(
     `the burst ${name} Active`,
@@ -253,6 +400,26 @@ async function round(
   log(
     `${name}: apply ${ms(applyMs)} ms, then all Active ${ms(activeAfterApplyMs)} ms (load ${loadAverage1m})`,
   );
+  const webhooks = Object.entries(apiServer.webhookMsPerCall)
+    .map(([w, t]) => `${w} ${t.toFixed(2)} ms`)
+    .join(', ');
+  const top = Object.entries(apiServer.requests)
+    .slice(0, 8)
+    .map(([w, c]) => `${w} ${c}`)
+    .join(', ');
+  log(
+    `${name}: API server: APPLY ${apiServer.applyMsPerCall.toFixed(2)} ms each${webhooks ? `; per webhook call ${webhooks}` : ''}; requests during the apply: ${top}`,
+  );
+  const each = (m: Record<string, number>) =>
+    Object.entries(m)
+      .map(([w, t]) => `${w} ${t.toFixed(2)} ms`)
+      .join(', ');
+  log(
+    `${name}: product during the apply: ${mine.cpuSeconds.toFixed(2)} CPU s; ${mine.reconciles} reconciles, ${mine.reconcileSeconds.toFixed(2)} s in them` +
+      (Object.keys(mine.handlerMsPerReview).length
+        ? `; per review in the handlers ${each(mine.handlerMsPerReview)}, arrival to answer ${each(mine.httpMsPerRequest)}`
+        : ''),
+  );
   // The next round starts from the same cluster: this burst's configs leave (an
   // Active config goes only with the override, which the admin user may give).
   const annotated = await cp.kubectl(
@@ -268,11 +435,23 @@ async function round(
   if (gone.code !== 0) throw new Error(`deleting the configs of ${namespace}: ${gone.stderr}`);
   // The namespace stays: deleting it waits for the namespace controller to
   // remove every Event of the burst (minutes on a loaded machine).
-  return { setup, round: index, configs: n, applyMs, activeAfterApplyMs, loadAverage1m };
+  return {
+    setup,
+    round: index,
+    configs: n,
+    applyMs,
+    activeAfterApplyMs,
+    loadAverage1m,
+    apiServer,
+    product: mine,
+  };
 }
 
 export async function runGitopsBurst(flags: BenchFlags): Promise<BurstResults> {
-  const n = flags.quick ? 200 : 1_000;
+  const n = Number(process.env.BENCH_BURST_CONFIGS ?? (flags.quick ? 200 : 1_000));
+  const setups = (process.env.BENCH_BURST_SETUPS ?? SETUPS.join(','))
+    .split(',')
+    .filter((s): s is Setup => (SETUPS as readonly string[]).includes(s));
   // BENCH_BURST_ROUNDS: fewer rounds when time is short (a round is one burst per setup).
   const rounds = Number(process.env.BENCH_BURST_ROUNDS ?? (flags.quick ? 1 : 3));
   const cp = await startControlPlane();
@@ -281,17 +460,27 @@ export async function runGitopsBurst(flags: BenchFlags): Promise<BurstResults> {
     const port = await freePort();
     await registerWebhooks(cp, port);
     await ensureNamespaces(cp, ['harikube', 'burst-probe']);
+    if (flags.cpuProfileDir) mkdirSync(flags.cpuProfileDir, { recursive: true });
     product = await startProduct(cp, {
       name: 'bench-burst',
+      // Written when the server exits (SIGTERM at the end).
+      nodeArgs: flags.cpuProfileDir
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${flags.cpuProfileDir}`,
+            '--cpu-prof-name=gitops-burst.cpuprofile',
+          ]
+        : [],
       webhookPort: port,
-      args: ['--allowed-target-secrets=harikube/*', '--log-level=info'],
+      // Plain metrics on loopback: the benchmark reads them around each apply.
+      args: ['--allowed-target-secrets=harikube/*', '--log-level=info', '--metrics-secure=false'],
     });
     await product.waitReady(120_000);
     await rememberCaBundle(cp);
     const results: Round[] = [];
     for (let i = 1; i <= rounds; i++) {
       // Alternating order: each setup goes first, second and third once in three rounds.
-      const order = SETUPS.map((_, k) => SETUPS[(k + i - 1) % SETUPS.length]!);
+      const order = setups.map((_, k) => setups[(k + i - 1) % setups.length]!);
       for (const setup of order) {
         await arrange(cp, setup, port);
         results.push(await round(cp, product, setup, i, n));
@@ -331,7 +520,7 @@ const SETUP_NAMES: Record<Setup, string> = {
 
 export function printGitopsBurst(r: BurstResults): void {
   heading(
-    `GitOps burst: ${r.configs} configs in one kubectl apply --server-side (Kubernetes ${r.kubernetes}; medians of ${r.rounds.length / SETUPS.length} alternating rounds)`,
+    `GitOps burst: ${r.configs} configs in one kubectl apply --server-side (Kubernetes ${r.kubernetes}; medians of ${r.rounds.length / new Set(r.rounds.map((x) => x.setup)).size} alternating rounds)`,
   );
   console.log(
     table(
@@ -342,7 +531,7 @@ export function printGitopsBurst(r: BurstResults): void {
         'last apply → all Active ms',
         'load at each round',
       ],
-      SETUPS.map((s) => [
+      SETUPS.filter((s) => r.rounds.some((x) => x.setup === s)).map((s) => [
         SETUP_NAMES[s],
         ms(r.medians[s].applyMs),
         ratio(r.medians[s].applyMs / r.medians.none.applyMs),
