@@ -134,6 +134,33 @@ describe('REST client: what every request says', () => {
   });
 });
 
+// A call on a fresh TLS connection costs a handshake on both sides; at a
+// burst of status writes and events that was most of the product's CPU
+// (client-node's applyToHTTPSOptions once put a new agent on every call).
+describe('REST client: connections are kept', () => {
+  test('calls one after another share one TLS connection', async () => {
+    const server = await listenLocal((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    let handshakes = 0;
+    server.server.on('secureConnection', () => handshakes++);
+    try {
+      const rest = createRestClient(connectionTo(server, 'keep'));
+      await rest.get('/api/v1/namespaces/a/configmaps');
+      await rest.patch('/api/v1/namespaces/a/configmaps/b', 'merge', { data: {} });
+      await rest.create('/api/v1/namespaces/a/events', {});
+      await rest.replace('/api/v1/namespaces/a/secrets/c', {});
+      assert.equal(handshakes, 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('fenced: writes only while allowed, and says when those sent have ended', () => {
   // A client whose writes end when the test says so.
   const pending: Array<() => void> = [];
