@@ -70,6 +70,8 @@ export interface ProductWork {
   httpMsPerRequest: Record<string, number>;
   reconciles: number;
   reconcileSeconds: number;
+  /** The event loop's delay over the apply (prom-client resets it at each scrape): mean, p99 and max, ms. */
+  eventLoopDelayMs: { mean: number; p99: number; max: number };
 }
 
 export interface BurstResults {
@@ -289,6 +291,9 @@ function scrapeProduct(product: Product): Promise<Samples> {
               'controller_runtime_webhook_latency_seconds_count',
               'topology_reconcile_duration_seconds_sum',
               'topology_reconcile_duration_seconds_count',
+              'nodejs_eventloop_lag_mean_seconds',
+              'nodejs_eventloop_lag_p99_seconds',
+              'nodejs_eventloop_lag_max_seconds',
             ]),
           ),
         );
@@ -316,6 +321,11 @@ function productWork(before: Samples, after: Samples): ProductWork {
     httpMsPerRequest: perCall('controller_runtime_webhook_latency_seconds', 'webhook'),
     reconciles: sumOf('topology_reconcile_duration_seconds_count'),
     reconcileSeconds: sumOf('topology_reconcile_duration_seconds_sum'),
+    eventLoopDelayMs: {
+      mean: 1000 * (after.get('nodejs_eventloop_lag_mean_seconds') ?? 0),
+      p99: 1000 * (after.get('nodejs_eventloop_lag_p99_seconds') ?? 0),
+      max: 1000 * (after.get('nodejs_eventloop_lag_max_seconds') ?? 0),
+    },
   };
 }
 
@@ -415,7 +425,7 @@ async function round(
       .map(([w, t]) => `${w} ${t.toFixed(2)} ms`)
       .join(', ');
   log(
-    `${name}: product during the apply: ${mine.cpuSeconds.toFixed(2)} CPU s; ${mine.reconciles} reconciles, ${mine.reconcileSeconds.toFixed(2)} s in them` +
+    `${name}: product during the apply: ${mine.cpuSeconds.toFixed(2)} CPU s; ${mine.reconciles} reconciles, ${mine.reconcileSeconds.toFixed(2)} s in them; event-loop delay mean ${mine.eventLoopDelayMs.mean.toFixed(1)} ms, p99 ${mine.eventLoopDelayMs.p99.toFixed(1)}, max ${mine.eventLoopDelayMs.max.toFixed(1)}` +
       (Object.keys(mine.handlerMsPerReview).length
         ? `; per review in the handlers ${each(mine.handlerMsPerReview)}, arrival to answer ${each(mine.httpMsPerRequest)}`
         : ''),
@@ -428,11 +438,19 @@ async function round(
   );
   if (annotated.code !== 0) throw new Error(`annotating ${namespace}: ${annotated.stderr}`);
   // Deleted by the admin user: the namespace controller is not authorised to override.
+  // Not with --wait: kubectl then waits for each of the N objects in turn,
+  // minutes after the last is gone; one list every half second says when.
   const gone = await cp.kubectl(
-    ['delete', 'topologyconfigs', '--all', '-n', namespace, '--wait=true', '--timeout=600s'],
-    { timeoutMs: 620_000 },
+    ['delete', 'topologyconfigs', '--all', '-n', namespace, '--wait=false'],
+    { timeoutMs: 600_000 },
   );
   if (gone.code !== 0) throw new Error(`deleting the configs of ${namespace}: ${gone.stderr}`);
+  await waitFor(
+    `the configs of ${namespace} gone`,
+    async () => (await activeConfigs(cp, `${LABEL}=${name}`))[1] === 0,
+    900_000,
+    500,
+  );
   // The namespace stays: deleting it waits for the namespace controller to
   // remove every Event of the burst (minutes on a loaded machine).
   return {
