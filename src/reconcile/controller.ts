@@ -42,6 +42,9 @@ export interface Controller {
   shutdown(): Promise<void>;
 }
 
+/** A target whose reconcile took at least this long waits as long again before the next. */
+const RECONCILE_PACED_AFTER_MS = 50;
+
 export function createController(options: ControllerOptions): Controller {
   const { logger, deps } = options;
   const observer = options.observer;
@@ -50,6 +53,12 @@ export function createController(options: ControllerOptions): Controller {
     onDepthChange: (depth) => observer?.queueDepth(depth),
     metrics: observer?.queue,
     clock,
+    // A reconcile merges every config of its target: at a thousand configs
+    // it takes hundreds of ms, and a burst of creates would have it run back
+    // to back, most of the process's CPU (and the event loop the webhook
+    // answers on) for as long as the burst lasts. Resting as long as it took
+    // keeps it to half the time; small targets are never held back.
+    paceAfterMs: RECONCILE_PACED_AFTER_MS,
   });
   const workers = options.workers ?? 2;
   let active = 0;

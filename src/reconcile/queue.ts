@@ -2,7 +2,8 @@
 // waiting to be processed is held once however often it is added; a key is
 // never processed by two workers at once (an add during processing is kept
 // and processed right after); failures are retried with per-key exponential
-// back-off that resets on success.
+// back-off that resets on success. And one of its own: a key whose work took
+// long rests as long before it is processed again (pacing).
 import { realClock, type Clock, type Timer } from '../time/clock.ts';
 
 export interface WorkQueueOptions {
@@ -12,6 +13,13 @@ export interface WorkQueueOptions {
   metrics?: WorkQueueMetrics;
   /** Back-off timers run on it, and the metrics' waiting and working times (its monotonic time). */
   clock?: Clock;
+  /**
+   * A key whose work took at least this long (ms) is not started again
+   * until as long again has passed (at most `maxRestMs`); shorter work is
+   * never paced. Absent: no pacing.
+   */
+  paceAfterMs?: number;
+  maxRestMs?: number;
 }
 
 /** What client-go's work-queue metrics count, as the queue sees it. */
@@ -42,6 +50,11 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
   readonly #timers = new Map<string, Timer>();
   readonly #clock: Clock;
+  readonly #paceAfterMs: number;
+  readonly #maxRestMs: number;
+  /** Until when (the clock's monotonic ms) each paced key rests. */
+  readonly #restUntil = new Map<string, number>();
+  readonly #restTimers = new Map<string, Timer>();
   #wake: (() => void) | undefined;
   #shuttingDown = false;
 
@@ -51,6 +64,8 @@ export class WorkQueue {
     this.#onDepthChange = options.onDepthChange ?? (() => {});
     this.#metrics = options.metrics;
     this.#clock = options.clock ?? realClock;
+    this.#paceAfterMs = options.paceAfterMs ?? Infinity;
+    this.#maxRestMs = options.maxRestMs ?? 2_000;
   }
 
   get depth(): number {
@@ -64,6 +79,20 @@ export class WorkQueue {
       return;
     }
     if (this.#queued.has(key)) return;
+    const rest = this.#restLeft(key);
+    if (rest > 0) {
+      // Held back by a timer of its own (not a back-off's or a requeue's,
+      // which may be later): the adds until then are this one.
+      if (!this.#restTimers.has(key))
+        this.#restTimers.set(
+          key,
+          this.#clock.setTimeout(() => {
+            this.#restTimers.delete(key);
+            this.add(key);
+          }, rest),
+        );
+      return;
+    }
     this.#queued.add(key);
     this.#queue.push(key);
     if (this.#metrics) {
@@ -98,8 +127,10 @@ export class WorkQueue {
 
   shutdown(): void {
     this.#shuttingDown = true;
-    for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer);
+    for (const timer of [...this.#timers.values(), ...this.#restTimers.values()])
+      this.#clock.clearTimeout(timer);
     this.#timers.clear();
+    this.#restTimers.clear();
     this.#wake?.();
   }
 
@@ -127,9 +158,12 @@ export class WorkQueue {
         outcome = 'retry';
       }
       this.#processing.delete(key);
-      this.#metrics?.finished(this.#secondsSince(started));
+      const took = this.#clock.elapsed() - started;
+      this.#metrics?.finished(took / 1000);
       if (outcome === 'done') {
         this.#failures.delete(key);
+        if (took >= this.#paceAfterMs)
+          this.#restUntil.set(key, this.#clock.elapsed() + Math.min(took, this.#maxRestMs));
       } else {
         this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
         this.#metrics?.retried();
@@ -137,6 +171,15 @@ export class WorkQueue {
       }
       if (this.#dirty.delete(key)) this.add(key);
     }
+  }
+
+  /** How long `key` still rests (0: it may start now). */
+  #restLeft(key: string): number {
+    const until = this.#restUntil.get(key);
+    if (until === undefined) return 0;
+    const left = until - this.#clock.elapsed();
+    if (left <= 0) this.#restUntil.delete(key);
+    return Math.max(0, left);
   }
 
   #secondsSince(ms: number): number {

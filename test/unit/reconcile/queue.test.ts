@@ -139,4 +139,82 @@ describe('WorkQueue', () => {
     ]);
     assert.ok(waits[0]! >= 0.015, `waited ${waits[0]} s before a worker ran`);
   });
+
+  // Pacing: a target whose reconcile is long (a merge over a thousand configs)
+  // would otherwise be reconciled back to back for as long as events come,
+  // most of the process's CPU during a burst.
+  describe('pacing', () => {
+    /** Runs ns/a, whose first work takes `workMs` and adds it again meanwhile; the start times. */
+    async function twice(workMs: number, options: { paceAfterMs?: number; maxRestMs?: number }) {
+      const clock = fakeClock();
+      const queue = new WorkQueue({ clock, ...options });
+      const starts: number[] = [];
+      const running = queue.run(async (key) => {
+        if (key !== 'ns/a') return 'done';
+        starts.push(clock.elapsed());
+        if (starts.length > 1) return 'done';
+        queue.add('ns/a');
+        await sleep(clock, workMs);
+        return 'done';
+      });
+      queue.add('ns/a');
+      await clock.advance(10_000);
+      queue.shutdown();
+      await running;
+      return starts;
+    }
+
+    test('a key whose work took long rests as long before it starts again', async () => {
+      assert.deepEqual(await twice(300, { paceAfterMs: 50 }), [0, 600]);
+    });
+
+    test('short work is not paced, nor is any without the option', async () => {
+      assert.deepEqual(await twice(20, { paceAfterMs: 50 }), [0, 20]);
+      assert.deepEqual(await twice(300, {}), [0, 300]);
+    });
+
+    test('the rest is capped', async () => {
+      assert.deepEqual(await twice(5_000, { paceAfterMs: 50, maxRestMs: 1_000 }), [0, 6_000]);
+    });
+
+    test('adds while a key rests are one; other keys and a later timer do not wait for it', async () => {
+      const clock = fakeClock();
+      const queue = new WorkQueue({ clock, paceAfterMs: 50 });
+      const starts: Array<[string, number]> = [];
+      const running = queue.run(async (key) => {
+        starts.push([key, clock.elapsed()]);
+        if (key === 'ns/a' && starts.length === 1) await sleep(clock, 200);
+        return 'done';
+      });
+      queue.add('ns/a');
+      await clock.advance(200); // ns/a done at 200, rests until 400
+      queue.addAfter('ns/a', 5_000); // a requeue for later: it must not swallow the add below
+      for (let i = 0; i < 3; i++) queue.add('ns/a');
+      queue.add('ns/b');
+      await clock.advance(300);
+      queue.shutdown();
+      await running;
+      assert.deepEqual(starts, [
+        ['ns/a', 0],
+        ['ns/b', 200],
+        ['ns/a', 400],
+      ]);
+    });
+
+    test('a failure is retried by its back-off, not paced', async () => {
+      const clock = fakeClock();
+      const queue = new WorkQueue({ clock, paceAfterMs: 50, baseDelayMs: 10 });
+      const starts: number[] = [];
+      const running = queue.run(async () => {
+        starts.push(clock.elapsed());
+        await sleep(clock, 300);
+        return starts.length === 1 ? 'retry' : 'done';
+      });
+      queue.add('ns/a');
+      await clock.advance(2_000);
+      queue.shutdown();
+      await running;
+      assert.deepEqual(starts, [0, 310]);
+    });
+  });
 });
