@@ -159,6 +159,48 @@ export function cachedDiscovery(rest: RestClient, ttlMs = 30_000): () => Promise
   };
 }
 
+// --- sharing counts between reviews ----------------------------------------
+
+/**
+ * Reads shared between reviews: a GET identical to one still in flight joins
+ * it, and its answer serves identical GETs for `windowMs` from when it was
+ * sent; a failure is shared only by those already waiting for it, never kept.
+ * Only numbers and names of a `limit=1` list are held, for a window, so the
+ * memory is that of the routes being admitted.
+ *
+ * For admission only: a create whose count is shared can miss an object
+ * created up to `windowMs` before it; the reconciler counts afresh (no
+ * sharing) before the config's first merge, which is where the never-strand
+ * guarantee holds, so such a config stays out of its Secret, in Error.
+ */
+export function sharedReads(
+  rest: RestClient,
+  windowMs: number,
+  now: () => number = () => performance.now(),
+): RestClient {
+  const kept = new Map<string, { sentAt: number; answer: Promise<unknown> }>();
+  const forgetOld = (at: number) => {
+    for (const [key, entry] of kept) if (at - entry.sentAt > windowMs) kept.delete(key);
+  };
+  return {
+    get<T>(path: string, accept?: string): Promise<T> {
+      const key = `${accept ?? ''} ${path}`;
+      const at = now();
+      const entry = kept.get(key);
+      if (entry && at - entry.sentAt <= windowMs) return entry.answer as Promise<T>;
+      // One pass over what the window left behind, only when something is added.
+      forgetOld(at);
+      const answer = rest.get<T>(path, accept);
+      const mine = { sentAt: at, answer };
+      kept.set(key, mine);
+      answer.catch(() => {
+        if (kept.get(key) === mine) kept.delete(key);
+      });
+      return answer;
+    },
+  };
+}
+
 // --- counting --------------------------------------------------------------
 
 const METADATA_ONLY =

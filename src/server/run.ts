@@ -18,7 +18,7 @@ import { bindGrants } from '../rules/tenancy.ts';
 import { startLeaderElection, type LeaderElector } from '../kube/leader-election.ts';
 import { createRestClient, fenced, paths, type RestClient } from '../kube/rest.ts';
 import { restEventSink, restStores } from '../kube/stores.ts';
-import { cachedDiscovery, checkExistingData } from '../admission/existing-data.ts';
+import { cachedDiscovery, checkExistingData, sharedReads } from '../admission/existing-data.ts';
 import { overrideAccessReview, type OverrideAuthorizer } from '../admission/override.ts';
 import { createController, type Controller } from '../reconcile/controller.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
@@ -50,6 +50,8 @@ const COMPONENT = 'topology-webhook';
 /** Time for the existing-data check of one review (see existing-data.ts). */
 const EXISTING_DATA_BUDGET_MS = 2_000;
 const RECONCILE_EXISTING_DATA_BUDGET_MS = 10_000;
+/** How long a review's count serves other reviews (existing-data.ts sharedReads); the reconciler counts afresh. */
+const EXISTING_DATA_SHARED_MS = 1_000;
 
 /** The kubelet's probes; first, so the kubelet sees a live process while caches fill. */
 function probesRunnable(config: Config, logger: Logger, manager: () => Manager): Runnable {
@@ -305,9 +307,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // Counting existing objects shares one budget per review, well below the
   // webhook configurations' 5 s timeout (the mutating call and the network
   // take their share); past it the review is refused, not left to time out.
+  // A burst of creates whose routes count the same places asks once per
+  // window (and once for those in flight together).
   const discovery = cachedDiscovery(rest);
+  const counts = sharedReads(rest, EXISTING_DATA_SHARED_MS);
   const existingData = (config: TopologyConfig, old: TopologyConfig | undefined) =>
-    checkExistingData(rest, discovery, config, old, EXISTING_DATA_BUDGET_MS);
+    checkExistingData(counts, discovery, config, old, EXISTING_DATA_BUDGET_MS);
   const election = config.leaderElection.enabled
     ? leaseElection(config, connection, logger, () => writeRest.settled())
     : undefined;

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import {
   checkExistingData,
   countTargets,
+  sharedReads,
   type Served,
 } from '../../../src/admission/existing-data.ts';
 import { type RestClient } from '../../../src/kube/rest.ts';
@@ -174,4 +175,93 @@ test('an API error refuses (fails closed), with the API server message', async (
     verdict.state === 'refused' ? verdict.errors[0]!.detail : '',
     /so they are refused: GET \/apis\/stable\.example\.com\/v1\/shirts: 403/,
   );
+});
+
+// --- counts shared between reviews (admission's sharedReads) ----------------
+
+/** A REST client whose GETs wait until released; what was asked, in order. */
+function held() {
+  const asked: string[] = [];
+  const waiting: Array<{ resolve: (v: unknown) => void; reject: (e: Error) => void }> = [];
+  const fail = () => Promise.reject(new Error('not used'));
+  const rest: RestClient = {
+    get: <T>(path: string, accept?: string) => {
+      asked.push(`${accept ?? ''} ${path}`);
+      return new Promise<T>((resolve, reject) =>
+        waiting.push({ resolve: resolve as (v: unknown) => void, reject }),
+      );
+    },
+    create: fail,
+    replace: fail,
+    patch: fail,
+    delete: fail,
+  };
+  return { rest, asked, waiting };
+}
+
+test('shared reads: identical GETs in flight together make one request, and all get its answer', async () => {
+  const { rest, asked, waiting } = held();
+  const shared = sharedReads(rest, 1000, () => 0);
+  const a = shared.get('/api/v1/namespaces/x/configmaps?limit=1', 'meta');
+  const b = shared.get('/api/v1/namespaces/x/configmaps?limit=1', 'meta');
+  const other = shared.get('/api/v1/namespaces/y/configmaps?limit=1', 'meta');
+  const otherAccept = shared.get('/api/v1/namespaces/x/configmaps?limit=1');
+  assert.equal(asked.length, 3);
+  for (const [i, w] of waiting.entries()) w.resolve({ n: i });
+  assert.deepEqual(await Promise.all([a, b, other, otherAccept]), [
+    { n: 0 },
+    { n: 0 },
+    { n: 1 },
+    { n: 2 },
+  ]);
+});
+
+test('shared reads: an answer serves for the window from when it was sent, not after', async () => {
+  const { rest, asked, waiting } = held();
+  let now = 0;
+  const shared = sharedReads(rest, 1000, () => now);
+  const path = '/api/v1/namespaces/x/configmaps?limit=1';
+  const first = shared.get(path);
+  waiting[0]!.resolve({ count: 1 });
+  await first;
+  now = 1000;
+  assert.deepEqual(await shared.get(path), { count: 1 }, 'within the window');
+  assert.equal(asked.length, 1);
+  now = 1001;
+  const fresh = shared.get(path);
+  assert.equal(asked.length, 2, 'older than the window: asked again');
+  waiting[1]!.resolve({ count: 2 });
+  assert.deepEqual(await fresh, { count: 2 });
+  assert.deepEqual(await shared.get(path), { count: 2 });
+  assert.equal(asked.length, 2);
+});
+
+test('shared reads: a failure reaches those waiting for it and is not kept', async () => {
+  const { rest, asked, waiting } = held();
+  const shared = sharedReads(rest, 1000, () => 0);
+  const path = '/api/v1/namespaces/x/configmaps?limit=1';
+  const a = shared.get(path);
+  const b = shared.get(path);
+  waiting[0]!.reject(new ApiError(500, 'InternalError', 'etcd is gone'));
+  await assert.rejects(a, /etcd is gone/);
+  await assert.rejects(b, /etcd is gone/);
+  const again = shared.get(path);
+  assert.equal(asked.length, 2, 'the next review asks again');
+  waiting[1]!.resolve({ ok: true });
+  assert.deepEqual(await again, { ok: true });
+});
+
+test('shared reads: two reviews counting the same place in one window ask the API server once, and both are refused', async () => {
+  const rest = lists({ '/api/v1/namespaces/team-x/configmaps': { items: ['a', 'b'] } });
+  const shared = sharedReads(rest, 1000);
+  const one = withBackends(nsRoute('team-x', ['configmaps']));
+  const verdicts = await Promise.all([
+    checkExistingData(shared, discovery, one, undefined, 1000),
+    checkExistingData(shared, discovery, one, undefined, 1000),
+  ]);
+  assert.deepEqual(
+    verdicts.map((v) => v.state),
+    ['refused', 'refused'],
+  );
+  assert.equal(rest.paths.filter((p) => p.includes('limit=1')).length, 1);
 });
