@@ -83,14 +83,7 @@ export class WorkQueue {
     if (rest > 0) {
       // Held back by a timer of its own (not a back-off's or a requeue's,
       // which may be later): the adds until then are this one.
-      if (!this.#restTimers.has(key))
-        this.#restTimers.set(
-          key,
-          this.#clock.setTimeout(() => {
-            this.#restTimers.delete(key);
-            this.add(key);
-          }, rest),
-        );
+      this.#addLater(this.#restTimers, key, rest);
       return;
     }
     this.#queued.add(key);
@@ -104,11 +97,16 @@ export class WorkQueue {
   }
 
   addAfter(key: string, delayMs: number): void {
-    if (this.#shuttingDown || this.#timers.has(key)) return;
-    this.#timers.set(
+    if (!this.#shuttingDown) this.#addLater(this.#timers, key, delayMs);
+  }
+
+  /** Adds `key` after `delayMs` by a timer in `timers`, unless one is already set there. */
+  #addLater(timers: Map<string, Timer>, key: string, delayMs: number): void {
+    if (timers.has(key)) return;
+    timers.set(
       key,
       this.#clock.setTimeout(() => {
-        this.#timers.delete(key);
+        timers.delete(key);
         this.add(key);
       }, delayMs),
     );
