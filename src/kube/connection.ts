@@ -11,7 +11,7 @@ import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runExecPlugin, type ExecCredential } from './exec-credential.ts';
+import type { ExecCredential } from './exec-credential.ts';
 import {
   KubeconfigError,
   readKubeconfigs,
@@ -173,7 +173,8 @@ function credentialSource(
       ...(caData ? { caData } : {}),
     };
     return renewing(
-      () => runExecPlugin(plugin, cluster, env),
+      // Loaded only for a plugin: node:child_process alone is ~3 MiB of RSS.
+      async () => (await import('./exec-credential.ts')).runExecPlugin(plugin, cluster, env),
       (credential: ExecCredential) =>
         credential.expiresAt === undefined || credential.expiresAt - EXPIRY_MARGIN_MS > now(),
     );

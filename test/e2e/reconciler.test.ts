@@ -150,6 +150,28 @@ spec:
       assert.deepEqual(secret.finalizers, ['harikube.info/finalizer']);
       assert.equal(secret.type, 'Opaque');
 
+      // Every write names its field manager, so managedFields say who wrote what (not "unknown").
+      const managers = async (...args: string[]) => {
+        const r = await cp.kubectl(['get', ...args, '-o', 'json', '--show-managed-fields']);
+        assert.equal(r.code, 0, r.stderr);
+        const fields = (
+          JSON.parse(r.stdout) as {
+            metadata: { managedFields?: Array<{ manager: string; subresource?: string }> };
+          }
+        ).metadata.managedFields;
+        return (fields ?? []).map((f) => `${f.manager}${f.subresource ? `/${f.subresource}` : ''}`);
+      };
+      assert.deepEqual(await managers('secret', '-n', 'harikube', 'topology-config'), [
+        'topology-webhook',
+      ]);
+      const configManagers = await managers('topologyconfig', '-n', 'e2e-basic', 'shirts');
+      assert.ok(configManagers.includes('topology-webhook'), `the finalizer: ${configManagers}`);
+      assert.ok(
+        configManagers.includes('topology-webhook/status'),
+        `the status: ${configManagers}`,
+      );
+      assert.ok(!configManagers.some((m) => m.startsWith('unknown')), `${configManagers}`);
+
       // `kubectl describe` tells the story: one Normal event for the transition.
       const events = await waitFor('an Active event', async () => {
         const all = await eventsOf(cp, 'e2e-basic', 'shirts');

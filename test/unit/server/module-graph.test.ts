@@ -29,7 +29,7 @@ registerHooks({
 process.on('exit', () => writeFileSync(process.env.LOADED_MODULES, JSON.stringify([...loaded])));
 `;
 
-/** The packages (under node_modules) whose modules `args` loads. */
+/** The packages (under node_modules) and built-in modules (node:…) that `args` loads. */
 async function packagesLoaded(name: string, args: string[]): Promise<Set<string>> {
   const hook = join(dir, 'hook.mjs');
   writeFileSync(hook, HOOK);
@@ -41,15 +41,20 @@ async function packagesLoaded(name: string, args: string[]): Promise<Set<string>
   });
   const urls = JSON.parse(readFileSync(out, 'utf8')) as string[];
   const packages = urls
-    .map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1])
+    .map(
+      (url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? /^node:.*/.exec(url)?.[0],
+    )
     .filter((p): p is string => p !== undefined);
   return new Set(packages);
 }
 
-test("the server's modules do not include @kubernetes/client-node", async () => {
+test("the server's modules include neither @kubernetes/client-node nor node:child_process", async () => {
   const packages = await packagesLoaded('server', ['src/server/main.ts', '--help']);
   assert.ok(packages.has('fastify'), `the hook saw the server's packages: ${[...packages]}`);
   assert.ok(!packages.has('@kubernetes/client-node'), [...packages].join(', '));
+  // Exec credential plugins load it only when a kubeconfig names one (~3 MiB of RSS).
+  assert.ok(packages.has('node:https'), 'the hook saw built-in modules');
+  assert.ok(!packages.has('node:child_process'), [...packages].join(', '));
 });
 
 test("the CLI's cluster commands do not load it either", async () => {
