@@ -106,6 +106,7 @@ Configs in the cluster but not in the files are left as they are (no prune).
 
   -f, --filename FILE   a manifest file ("-" is stdin); repeatable
   --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
+  --context NAME        the kubeconfig's context to use (default: its current-context)
 
 Exit status: 0 no change, 1 changes, 2 a refusal, a config that would end in
 Error, a Secret that would not be written, bad usage, unreadable input or an
@@ -137,6 +138,7 @@ each other.
   -o, --output FORMAT   text (default: a summary as YAML comments, then the
                         Secret, values included, as "topology render" prints it) or json
   --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
+  --context NAME        the kubeconfig's context to use (default: its current-context)
 
 Exit status: 0 adoptable with every key routed as today (labelled, without
 --dry-run), or already managed; 1 adoptable but some key would route
@@ -340,13 +342,14 @@ async function renderCommand(args: string[]): Promise<number> {
   return rejected.length === 0 && errors.length === 0 ? OK : REJECTED;
 }
 
-/** The cluster --kubeconfig names (default: $KUBECONFIG, then ~/.kube/config). */
+/** The cluster --kubeconfig and --context name (default: $KUBECONFIG, then ~/.kube/config). */
 async function clusterOf(values: Record<string, unknown>): Promise<Cluster> {
   // Loaded here only: the offline commands need no connection.
   const { loadConnection, userAgent } = await import('../kube/connection.ts');
   return clusterFrom(
     loadConnection({
       kubeconfig: values.kubeconfig as string | undefined,
+      context: values.context as string | undefined,
       userAgent: userAgent('topology', 'cli'),
     }),
   );
@@ -357,6 +360,7 @@ async function diffCommand(args: string[]): Promise<number> {
     ...POLICY_OPTIONS,
     ...FILENAME_OPTION,
     kubeconfig: { type: 'string' },
+    context: { type: 'string' },
   });
   if (values.help) return help('diff');
   const clusterPolicy = policyFrom(values);
@@ -392,6 +396,7 @@ async function adoptCommand(args: string[]): Promise<number> {
     'dry-run': { type: 'boolean' },
     output: { type: 'string', short: 'o', default: 'text' },
     kubeconfig: { type: 'string' },
+    context: { type: 'string' },
     ...FILENAME_OPTION,
   });
   if (values.help) return help('adopt');

@@ -170,23 +170,37 @@ describe('topology diff', { timeout: 180_000 }, () => {
       });
     }));
 
+  const unreachable = () =>
+    file(
+      'unreachable.kubeconfig',
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+        '',
+      ].join('\n'),
+    );
+
   test('an unreachable cluster: exit 2, one line on stderr', () =>
     withLogs(env, async () => {
-      const kubeconfig = file(
-        'unreachable.kubeconfig',
-        [
-          'apiVersion: v1',
-          'kind: Config',
-          'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
-          'users: [{name: u, user: {token: t}}]',
-          'contexts: [{name: x, context: {cluster: c, user: u}}]',
-          'current-context: x',
-          '',
-        ].join('\n'),
-      );
-      const run = await diff(['-f', file('any.yaml', config('a', 1))], kubeconfig);
+      const run = await diff(['-f', file('any.yaml', config('a', 1))], unreachable());
       assert.equal(run.status, 2);
       assert.equal(run.stdout, '');
       assert.match(run.stderr, /^topology diff: cannot read the cluster: .*ECONNREFUSED.*\n$/);
+    }));
+
+  test('kubeconfigs joined by ":" merge as in KUBECONFIG (the first current-context wins); --context picks another', () =>
+    withLogs(env, async () => {
+      const files = `${unreachable()}:${env.cp.kubeconfigPath}`;
+      const manifest = file('context.yaml', config('context', 7));
+      const first = await diff(['-f', manifest], files);
+      assert.equal(first.status, 2, "the first file's current-context: the unreachable cluster");
+      assert.match(first.stderr, /ECONNREFUSED/);
+      const chosen = await diff(['--context', 'topology-test', '-f', manifest], files);
+      assert.equal(chosen.status, 1, chosen.stderr);
+      assert.ok(chosen.stdout.includes(`  + ${entryKey(7, NS, 'context')}`), chosen.stdout);
     }));
 });
