@@ -10,6 +10,7 @@ import type { ConfigFacts, SelectorFacts } from './facts.ts';
 import { compareFacts } from './facts.ts';
 import { intersects } from './key-space.ts';
 import { RouteIndex } from './route-index.ts';
+import { Buckets, TargetBuckets } from './buckets.ts';
 
 interface Entry {
   config: ConfigFacts;
@@ -17,31 +18,7 @@ interface Entry {
   selector?: SelectorFacts;
 }
 
-function push<T>(map: Map<string, T[]>, key: string, value: T): void {
-  const bucket = map.get(key);
-  if (bucket) bucket.push(value);
-  else map.set(key, [value]);
-}
-
-/** Removes `key`'s values from a bucket; true when the bucket became empty. */
-function pull<T extends { key: string } | { config: { key: string } }>(
-  map: Map<string, T[]>,
-  bucketKey: string,
-  configKey: string,
-): boolean {
-  const bucket = map.get(bucketKey);
-  if (!bucket) return false;
-  const kept = bucket.filter((v) => ('config' in v ? v.config.key : v.key) !== configKey);
-  if (kept.length > 0) {
-    map.set(bucketKey, kept);
-    return false;
-  }
-  map.delete(bucketKey);
-  return true;
-}
-
 const NONE: readonly Entry[] = Object.freeze([]);
-const k = (target: string, part: string | number) => `${target}\u0000${part}`;
 /** Stops the overlap search: warnings past this many help nobody. */
 export const MAX_OVERLAPS = 5;
 
@@ -51,10 +28,11 @@ export const MAX_OVERLAPS = 5;
  * builds one of the configs it has accepted.
  */
 export class ConflictMaps {
-  #names = new Map<string, Entry[]>();
-  #endpoints = new Map<string, Entry[]>();
-  #positions = new Map<string, ConfigFacts[]>();
-  #selectors = new Map<string, Entry[]>();
+  #names = new Buckets<string, Entry>();
+  // Per target: by database hash, position and canonical selector.
+  #endpoints = new TargetBuckets<string, Entry>();
+  #positions = new TargetBuckets<number, ConfigFacts>();
+  #selectors = new TargetBuckets<string, Entry>();
   // Per target: every selector by the keys it routes, for overlaps.
   #routes = new Map<string, RouteIndex<Entry & { selector: SelectorFacts }>>();
   readonly #withOverlaps: boolean;
@@ -67,39 +45,38 @@ export class ConflictMaps {
   add(facts: ConfigFacts): void {
     const t = facts.target;
     if (t !== undefined && facts.position !== undefined)
-      push(this.#positions, k(t, facts.position), facts);
+      this.#positions.add(t, facts.position, facts);
     for (const b of facts.backends) {
       const entry = { config: facts, backend: b.index };
-      if (b.name) push(this.#names, b.name, entry);
+      if (b.name) this.#names.add(b.name, entry);
       if (t === undefined) continue;
-      if (b.databaseHash) push(this.#endpoints, k(t, b.databaseHash), entry);
+      if (b.databaseHash) this.#endpoints.add(t, b.databaseHash, entry);
       for (const s of b.selectors) this.#addSelector(t, { ...entry, selector: s });
     }
   }
 
   remove(facts: ConfigFacts): void {
     const t = facts.target;
+    const mine = (e: Entry) => e.config.key === facts.key;
     if (t !== undefined && facts.position !== undefined)
-      pull(this.#positions, k(t, facts.position), facts.key);
+      this.#positions.remove(t, facts.position, (c) => c.key === facts.key);
     for (const b of facts.backends) {
-      if (b.name) pull(this.#names, b.name, facts.key);
+      if (b.name) this.#names.remove(b.name, mine);
       if (t === undefined) continue;
-      if (b.databaseHash) pull(this.#endpoints, k(t, b.databaseHash), facts.key);
-      for (const s of b.selectors) this.#removeSelector(t, s, facts.key);
+      if (b.databaseHash) this.#endpoints.remove(t, b.databaseHash, mine);
+      for (const s of b.selectors) {
+        this.#selectors.remove(t, s.canonical, mine);
+        this.#routes.get(t)?.remove(facts.key, s.keys);
+      }
     }
   }
 
   #addSelector(t: string, entry: Entry & { selector: SelectorFacts }): void {
-    push(this.#selectors, k(t, entry.selector.canonical), entry);
+    this.#selectors.add(t, entry.selector.canonical, entry);
     if (!this.#withOverlaps) return;
     let routes = this.#routes.get(t);
     if (!routes) this.#routes.set(t, (routes = new RouteIndex()));
     routes.add(entry.config.key, entry, entry.selector.keys);
-  }
-
-  #removeSelector(t: string, s: SelectorFacts, configKey: string): void {
-    pull(this.#selectors, k(t, s.canonical), configKey);
-    this.#routes.get(t)?.remove(configKey, s.keys);
   }
 
   /** Every conflict of `facts` with the configs held here, other than itself, in merge order. */
@@ -107,14 +84,16 @@ export class ConflictMaps {
     const out: Conflict[] = [];
     const t = facts.target;
     // Most lookups find nothing, or only the config itself: no copy then.
-    const others = (entries: readonly Entry[] | undefined): readonly Entry[] => {
-      if (!entries || (entries.length === 1 && entries[0]!.config.key === facts.key)) return NONE;
+    const others = (entries: readonly Entry[]): readonly Entry[] => {
+      if (entries.length === 0 || (entries.length === 1 && entries[0]!.config.key === facts.key))
+        return NONE;
       return entries
         .filter((e) => e.config.key !== facts.key)
         .sort((a, b) => compareFacts(a.config, b.config) || a.backend - b.backend);
     };
     if (t !== undefined && facts.position !== undefined) {
-      const at = (this.#positions.get(k(t, facts.position)) ?? [])
+      const at = this.#positions
+        .get(t, facts.position)
         .filter((c) => c.key !== facts.key)
         .sort(compareFacts);
       for (const other of at)
@@ -135,7 +114,7 @@ export class ConflictMaps {
       }
       if (t === undefined) continue;
       if (b.databaseHash) {
-        for (const e of others(this.#endpoints.get(k(t, b.databaseHash)))) {
+        for (const e of others(this.#endpoints.get(t, b.databaseHash))) {
           out.push({
             kind: 'endpoint',
             field: `${path}.endpoint`,
@@ -145,7 +124,7 @@ export class ConflictMaps {
         }
       }
       for (const s of b.selectors) {
-        for (const e of others(this.#selectors.get(k(t, s.canonical)))) {
+        for (const e of others(this.#selectors.get(t, s.canonical))) {
           out.push({
             kind: 'selector',
             field: `${path}.${s.field}`,

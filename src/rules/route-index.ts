@@ -7,6 +7,7 @@
 import type { KeyPart, KeySet } from './key-space.ts';
 import { BUILTIN_RESOURCES } from './key-space.ts';
 import { SortedStrings } from './sorted-strings.ts';
+import { Buckets } from './buckets.ts';
 
 const NAMESPACED = [
   ...new Set(BUILTIN_RESOURCES.filter((r) => r.namespaced).map((r) => r.keyPrefix)),
@@ -34,21 +35,15 @@ interface Held<E> {
   owner: string;
 }
 
-function push<T>(map: Map<string, T[]>, key: string, value: T): void {
-  const bucket = map.get(key);
-  if (bucket) bucket.push(value);
-  else map.set(key, [value]);
-}
-
 /** Where a part of a route is held: a bucket of one of the maps, by its key. */
 type Place = { map: 'value' | 'namespace' | 'regexp'; key: string };
 
 export class RouteIndex<E> {
-  #byValue = new Map<string, Held<E>[]>();
+  #byValue = new Buckets<string, Held<E>>();
   #sorted = new SortedStrings();
   #lengths = new Map<number, number>();
-  #byNamespace = new Map<string, Held<E>[]>();
-  #regexps = new Map<string, Held<E>[]>();
+  #byNamespace = new Buckets<string, Held<E>>();
+  #regexps = new Buckets<string, Held<E>>();
 
   // Where a key set's parts go follows from the parts alone, so removing a
   // route recomputes it instead of keeping, per owner, where its entries
@@ -71,7 +66,7 @@ export class RouteIndex<E> {
     }
   }
 
-  #map(place: Place): Map<string, Held<E>[]> {
+  #map(place: Place): Buckets<string, Held<E>> {
     return place.map === 'value'
       ? this.#byValue
       : place.map === 'namespace'
@@ -87,7 +82,7 @@ export class RouteIndex<E> {
         this.#sorted.insert(place.key);
         this.#lengths.set(place.key.length, (this.#lengths.get(place.key.length) ?? 0) + 1);
       }
-      push(this.#map(place), place.key, held);
+      this.#map(place).add(place.key, held);
     }
   }
 
@@ -97,18 +92,9 @@ export class RouteIndex<E> {
    */
   remove(owner: string, keys: KeySet): void {
     for (const place of this.#places(keys)) {
-      const map = this.#map(place);
-      const bucket = map.get(place.key);
-      // Already gone: another key set of the same owner shared this bucket.
-      if (!bucket) continue;
-      const kept = bucket.filter((h) => h.owner !== owner);
-      if (kept.length === bucket.length) continue;
-      if (kept.length > 0) {
-        map.set(place.key, kept);
-        continue;
-      }
-      map.delete(place.key);
-      if (place.map !== 'value') continue;
+      // 'none': already gone (another key set of the same owner shared this bucket).
+      const left = this.#map(place).remove(place.key, (h) => h.owner === owner);
+      if (left !== 'emptied' || place.map !== 'value') continue;
       this.#sorted.remove(place.key);
       const n = (this.#lengths.get(place.key.length) ?? 0) - 1;
       if (n > 0) this.#lengths.set(place.key.length, n);
@@ -120,8 +106,8 @@ export class RouteIndex<E> {
   candidates(keys: KeySet): E[] {
     const seen = new Set<E>();
     const out: E[] = [];
-    const take = (bucket: readonly Held<E>[] | undefined) => {
-      for (const h of bucket ?? []) {
+    const take = (bucket: readonly Held<E>[]) => {
+      for (const h of bucket) {
         if (seen.has(h.entry)) continue;
         seen.add(h.entry);
         out.push(h.entry);
@@ -131,7 +117,7 @@ export class RouteIndex<E> {
     return out;
   }
 
-  #candidatesOf(part: KeyPart, take: (bucket: readonly Held<E>[] | undefined) => void): void {
+  #candidatesOf(part: KeyPart, take: (bucket: readonly Held<E>[]) => void): void {
     // A regexp is bounded by its literal start ('' when none: every route is a candidate).
     const value = part.type === 'regexp' ? part.bound : part.value;
     for (const length of this.#lengths.keys()) {
@@ -140,7 +126,7 @@ export class RouteIndex<E> {
     for (const longer of this.#sorted.startingWith(value)) take(this.#byValue.get(longer));
     const ns = namespaceOf(value);
     if (ns !== undefined) take(this.#byNamespace.get(ns));
-    else if (spansNamespaces(value)) for (const bucket of this.#byNamespace.values()) take(bucket);
-    for (const bucket of this.#regexps.values()) take(bucket);
+    else if (spansNamespaces(value)) for (const bucket of this.#byNamespace.groups()) take(bucket);
+    for (const bucket of this.#regexps.groups()) take(bucket);
   }
 }
