@@ -11,7 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { mergeAll } from '../src/reconcile/merge.ts';
+import { mergeAll, type MergeResult } from '../src/reconcile/merge.ts';
+import type { WrittenEntry } from '../src/reconcile/incumbents.ts';
 import type { TopologyConfig } from '../src/resource/types.ts';
 import { ConfigIndex } from '../src/rules/config-index.ts';
 import { keepConfigFields } from '../src/kube/secret-cache.ts';
@@ -69,6 +70,25 @@ function listed(configs: readonly TopologyConfig[]): TopologyConfig[] {
   return objects;
 }
 
+type Written = Map<string, Map<string, WrittenEntry>>;
+
+/**
+ * What each target Secret holds after a merge, with its owners, as a Secret
+ * read from the API server gives it (strings of its own).
+ */
+function writtenOf(results: ReadonlyMap<string, MergeResult>): Written {
+  const out: Written = new Map();
+  for (const [target, result] of results) {
+    const entries = new Map<string, WrittenEntry>();
+    for (const [key, owner] of result.owners) {
+      const value = JSON.parse(JSON.stringify(result.data[key]!)) as string;
+      entries.set(key, { ...owner, value });
+    }
+    out.set(target, entries);
+  }
+  return out;
+}
+
 /** One size, in this process. */
 export function measureHeap(n: number): HeapRow {
   const gc = collector();
@@ -83,12 +103,17 @@ export function measureHeap(n: number): HeapRow {
   const index = new ConfigIndex();
   for (const object of objects) index.upsert(object);
   const afterIndex = used();
-  // The reconciler merges every config for each target; the result is written and dropped.
-  mergeAll(objects, index, benchPolicy);
+  // The reconciler merges every config for each target, against the entries
+  // the Secrets hold (decoded afresh each time); the result is written and dropped.
+  const reconcile = () =>
+    mergeAll(objects, index, benchPolicy, {
+      written: writtenOf(mergeAll(objects, index, benchPolicy)),
+    });
+  reconcile();
   const afterMerge = used();
   objects = listed(source);
   for (const object of objects) index.upsert(object);
-  mergeAll(objects, index, benchPolicy);
+  reconcile();
   const afterRelist = used();
   const perConfig = (bytes: number) => Math.round(bytes / n);
   // Keep both alive up to here: the figures are of what they hold.
