@@ -39,6 +39,7 @@ import { deniedKeySecrets, KeySecretPoints } from '../rules/deny-list.ts';
 import {
   POSITION_DIGITS,
   parseSecretKey,
+  entryBackends,
   renderEntry,
   secretKeyFor,
 } from '../secret-format/entry.ts';
@@ -46,6 +47,7 @@ import { entrySize } from '../secret-format/size.ts';
 import type { KeyLookup } from '../rules/view.ts';
 import { parse } from 'yaml';
 import { hash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import {
   ownerBytes,
   type EntryOwner,
@@ -153,8 +155,11 @@ interface Prepared {
   policy: Policy;
   /** Why the static rules refuse it; undefined when they pass. */
   refused: Refused | undefined;
-  /** The last rendering, and the endpoints it was rendered with. */
-  rendered?: { endpoints: readonly string[]; value: string };
+  /**
+   * The last rendering, the endpoints it was rendered with, and whether its
+   * YAML reads back as the objects it was written from (checked when first needed).
+   */
+  rendered?: { endpoints: readonly string[]; value: string; readsBack?: boolean };
 }
 interface PreparedObject {
   entry: Prepared;
@@ -231,30 +236,52 @@ function renderedOnce(candidate: Candidate): string {
 }
 
 // The facts of a written entry: its YAML read back (the endpoints in it are
-// the effective ones), at the position its key carries. Remembered per entry
-// value: a Secret's entries rarely change between reconciles.
-const writtenFacts = new Map<string, { backends: unknown[] }>();
-const MAX_REMEMBERED = 50_000;
+// the effective ones), at the position its key carries. An entry that is its
+// config's current rendering holds what that rendering was made of (checked
+// once per rendering: read back, it gives the same objects), so nothing is
+// remembered for it; the readings of other entries are remembered per value
+// while merges still meet them (this merge's and the one before). Every
+// entry's reading, held, was a quarter of the heap per config.
+let readNow = new Map<string, unknown[]>();
+let readBefore = new Map<string, unknown[]>();
+/** How many entries have been read back (tests count what is not). */
+export const entryReads = { count: 0 };
 
-function backendsOfEntry(value: string): unknown[] {
-  let seen = writtenFacts.get(value);
-  if (!seen) {
-    let backends: unknown[] = [];
+function readBack(value: string): unknown[] {
+  let backends = readNow.get(value) ?? readBefore.get(value);
+  if (backends === undefined) {
+    entryReads.count++;
+    backends = [];
     try {
       const doc: unknown = parse(value);
       if (isRecord(doc) && Array.isArray(doc.backends)) backends = doc.backends;
     } catch {
       // Not YAML: an entry with no routes the merge can see (it is still kept).
     }
-    if (writtenFacts.size >= MAX_REMEMBERED) writtenFacts.clear();
-    writtenFacts.set(value, (seen = { backends }));
   }
-  return seen.backends;
+  readNow.set(value, backends);
+  return backends;
+}
+
+/** A new generation of remembered readings: the ones no merge met since the last one go. */
+function forgetUnreadEntries(): void {
+  readBefore = readNow;
+  readNow = new Map();
+}
+
+function backendsOfEntry(raw: TopologyConfig, value: string): unknown[] {
+  const rendered = prepared.get(raw)?.entry.rendered;
+  if (rendered?.value === value) {
+    const objects = entryBackends(raw, rendered.endpoints);
+    rendered.readsBack ??= isDeepStrictEqual(readBack(value), objects);
+    if (rendered.readsBack) return objects;
+  }
+  return readBack(value);
 }
 
 /** The config an entry was written from, as far as conflicts and the append-only rules need it. */
 function entryAsConfig(raw: TopologyConfig, target: string, key: string, value: string) {
-  const backends = backendsOfEntry(value);
+  const backends = backendsOfEntry(raw, value);
   const config = {
     apiVersion: raw.apiVersion,
     kind: raw.kind,
@@ -596,6 +623,7 @@ export function mergeAll(
     }),
   );
   forgetDeleted(all);
+  forgetUnreadEntries();
   const merger = new Merger(policy, keySecrets);
   // The reconciler has no user to ask: the annotation stands for the override the
   // webhook authorised (with the webhook bypassed, anyone could set it; README "Tenancy").

@@ -77,8 +77,13 @@ export const renders = { count: 0 };
  */
 export function renderEntry(config: TopologyConfig, endpoints: readonly string[]): string {
   renders.count++;
-  const backends = config.spec.backends.map((backend, i) =>
+  const backends = entryBackends(config, endpoints);
+  return stringify({ backends }, { version: '1.1', indentSeq: false, lineWidth: 0 });
+}
+
+/** The objects an entry's YAML is written from (renderEntry's `backends`). */
+export function entryBackends(config: TopologyConfig, endpoints: readonly string[]): object[] {
+  return config.spec.backends.map((backend, i) =>
     renderBackend(backend, endpoints[i] ?? backend.endpoint),
   );
-  return stringify({ backends }, { version: '1.1', indentSeq: false, lineWidth: 0 });
 }

@@ -1,0 +1,86 @@
+// The entries a Secret holds are read back (YAML) to judge their configs'
+// changes against. An entry that is its config's current rendering is known
+// without reading it, once it is checked to read back as the objects it was
+// written from; an entry that would read back otherwise is judged as read.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { WrittenEntry } from '../../../src/reconcile/incumbents.ts';
+import { entryReads, mergeAll, type MergeResult } from '../../../src/reconcile/merge.ts';
+import type { TopologyConfig } from '../../../src/resource/types.ts';
+import type { KeyLookup } from '../../../src/rules/view.ts';
+import { backend, config, policy } from '../rules/fixtures.ts';
+
+const noKeys: KeyLookup = { keysOf: () => ({ found: false, keys: [] }) };
+
+function stored(i: number, kinds: string[] = ['pods']): TopologyConfig {
+  const c = config({
+    name: `svc-${i}`,
+    position: i + 1,
+    backends: [
+      backend(`svc-${i}-db`, { prefix: undefined, namespace: { namespace: `ns-${i}`, kinds } }),
+    ],
+  });
+  c.metadata.uid = `entries-uid-${i}`;
+  c.metadata.resourceVersion = String(300 + i);
+  c.metadata.generation = 1;
+  c.status = { deployStatus: 'Active', observedGeneration: 1 } as TopologyConfig['status'];
+  return c;
+}
+
+/** What the Secrets hold after `results`, as read from the API server (strings of their own). */
+function written(
+  results: ReadonlyMap<string, MergeResult>,
+): Map<string, Map<string, WrittenEntry>> {
+  return new Map(
+    [...results].map(([target, r]) => [
+      target,
+      new Map(
+        [...r.owners].map(([key, owner]) => [
+          key,
+          { ...owner, value: JSON.parse(JSON.stringify(r.data[key])) as string },
+        ]),
+      ),
+    ]),
+  );
+}
+
+/** Merges against what `before` wrote; counts the entries read back meanwhile. */
+function again(configs: TopologyConfig[], before: ReadonlyMap<string, MergeResult>) {
+  const reads = entryReads.count;
+  const results = mergeAll(configs, noKeys, policy, { written: written(before) });
+  return { results, reads: entryReads.count - reads };
+}
+
+const outcomes = (results: ReadonlyMap<string, MergeResult>) =>
+  [...results.values()].flatMap((r) =>
+    [...r.outcomes].map(([k, o]) => `${k} ${o.state} ${o.cause}`),
+  );
+
+test('entries that are their configs’ current renderings are read back once, then not again', () => {
+  const configs = Array.from({ length: 10 }, (_, i) => stored(i));
+  const first = mergeAll(configs, noKeys, policy);
+  const second = again(configs, first);
+  assert.ok(second.reads <= 10, `${second.reads} entries read`);
+  const third = again(configs, second.results);
+  const fourth = again(configs, third.results);
+  assert.equal(third.reads + fourth.reads, 0);
+  assert.deepEqual(outcomes(fourth.results), outcomes(first));
+  assert.deepEqual(
+    [...fourth.results.values()].map((r) => r.data),
+    [...first.values()].map((r) => r.data),
+  );
+});
+
+test('an entry that does not read back as it was written is judged as it reads back, every time', () => {
+  // YAML 1.1 leaves 0o17 unquoted; a YAML 1.2 reader takes it for the number 15.
+  const odd = stored(50, ['0o17']);
+  const first = mergeAll([odd], noKeys, policy);
+  const second = again([odd], first);
+  const third = again([odd], second.results);
+  const fourth = again([odd], third.results);
+  const expected = outcomes(second.results);
+  assert.deepEqual(outcomes(third.results), expected);
+  assert.deepEqual(outcomes(fourth.results), expected);
+  // Read back, the selector routes other kinds than the config's: a change the merge refuses.
+  assert.deepEqual(expected, ['team-a/svc-50 Error KeptInSecret']);
+});
