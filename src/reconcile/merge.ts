@@ -36,6 +36,7 @@ import type { Policy } from '../rules/policy.ts';
 import { targetAllowed, targetOf } from '../rules/policy.ts';
 import { sizeError } from '../rules/size.ts';
 import { deniedKeySecrets, KeySecretPoints } from '../rules/deny-list.ts';
+import { writtenEndpoints } from '../rules/encryption.ts';
 import {
   POSITION_DIGITS,
   parseSecretKey,
@@ -155,6 +156,8 @@ interface Prepared {
   policy: Policy;
   /** Why the static rules refuse it; undefined when they pass. */
   refused: Refused | undefined;
+  /** Plain endpoints only: the errors of its resolution (a function of content and policy). */
+  resolvedErrors?: FieldError[];
   /**
    * The last rendering, the endpoints it was rendered with, and whether its
    * YAML reads back as the objects it was written from (checked when first needed).
@@ -216,7 +219,17 @@ function resolvedOnce(
   policy: Policy,
 ): Resolved {
   if (config.spec.endpointDecryptSecret) return resolveConfig(config, keys, policy);
-  return (object.resolved ??= resolveConfig(config, keys, policy));
+  if (object.resolved) return object.resolved;
+  const errors = object.entry.resolvedErrors;
+  if (errors) {
+    // A new object of content already resolved (a relist): its own endpoints and facts, the errors as judged.
+    const endpoints = writtenEndpoints(config);
+    const facts = factsOf(config, endpoints);
+    return (object.resolved = { facts, endpoints, errors, warnings: [] });
+  }
+  const resolved = resolveConfig(config, keys, policy);
+  object.entry.resolvedErrors = resolved.errors;
+  return (object.resolved = resolved);
 }
 
 /** The entry's YAML, rendered again only when its content, the policy or the endpoints changed. */

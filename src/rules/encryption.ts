@@ -90,15 +90,20 @@ function keyProblem(found: KeySet, secret: string): string | undefined {
  * Each backend's effective endpoint: as written, or decrypted with the keys of
  * spec.endpointDecryptSecret. Errors name the Secret or the backend's field.
  */
+/** Each backend's endpoint as written (undefined when absent or blank): the effective ones of a config without endpointDecryptSecret. */
+export function writtenEndpoints(config: TopologyConfig): (string | undefined)[] {
+  const backends = Array.isArray(config.spec?.backends) ? config.spec.backends : [];
+  return backends.map((b) =>
+    typeof b?.endpoint === 'string' && b.endpoint.trim() !== '' ? b.endpoint : undefined,
+  );
+}
+
 export function resolveEndpoints(
   config: TopologyConfig,
   keys: KeyLookup,
   policy?: Pick<Policy, 'allowCrossNamespaceDecryptSecret'>,
 ): ResolvedEndpoints {
-  const backends = Array.isArray(config.spec?.backends) ? config.spec.backends : [];
-  const raw = backends.map((b) =>
-    typeof b?.endpoint === 'string' && b.endpoint.trim() !== '' ? b.endpoint : undefined,
-  );
+  const raw = writtenEndpoints(config);
   const secret = config.spec?.endpointDecryptSecret;
   if (typeof secret !== 'string' || secret === '') return { endpoints: raw, errors: [] };
   const none = raw.map(() => undefined);

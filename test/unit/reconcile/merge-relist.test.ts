@@ -77,3 +77,20 @@ test('after a relist the merge keeps nothing of the objects it replaced', async 
   );
   assert.equal(relisted.length, 20);
 });
+
+test('a relisted object whose endpoints are refused is refused again, for the same reason', () => {
+  const twice = stored(400);
+  twice.spec.backends.push({
+    ...structuredClone(twice.spec.backends[0]!),
+    name: 'svc-400-db2',
+    prefix: { prefix: '/registry/other/' },
+  });
+  const reasons = (configs: TopologyConfig[]) =>
+    [...mergeAll(configs, noKeys, policy).values()].flatMap((r) =>
+      [...r.outcomes.values()].map((o) => `${o.state} ${o.cause} ${o.reason}`),
+    );
+  const first = reasons([twice]);
+  assert.match(first[0]!, /^Error Invalid .*endpoint/);
+  assert.deepEqual(reasons([structuredClone(twice)]), first);
+  assert.deepEqual(reasons([structuredClone(twice)]), first);
+});
