@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
-import { loadConnection, type Connection } from '../../../src/kube/connection.ts';
+import type { Connection } from '../../../src/kube/connection.ts';
 import {
   createRestClient,
   fenced,
@@ -12,33 +8,7 @@ import {
   type RestClient,
 } from '../../../src/kube/rest.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
-import { listenLocal, localTls, type LocalServer } from './local-https.ts';
-
-const dir = mkdtempSync(join(tmpdir(), 'rest-test-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A kubeconfig file for `server`, trusting the test's CA, with a token user. */
-function connectionTo(server: LocalServer, name: string, userAgent = 'rest-test'): Connection {
-  const file = join(dir, name);
-  writeFileSync(
-    file,
-    stringify({
-      clusters: [
-        {
-          name: 'c',
-          cluster: {
-            server: server.url,
-            'certificate-authority-data': Buffer.from(localTls().caPem).toString('base64'),
-          },
-        },
-      ],
-      users: [{ name: 'u', user: { token: 'not-a-secret' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
-  return loadConnection({ kubeconfig: file, userAgent, env: {} });
-}
+import { listenLocal, type LocalServer } from './local-https.ts';
 
 // An API server that answers at once but never finishes: a byte every 20 ms,
 // so that a socket is never idle long enough for an idle timeout.
@@ -59,7 +29,7 @@ describe('REST client: what the timeout bounds', () => {
         open.delete(drip);
       });
     });
-    connection = connectionTo(server, 'trickle');
+    connection = server.connection('rest-test');
   });
   after(async () => {
     for (const drip of open) clearInterval(drip);
@@ -110,7 +80,7 @@ describe('REST client: what every request says', () => {
     });
     try {
       const rest = createRestClient(
-        connectionTo(server, 'manager', 'topology-webhook/9.9.9 (server)'),
+        server.connection('topology-webhook/9.9.9 (server)'),
         5000,
         'idle',
         'topology-webhook',
@@ -149,7 +119,7 @@ describe('REST client: connections are kept', () => {
     let handshakes = 0;
     server.server.on('secureConnection', () => handshakes++);
     try {
-      const rest = createRestClient(connectionTo(server, 'keep'));
+      const rest = createRestClient(server.connection());
       await rest.get('/api/v1/namespaces/a/configmaps');
       await rest.patch('/api/v1/namespaces/a/configmaps/b', 'merge', { data: {} });
       await rest.create('/api/v1/namespaces/a/events', {});

@@ -1,19 +1,10 @@
 // The watch stream against a local HTTPS server standing in for the API
 // server: what the informer relies on (see src/kube/watch.ts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { stringify } from 'yaml';
-import { loadConnection } from '../../../src/kube/connection.ts';
+import { test } from 'node:test';
 import { ExactWatch } from '../../../src/kube/watch.ts';
-import { listenLocal, localTls, type LocalServer } from './local-https.ts';
-
-const dir = mkdtempSync(join(tmpdir(), 'watch-test-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let configs = 0;
+import { listenLocal, type LocalServer } from './local-https.ts';
 
 /** A watch on a server whose answer `respond` writes; what it delivered and how it ended. */
 async function watchOnce(respond: (res: ServerResponse, url: string) => void, idleMs = 30_000) {
@@ -22,25 +13,7 @@ async function watchOnce(respond: (res: ServerResponse, url: string) => void, id
     urls.push(`${req.url} ${req.headers.authorization}`);
     respond(res, req.url ?? '');
   });
-  const file = join(dir, String(configs++));
-  writeFileSync(
-    file,
-    stringify({
-      clusters: [
-        {
-          name: 'c',
-          cluster: {
-            server: server.url,
-            'certificate-authority-data': Buffer.from(localTls().caPem).toString('base64'),
-          },
-        },
-      ],
-      users: [{ name: 'u', user: { token: 'watch-token' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
-  const watch = new ExactWatch(loadConnection({ kubeconfig: file, userAgent: 'test' }), idleMs);
+  const watch = new ExactWatch(server.connection('test', 'watch-token'), idleMs);
   const events: Array<[string, unknown]> = [];
   let calls = 0;
   try {
