@@ -22,7 +22,7 @@
 import type { TopologyConfig } from '../resource/types.ts';
 import { objectKey, parseNamespacedName } from '../resource/names.ts';
 import { isRecord, stringifyJson } from '../resource/json.ts';
-import { requestsOverride, validateActiveUpdate } from '../rules/append-only.ts';
+import { isActive, requestsOverride, validateActiveUpdate } from '../rules/append-only.ts';
 import { ConflictMaps } from '../rules/conflict-maps.ts';
 import { conflictError, type Conflict } from '../rules/conflicts.ts';
 import type { ConfigFacts } from '../rules/facts.ts';
@@ -305,7 +305,36 @@ function entryAsConfig(raw: TopologyConfig, target: string, key: string, value: 
   const endpoints = backends.map((b) =>
     isRecord(b) && typeof b.endpoint === 'string' ? b.endpoint : undefined,
   );
-  return { config, facts: factsOf(config, endpoints) };
+  return {
+    config,
+    facts: heldFacts(raw, target, key, value, endpoints) ?? factsOf(config, endpoints),
+  };
+}
+
+/**
+ * The facts of an Active config whose entry is its current rendering, read
+ * back the same, at its own key and target and with the same endpoints: they
+ * are the entry's facts too (the selectors, names and endpoints the facts
+ * read are what the entry was written from), so every merge need not derive
+ * the facts of every entry again (at 10,000 configs, ~10 MiB per merge).
+ */
+function heldFacts(
+  raw: TopologyConfig,
+  target: string,
+  key: string,
+  value: string,
+  endpoints: readonly (string | undefined)[],
+): ConfigFacts | undefined {
+  const object = prepared.get(raw);
+  const rendered = object?.entry.rendered;
+  const resolved = object?.resolved;
+  if (!resolved || rendered?.value !== value || rendered.readsBack !== true) return undefined;
+  if (!isActive(raw) || raw.spec.targetSecret !== target || secretKeyFor(raw) !== key)
+    return undefined;
+  const same =
+    resolved.endpoints.length === endpoints.length &&
+    resolved.endpoints.every((e, i) => e === endpoints[i]);
+  return same ? resolved.facts : undefined;
 }
 
 class Merger {
