@@ -84,3 +84,24 @@ test('an entry that does not read back as it was written is judged as it reads b
   // Read back, the selector routes other kinds than the config's: a change the merge refuses.
   assert.deepEqual(expected, ['team-a/svc-50 Error KeptInSecret']);
 });
+
+test('once entries are known from their configs, a changed route is still judged against the entry', () => {
+  const configs = Array.from({ length: 3 }, (_, i) => stored(60 + i));
+  let results = mergeAll(configs, noKeys, policy);
+  for (let round = 0; round < 3; round++) results = again(configs, results).results;
+  const changed = structuredClone(configs);
+  changed[1]!.spec.backends[0]!.namespace = { namespace: 'ns-61', kinds: ['secrets'] };
+  changed[1]!.metadata.generation = 2;
+  changed[1]!.metadata.resourceVersion = '999';
+  const after = again(changed, results);
+  assert.deepEqual(outcomes(after.results), [
+    'team-a/svc-60 Active Active',
+    'team-a/svc-61 Error KeptInSecret',
+    'team-a/svc-62 Active Active',
+  ]);
+  assert.deepEqual(
+    [...after.results.values()].map((r) => r.data),
+    [...results.values()].map((r) => r.data),
+    'the entry written for generation 1 stays as it was',
+  );
+});
