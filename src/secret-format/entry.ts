@@ -1,6 +1,6 @@
 // One config's entry in the merged Secret: the data key and its YAML value,
 // in the format the HariKube middleware reads (see SPEC "The merged Secret").
-import { stringify } from 'yaml';
+import { Scalar, stringify } from 'yaml';
 import type { Backend, TopologyConfig } from '../resource/types.ts';
 import { canonicalGoDuration } from './duration.ts';
 
@@ -70,15 +70,29 @@ function renderBackend(backend: Backend, endpoint: string): object {
 /** How many entries have been rendered (tests count what the memos save). */
 export const renders = { count: 0 };
 
+// YAML 1.2's octal form, which YAML 1.1's rules leave plain: a 1.2 reader
+// (Go's yaml.v3, this product's own read-back) takes `0o17` for the number 15.
+const YAML_12_OCTAL = /^0o[0-7]+$/;
+
+const quoteWhatYaml12ReadsAsNumber = (_key: unknown, value: unknown): unknown =>
+  typeof value === 'string' && YAML_12_OCTAL.test(value)
+    ? Object.assign(new Scalar(value), { type: Scalar.QUOTE_DOUBLE })
+    : value;
+
 /**
  * The YAML value of a config's entry. `endpoints[i]` is backend i's effective
  * (decrypted) endpoint. YAML 1.1 quoting, so that values such as `yes` or
- * `on` stay strings for Go's YAML parsers; no line folding.
+ * `on` stay strings for Go's YAML parsers, and 1.2's octal quoted too, so a
+ * string reads back as a string under either version; no line folding.
  */
 export function renderEntry(config: TopologyConfig, endpoints: readonly string[]): string {
   renders.count++;
   const backends = entryBackends(config, endpoints);
-  return stringify({ backends }, { version: '1.1', indentSeq: false, lineWidth: 0 });
+  return stringify({ backends }, quoteWhatYaml12ReadsAsNumber, {
+    version: '1.1',
+    indentSeq: false,
+    lineWidth: 0,
+  });
 }
 
 /** The objects an entry's YAML is written from (renderEntry's `backends`). */

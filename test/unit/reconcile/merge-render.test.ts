@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { renderEntry, secretKeyFor } from '../../../src/secret-format/entry.ts';
+import fc from 'fast-check';
+import { parse } from 'yaml';
+import { entryBackends, renderEntry, secretKeyFor } from '../../../src/secret-format/entry.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { backend, config } from '../rules/fixtures.ts';
 
@@ -118,6 +120,50 @@ describe('render: one config entry of the merged Secret', () => {
     assert.match(
       renderEntry(c, endpoints(c)),
       /namespace: "on"\n {4}kinds:\n {4}- "yes"\n {4}- "012"\n/,
+    );
+  });
+
+  test('every string reads back as that string under YAML 1.2 and 1.1 (0o17 is quoted)', () => {
+    const c = config({
+      backends: [
+        backend('0o17', {
+          prefix: undefined,
+          namespace: { namespace: 'ns-0o7', kinds: ['0o17', '0o0', 'pods'] },
+        }),
+      ],
+    });
+    const yaml = renderEntry(c, endpoints(c));
+    assert.match(yaml, /name: "0o17"\n/);
+    assert.match(yaml, /kinds:\n {4}- "0o17"\n {4}- "0o0"\n {4}- pods\n/);
+    const written = { backends: entryBackends(c, endpoints(c)) };
+    assert.deepEqual(parse(yaml), written);
+    assert.deepEqual(parse(yaml, { version: '1.1' }), written);
+  });
+
+  test('property: any string value reads back as itself under YAML 1.2 and 1.1', () => {
+    // Biased towards what YAML's number, boolean and null forms start with.
+    const scalarish = fc
+      .tuple(
+        fc.constantFrom('', '0o', '0x', '0b', '0', '+', '-', '.', '~', 'y', 'o', 'n', 't', 'f'),
+        fc.stringMatching(/^[0-9a-fA-FoxXeEsnulr_.:+ -]{0,6}$/),
+      )
+      .map(([start, rest]) => start + rest)
+      .filter((value) => value.length > 0);
+    fc.assert(
+      fc.property(scalarish, (value) => {
+        const c = config({
+          backends: [
+            backend('a', { prefix: undefined, namespace: { namespace: 'n', kinds: [value] } }),
+          ],
+        });
+        const yaml = renderEntry(c, endpoints(c));
+        const kinds = (doc: unknown) =>
+          (doc as { backends: Array<{ namespace: { kinds: unknown[] } }> }).backends[0]!.namespace
+            .kinds;
+        assert.deepEqual(kinds(parse(yaml)), [value]);
+        assert.deepEqual(kinds(parse(yaml, { version: '1.1' })), [value]);
+      }),
+      { numRuns: 2000 },
     );
   });
 
