@@ -11,8 +11,9 @@
 //   npx node bench/memory.ts [--quick]
 //   BENCH_NODE_OPTIONS='--max-semi-space-size=2' BENCH_MEMORY_CASES=1k-seed-limit npx node bench/memory.ts
 //   BENCH_MEMORY_LIMIT=512Mi BENCH_MEMORY_CASES=10k npx node bench/memory.ts
+//   BENCH_CHARGE_BINARY=1 …   (the cgroup is charged for the Node binary's pages, as a container is)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { ControlPlane } from '../test/harness/controlplane.ts';
@@ -318,6 +319,22 @@ interface Case {
   burst: number;
 }
 
+/**
+ * A copy of this Node binary that no page cache holds yet, so the cgroup is
+ * charged for the binary's pages as a container's is (the host has the
+ * original cached already; its pages count in RSS, not in the charge).
+ * BENCH_CHARGE_BINARY=1 runs the server from it.
+ */
+function uncachedNodeCopy(dir: string): string {
+  const copy = join(dir, 'node');
+  copyFileSync(process.execPath, copy);
+  chmodSync(copy, 0o755);
+  execFileSync('sync');
+  // GNU dd: advise the kernel to drop the file's cached pages.
+  execFileSync('dd', [`if=${copy}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+  return copy;
+}
+
 async function runCase(
   cp: ControlPlane,
   c: Case,
@@ -327,6 +344,7 @@ async function runCase(
   const limitBytes = quantityBytes(c.limit);
   await seedTo(cp, c.configs);
   const group = createMemoryCgroup(`topology-bench-${process.pid}-${c.label}`, limitBytes);
+  const bin = process.env.BENCH_CHARGE_BINARY ? uncachedNodeCopy(cp.dir) : undefined;
   const run: MemoryRun = {
     label: c.label,
     limit: c.limit,
@@ -374,7 +392,7 @@ async function runCase(
       nodeArgs: ['--trace-gc'],
       env: { NODE_OPTIONS: nodeOptions },
       args: ['--allowed-target-secrets=harikube/*', '--log-level=info'],
-      wrap: group.wrap,
+      wrap: (node, args) => group.wrap(bin ?? node, args),
     });
     cursor = new LogCursor(join(cp.dir, `memory-${c.label}.log`));
     sampler = new Sampler(product, group);
