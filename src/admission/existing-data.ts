@@ -139,11 +139,19 @@ function servedOf(list: DiscoveryList): Served[] {
   return out;
 }
 
-/** Aggregated discovery of /api and /apis, remembered for `ttlMs`. */
-export function cachedDiscovery(rest: RestClient, ttlMs = 30_000): () => Promise<Served[]> {
+/**
+ * Aggregated discovery of /api and /apis, remembered for `ttlMs` of monotonic
+ * time (as sharedReads' window is): a wall clock stepped back would keep it,
+ * and so miss a newly served resource, for as long as the step.
+ */
+export function cachedDiscovery(
+  rest: RestClient,
+  ttlMs = 30_000,
+  elapsed: () => number = () => performance.now(),
+): () => Promise<Served[]> {
   let cached: { at: number; value: Promise<Served[]> } | undefined;
   return () => {
-    const now = Date.now();
+    const now = elapsed();
     if (!cached || now - cached.at > ttlMs) {
       const value = Promise.all([
         rest.get<DiscoveryList>('/api', AGGREGATED),

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  cachedDiscovery,
   checkExistingData,
   countTargets,
   sharedReads,
@@ -264,4 +265,48 @@ test('shared reads: two reviews counting the same place in one window ask the AP
     ['refused', 'refused'],
   );
   assert.equal(rest.paths.filter((p) => p.includes('limit=1')).length, 1);
+});
+
+test('discovery is remembered for its time to live on monotonic time, and a failure is not kept', async () => {
+  const { rest, asked, waiting } = held();
+  let now = 0;
+  const discover = cachedDiscovery(rest, 30_000, () => now);
+  const group = (name: string) => ({
+    items: [
+      {
+        metadata: { name },
+        versions: [
+          {
+            version: 'v1',
+            resources: [{ resource: 'shirts', scope: 'Namespaced', verbs: ['list'] }],
+          },
+        ],
+      },
+    ],
+  });
+  const first = discover();
+  assert.equal(asked.length, 2, '/api and /apis');
+  waiting[0]!.resolve({ items: [] });
+  waiting[1]!.resolve(group('stable.example.com'));
+  const shirts = {
+    group: 'stable.example.com',
+    resource: 'shirts',
+    version: 'v1',
+    namespaced: true,
+  };
+  assert.deepEqual(await first, [shirts]);
+  now = 30_000;
+  assert.deepEqual(await discover(), [shirts], 'within the time to live');
+  assert.equal(asked.length, 2);
+  now = 30_001;
+  const failing = discover();
+  assert.equal(asked.length, 4, 'older: asked again');
+  waiting[2]!.reject(new ApiError(503, 'ServiceUnavailable', 'not ready'));
+  waiting[3]!.resolve({ items: [] });
+  await assert.rejects(failing, /not ready/);
+  const again = discover();
+  assert.equal(asked.length, 6, 'the failure is not remembered');
+  waiting[4]!.resolve({ items: [] });
+  waiting[5]!.resolve({ items: [] });
+  assert.deepEqual(await again, []);
 });
