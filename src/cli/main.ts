@@ -105,7 +105,8 @@ or Error the change would cause is printed as "topology validate" prints it.
 Configs in the cluster but not in the files are left as they are (no prune).
 
   -f, --filename FILE   a manifest file ("-" is stdin); repeatable
-  --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
+  --kubeconfig PATH     the cluster (default: $KUBECONFIG, then a Pod's
+                        service account, then ~/.kube/config)
   --context NAME        the kubeconfig's context to use (default: its current-context)
 
 Exit status: 0 no change, 1 changes, 2 a refusal, a config that would end in
@@ -137,7 +138,8 @@ each other.
                         e.g. "kubectl get secret NAME -o yaml" and the configs' sources)
   -o, --output FORMAT   text (default: a summary as YAML comments, then the
                         Secret, values included, as "topology render" prints it) or json
-  --kubeconfig PATH     the cluster (default: $KUBECONFIG, then ~/.kube/config)
+  --kubeconfig PATH     the cluster (default: $KUBECONFIG, then a Pod's
+                        service account, then ~/.kube/config)
   --context NAME        the kubeconfig's context to use (default: its current-context)
 
 Exit status: 0 adoptable with every key routed as today (labelled, without
@@ -342,7 +344,7 @@ async function renderCommand(args: string[]): Promise<number> {
   return rejected.length === 0 && errors.length === 0 ? OK : REJECTED;
 }
 
-/** The cluster --kubeconfig and --context name (default: $KUBECONFIG, then ~/.kube/config). */
+/** The cluster --kubeconfig and --context name (default: $KUBECONFIG, then a Pod's service account, then ~/.kube/config). */
 async function clusterOf(values: Record<string, unknown>): Promise<Cluster> {
   // Loaded here only: the offline commands need no connection.
   const { loadConnection, userAgent } = await import('../kube/connection.ts');

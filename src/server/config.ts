@@ -70,6 +70,8 @@ export interface Config {
   help: boolean;
   /** A kubeconfig path (several joined by ":"); undefined: the service account, else ~/.kube/config. */
   kubeconfig: string | undefined;
+  /** --context: another kubeconfig context than its current-context. */
+  context: string | undefined;
   webhook: WebhookConfig;
   /** undefined when disabled with "0". */
   healthProbeBindAddress: BindAddress | undefined;
@@ -193,6 +195,12 @@ const FLAGS = {
     env: 'KUBECONFIG',
     value: 'PATH',
     help: 'kubeconfig file (several: joined by ":", merged as kubectl does); without it the Pod\'s service account, else ~/.kube/config',
+    parse: text,
+  } satisfies StringFlag<string | undefined>,
+  context: {
+    type: 'string',
+    value: 'NAME',
+    help: "the kubeconfig's context to use (default: its current-context); refused with the Pod's service account",
     parse: text,
   } satisfies StringFlag<string | undefined>,
   'webhook-bind-address': address(
@@ -526,6 +534,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   return {
     help: v.help,
     kubeconfig: v.kubeconfig,
+    context: v.context,
     webhook: {
       bindAddress: v['webhook-bind-address'] ?? { host: '', port: 9443 },
       certPath: v['webhook-cert-path'],

@@ -274,6 +274,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // --kubeconfig (or KUBECONFIG), else the Pod's service account, else ~/.kube/config.
   const connection = loadConnection({
     kubeconfig: config.kubeconfig,
+    context: config.context,
     userAgent: userAgent(COMPONENT, 'server'),
   });
   logger.info({ apiServer: connection.server.origin, from: connection.origin }, 'kube connection');

@@ -37,6 +37,9 @@ export async function serviceAccountToken(
   return token;
 }
 
+/** The context of the kubeconfigs written for a token. */
+export const TOKEN_CONTEXT = 'e2e';
+
 /** Writes a kubeconfig for `token` against the control plane (mode 0600); returns its path. */
 export async function writeTokenKubeconfig(
   cp: ControlPlane,
@@ -57,8 +60,8 @@ export async function writeTokenKubeconfig(
       },
     ],
     users: [{ name: 'service-account', user: { token } }],
-    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'service-account' } }],
-    'current-context': 'e2e',
+    contexts: [{ name: TOKEN_CONTEXT, context: { cluster: 'e2e', user: 'service-account' } }],
+    'current-context': TOKEN_CONTEXT,
   };
   await writeFile(path, stringify(kubeconfig), { mode: 0o600 });
   return path;
@@ -71,9 +74,10 @@ export async function writeTokenKubeconfig(
  */
 export async function productCredentials(
   cp: ControlPlane,
-): Promise<{ token: string; kubeconfigPath: string }> {
+): Promise<{ token: string; kubeconfigPath: string; context: string }> {
   const token = await serviceAccountToken(cp, 'harikube-system', 'topology-webhook');
-  return { token, kubeconfigPath: await writeTokenKubeconfig(cp, token, 'product.kubeconfig') };
+  const kubeconfigPath = await writeTokenKubeconfig(cp, token, 'product.kubeconfig');
+  return { token, kubeconfigPath, context: TOKEN_CONTEXT };
 }
 
 /** kubectl as the holder of `token` (the flag overrides the admin kubeconfig's credentials). */

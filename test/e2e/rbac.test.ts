@@ -29,6 +29,9 @@ const SA_USER = `system:serviceaccount:${NS}:topology-webhook`;
 let token: string;
 // deploy/ (namespaces, the ServiceAccount, every Role and binding, the
 // webhook configurations), then the product with the ServiceAccount's token.
+// Its kubeconfig list starts with the admin's file, whose current-context
+// wins unless --context picks the ServiceAccount's: every test below that
+// sees the ServiceAccount's RBAC (a 403 naming it) shows the flag is honoured.
 const env = useEnv({
   namespaces: ['team-a', 'team-x'],
   products: async (cp) => {
@@ -36,9 +39,12 @@ const env = useEnv({
     token = credentials.token;
     return [
       {
-        kubeconfigPath: credentials.kubeconfigPath,
+        kubeconfigPath: `${cp.kubeconfigPath}:${credentials.kubeconfigPath}`,
         leaderElect: true,
-        args: ['--allowed-target-secrets=harikube/topology-config,team-x/*'],
+        args: [
+          `--context=${credentials.context}`,
+          '--allowed-target-secrets=harikube/topology-config,team-x/*',
+        ],
       },
     ];
   },

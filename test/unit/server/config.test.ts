@@ -26,6 +26,7 @@ describe('parseConfig defaults', () => {
     assert.deepEqual(parseConfig([], {}), {
       help: false,
       kubeconfig: undefined,
+      context: undefined,
       webhook: {
         bindAddress: { host: '', port: 9443 },
         certPath: undefined,
@@ -73,6 +74,7 @@ describe('parseConfig flags', () => {
       const config = parseConfig(
         [
           '--kubeconfig=/home/me/.kube/config',
+          '--context=staging',
           '--webhook-bind-address=127.0.0.1:10443',
           '--health-probe-bind-address=[::1]:18081',
           '--metrics-bind-address=0',
@@ -108,6 +110,7 @@ describe('parseConfig flags', () => {
       assert.deepEqual(config, {
         help: false,
         kubeconfig: '/home/me/.kube/config',
+        context: 'staging',
         webhook: {
           bindAddress: { host: '127.0.0.1', port: 10443 },
           certPath: dir,
@@ -499,6 +502,7 @@ test('usage lists every flag with its default and environment variable', () => {
   const text = usage();
   for (const flag of [
     '--kubeconfig=PATH',
+    '--context=NAME',
     '--webhook-bind-address=ADDR',
     '--health-probe-bind-address=ADDR',
     '--metrics-bind-address=ADDR',
