@@ -51,8 +51,8 @@ export interface LoadOptions {
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** How long a token read from a file is used before it is read again (bound tokens rotate). */
-export const TOKEN_FILE_TTL_MS = 60_000;
+/** How long a token or client certificate read from a file is used before it is read again (both rotate). */
+export const CREDENTIAL_FILE_TTL_MS = 60_000;
 /** An exec credential is renewed this long before it expires, so no request carries one that lapses in flight. */
 const EXPIRY_MARGIN_MS = 10_000;
 
@@ -179,31 +179,40 @@ function credentialSource(
         credential.expiresAt === undefined || credential.expiresAt - EXPIRY_MARGIN_MS > now(),
     );
   }
-  const cert = user.cert && user.key ? { cert: read(user.cert), key: read(user.key) } : {};
-  // A token in the kubeconfig wins over its tokenFile, as in client-go.
-  if (user.token || !user.tokenFile) {
-    const held: Held = { ...cert, ...(user.token ? { token: user.token } : {}) };
-    return { current: async () => held, renew: () => false };
-  }
-  const tokenFile = user.tokenFile;
-  const readToken = (): Held & { readAt: number } => {
-    let token: string;
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new KubeconfigError(
-        `token file ${tokenFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
-    }
-    return { ...cert, token, readAt: now() };
-  };
+  // Files are read again once a minute (and after a 401): bound service
+  // account tokens rotate, and so do client certificates (a kubelet-style
+  // rotation replaces the file). Inline credentials never change.
+  const rotates =
+    [user.cert, user.key].some((m) => m !== undefined && 'file' in m) ||
+    (!user.token && user.tokenFile !== undefined);
+  const readAll = (): Held & { readAt: number } => ({
+    ...(user.cert && user.key ? { cert: read(user.cert), key: read(user.key) } : {}),
+    // A token in the kubeconfig wins over its tokenFile, as in client-go.
+    ...(user.token
+      ? { token: user.token }
+      : user.tokenFile
+        ? { token: readToken(user.tokenFile) }
+        : {}),
+    readAt: now(),
+  });
   // Read once now, so a missing or unreadable file fails the start.
-  const first = readToken();
+  const first = readAll();
+  if (!rotates) return { current: async () => first, renew: () => false };
   return renewing(
-    async () => readToken(),
-    (held) => now() - held.readAt < TOKEN_FILE_TTL_MS,
+    async () => readAll(),
+    (held) => now() - held.readAt < CREDENTIAL_FILE_TTL_MS,
     first,
   );
+}
+
+function readToken(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new KubeconfigError(
+      `token file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
 }
 
 /** One credential at a time, fetched by `fetch` while `fresh` holds; concurrent callers share one fetch. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { loadConnection, TOKEN_FILE_TTL_MS } from '../../../src/kube/connection.ts';
+import { loadConnection, CREDENTIAL_FILE_TTL_MS } from '../../../src/kube/connection.ts';
 import { KubeconfigError } from '../../../src/kube/kubeconfig.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'connection-test-'));
@@ -332,7 +332,7 @@ describe('kubeconfig: as kubectl reads it, where client-node differs', () => {
     const authorization = async () => (await connection.prepare()).options.headers.authorization;
     assert.equal(await authorization(), 'Bearer first');
     writeFileSync(join(dir, 'secrets/token'), 'second\n');
-    now += TOKEN_FILE_TTL_MS - 1;
+    now += CREDENTIAL_FILE_TTL_MS - 1;
     assert.equal(await authorization(), 'Bearer first', 'within a minute: as read');
     now += 1;
     assert.equal(await authorization(), 'Bearer second', 'a minute later: read again');
@@ -351,6 +351,55 @@ describe('kubeconfig: as kubectl reads it, where client-node differs', () => {
     assert.equal(prepared.unauthorized(), false, 'an inline token cannot be renewed');
   });
 
+  test('client certificate files rotate: read again after a minute and after a 401; -data never', async () => {
+    const dir = folder({
+      'pki/client.crt': pem('CERTIFICATE ONE'),
+      'pki/client.key': pem('KEY ONE'),
+      config: {
+        clusters: [cluster('c', { server: 'https://one:6443' })],
+        users: [
+          user('files', { 'client-certificate': 'pki/client.crt', 'client-key': 'pki/client.key' }),
+          user('data', { 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) }),
+        ],
+        contexts: [context('files', 'c', 'files'), context('data', 'c', 'data')],
+        'current-context': 'files',
+      },
+    });
+    let now = 5_000_000;
+    const connection = loadConnection({
+      userAgent: 'test',
+      kubeconfig: join(dir, 'config'),
+      now: () => now,
+    });
+    const pair = async () => {
+      const { options } = await connection.prepare();
+      return `${String(options.cert)}|${String(options.key)}`;
+    };
+    const one = `${pem('CERTIFICATE ONE')}|${pem('KEY ONE')}`;
+    assert.equal(await pair(), one);
+    // A rotation replaces both files.
+    writeFileSync(join(dir, 'pki/client.crt'), pem('CERTIFICATE TWO'));
+    writeFileSync(join(dir, 'pki/client.key'), pem('KEY TWO'));
+    now += CREDENTIAL_FILE_TTL_MS - 1;
+    assert.equal(await pair(), one, 'within a minute: as read');
+    now += 1;
+    assert.equal(await pair(), `${pem('CERTIFICATE TWO')}|${pem('KEY TWO')}`, 'a minute later');
+    writeFileSync(join(dir, 'pki/client.crt'), pem('CERTIFICATE THREE'));
+    writeFileSync(join(dir, 'pki/client.key'), pem('KEY THREE'));
+    const refused = await connection.prepare();
+    assert.equal(refused.unauthorized(), true, 'certificate files can be renewed');
+    assert.equal(await pair(), `${pem('CERTIFICATE THREE')}|${pem('KEY THREE')}`, 'after a 401');
+
+    const inline = loadConnection({
+      userAgent: 'test',
+      kubeconfig: join(dir, 'config'),
+      context: 'data',
+    });
+    const prepared = await inline.prepare();
+    assert.equal(String(prepared.options.cert), CERT);
+    assert.equal(prepared.unauthorized(), false, 'inline data cannot be renewed');
+  });
+
   test('the service account token rotates: read again after a minute', async () => {
     const dir = folder({ token: 'one', 'ca.crt': CA });
     let now = 0;
@@ -363,7 +412,7 @@ describe('kubeconfig: as kubectl reads it, where client-node differs', () => {
     assert.equal(connection.server.href, 'https://10.96.0.1/');
     writeFileSync(join(dir, 'token'), 'two');
     assert.equal((await connection.prepare()).options.headers.authorization, 'Bearer one');
-    now += TOKEN_FILE_TTL_MS;
+    now += CREDENTIAL_FILE_TTL_MS;
     assert.equal((await connection.prepare()).options.headers.authorization, 'Bearer two');
   });
 
