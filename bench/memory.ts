@@ -80,6 +80,12 @@ export interface Phase {
   name: string;
   seconds: number;
   peakRssMiB: number;
+  /**
+   * The anonymous part of RSS at its peak (heap, malloc, stacks); the rest is
+   * file pages, mostly the Node binary's, which a container is charged for
+   * but the kernel can evict and read back (thrashing, not a kill).
+   */
+  peakAnonMiB: number;
   /** RSS at the end of the phase. */
   endRssMiB: number;
   peakChargedMiB: number;
@@ -113,6 +119,7 @@ export interface MemoryRun {
 
 interface Sample {
   rssMiB: number;
+  anonMiB: number;
   chargedMiB: number;
 }
 
@@ -135,6 +142,7 @@ class Sampler {
       const pid = product.pid();
       if (!pid) return;
       const rss = procStatus(pid, 'VmRSS');
+      const anon = procStatus(pid, 'RssAnon');
       this.peakHwmMiB = Math.max(this.peakHwmMiB, procStatus(pid, 'VmHWM'));
       let charged = 0;
       try {
@@ -142,7 +150,7 @@ class Sampler {
       } catch {
         // Removed already.
       }
-      if (rss > 0) this.#samples.push({ rssMiB: rss, chargedMiB: charged });
+      if (rss > 0) this.#samples.push({ rssMiB: rss, anonMiB: anon, chargedMiB: charged });
     }, 100);
   }
   /** Samples since the last call. */
@@ -372,6 +380,7 @@ async function runCase(
       name,
       seconds: (performance.now() - phaseStarted) / 1000,
       peakRssMiB: Math.max(0, ...samples.map((s) => s.rssMiB)),
+      peakAnonMiB: Math.max(0, ...samples.map((s) => s.anonMiB)),
       endRssMiB: samples.at(-1)?.rssMiB ?? 0,
       peakChargedMiB: Math.max(0, ...samples.map((s) => s.chargedMiB)),
       gc: gcFigures(lines),
@@ -379,7 +388,7 @@ async function runCase(
     };
     run.phases.push(phase);
     log(
-      `${c.label} ${name}: peak RSS ${phase.peakRssMiB.toFixed(0)} MiB, end ${phase.endRssMiB.toFixed(0)} MiB, charged ${phase.peakChargedMiB.toFixed(0)} MiB, heap ${phase.gc.peakHeapUsedMiB.toFixed(0)} MiB, GC max pause ${phase.gc.maxPauseMs.toFixed(1)} ms${note ? `; ${note}` : ''}`,
+      `${c.label} ${name}: peak RSS ${phase.peakRssMiB.toFixed(0)} MiB (anonymous ${phase.peakAnonMiB.toFixed(0)}), end ${phase.endRssMiB.toFixed(0)} MiB, charged ${phase.peakChargedMiB.toFixed(0)} MiB, heap ${phase.gc.peakHeapUsedMiB.toFixed(0)} MiB, GC max pause ${phase.gc.maxPauseMs.toFixed(1)} ms${note ? `; ${note}` : ''}`,
     );
     phaseStarted = performance.now();
     return lines;
@@ -571,6 +580,7 @@ export function printMemory(r: MemoryResults): void {
         'phase',
         's',
         'peak RSS MiB',
+        'of it anonymous MiB',
         'RSS at end MiB',
         'peak heap used MiB',
         'heap committed MiB',
@@ -585,6 +595,7 @@ export function printMemory(r: MemoryResults): void {
           p.name,
           p.seconds.toFixed(0),
           p.peakRssMiB.toFixed(0),
+          p.peakAnonMiB.toFixed(0),
           p.endRssMiB.toFixed(0),
           p.gc.peakHeapUsedMiB.toFixed(0),
           p.gc.peakHeapCommittedMiB.toFixed(0),

@@ -3,8 +3,16 @@
 // certificates (it can only sign with RSA, hence RSA 2048); the key pairs
 // come from node:crypto, which is native and far faster than forge's own.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+
+// Loaded on first use: only a replica that issues certificates needs it, and
+// loading it costs ~3 MiB of RSS at start (mounted certificates, or a
+// restart that finds the shared Secret filled, never issue any).
+let loaded: typeof Forge | undefined;
+const forge = (): typeof Forge =>
+  (loaded ??= createRequire(import.meta.url)('node-forge') as typeof Forge);
 
 /** A certificate and its private key, both PEM (the key as PKCS#8). */
 export interface CertificateAndKey {
@@ -41,7 +49,7 @@ export function createCertificateAuthority(
 ): CertificateAndKey {
   requireCommonName(options.commonName);
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
   setValidity(cert, options.now ?? new Date(), options.validityDays);
@@ -54,8 +62,8 @@ export function createCertificateAuthority(
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
+  cert.sign(keys.privateKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
 }
 
 export function issueCertificate(ca: CertificateAndKey, options: IssueOptions): CertificateAndKey {
@@ -79,10 +87,10 @@ export function issueCertificate(ca: CertificateAndKey, options: IssueOptions): 
     );
   }
 
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const caCert = forge().pki.certificateFromPem(ca.certPem);
+  const caKey = forge().pki.privateKeyFromPem(ca.keyPem);
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
   setValidity(cert, options.now ?? new Date(), options.validityDays);
@@ -110,8 +118,8 @@ export function issueCertificate(ca: CertificateAndKey, options: IssueOptions): 
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: authorityKeyId(caCert) },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
+  cert.sign(caKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
 }
 
 function requireCommonName(commonName: string): void {
@@ -127,8 +135,8 @@ function newKeyPair() {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
   return {
-    publicKey: forge.pki.publicKeyFromPem(pair.publicKey),
-    privateKey: forge.pki.privateKeyFromPem(pair.privateKey),
+    publicKey: forge().pki.publicKeyFromPem(pair.publicKey),
+    privateKey: forge().pki.privateKeyFromPem(pair.privateKey),
     privateKeyPem: pair.privateKey,
   };
 }
@@ -142,7 +150,7 @@ function randomSerial(): string {
   return bytes.toString('hex');
 }
 
-function setValidity(cert: forge.pki.Certificate, now: Date, validityDays: number): void {
+function setValidity(cert: Forge.pki.Certificate, now: Date, validityDays: number): void {
   if (!Number.isFinite(validityDays) || validityDays <= 0) {
     throw new Error('certificate validityDays must be a positive number');
   }
@@ -152,9 +160,9 @@ function setValidity(cert: forge.pki.Certificate, now: Date, validityDays: numbe
 
 // The issuer's own subject key identifier, so that verifiers can pick the
 // right CA when several share a name (for example across a CA rotation).
-function authorityKeyId(caCert: forge.pki.Certificate): string {
+function authorityKeyId(caCert: Forge.pki.Certificate): string {
   const ski = caCert.getExtension('subjectKeyIdentifier') as
     { subjectKeyIdentifier?: string } | undefined;
-  if (ski?.subjectKeyIdentifier) return forge.util.hexToBytes(ski.subjectKeyIdentifier);
+  if (ski?.subjectKeyIdentifier) return forge().util.hexToBytes(ski.subjectKeyIdentifier);
   return caCert.generateSubjectKeyIdentifier().getBytes();
 }

@@ -7,7 +7,7 @@
 // with an error carrying `statusCode` for an answer other than 200, with
 // null when the stream ends; a line that is not JSON is skipped; the
 // AbortController ends the request.
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../runtime/http.ts';
 import https from 'node:https';
 import { isRecord, parseJson } from '../resource/json.ts';
 import type { Connection } from './connection.ts';

@@ -2,7 +2,7 @@
 // decision (metrics-auth.ts) and served with the webhook's certificate.
 
 import { createServer } from 'node:https';
-import { createServer as createPlainServer } from 'node:http';
+import { createServer as createPlainServer } from '../runtime/http.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';

@@ -3,7 +3,7 @@
 // and otherwise names the failing ones, in the style of kube-apiserver's
 // `/readyz?verbose`, so `kubectl describe pod` shows why a replica is unready.
 
-import { createServer } from 'node:http';
+import { createServer } from '../runtime/http.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { BindAddress } from '../flags/values.ts';
