@@ -100,6 +100,13 @@ export interface MergeState {
    * their routes would take objects that already exist (the caller counted).
    */
   blocked?: ReadonlyMap<string, string>;
+  /**
+   * Every config of the cluster, when the configs given are only those of
+   * the targets linked to one (linked.ts): the key Secrets they all name
+   * stay unroutable, and what is remembered of the others' configs and
+   * entries is kept.
+   */
+  cluster?: readonly TopologyConfig[];
 }
 
 /** Why a config cannot be merged, and the CamelCase reason of its conditions. */
@@ -141,9 +148,9 @@ function distinct(configs: readonly TopologyConfig[]): TopologyConfig[] {
   return [...chosen.values()];
 }
 
-// A reconcile of one target prepares every config of the cluster (backend
-// names are unique cluster-wide), and the static rules and the rendering cost
-// more than the rest. Informer objects are replaced on change, never mutated,
+// A reconcile of one target prepares the configs of every target linked to
+// it by a backend name (linked.ts), and the static rules and the rendering
+// cost more than the rest. Informer objects are replaced on change, never mutated,
 // so an object's content and the policy determine its static verdict and its
 // rendering (for given endpoints): remember them per object and, since a
 // relist or a restarted watch brings new objects of the same content, per uid
@@ -205,10 +212,10 @@ function preparedOnce(raw: TopologyConfig, policy: Policy): PreparedObject {
   return object;
 }
 
-/** Forgets the uids of deleted configs once they outnumber the configs merged. */
-function forgetDeleted(configs: readonly TopologyConfig[]): void {
-  if (preparedByUid.size <= 2 * configs.length + 64) return;
-  const live = new Set(configs.map((c) => c.metadata?.uid));
+/** Forgets the uids of deleted configs once they outnumber the cluster's configs. */
+function forgetDeleted(cluster: readonly TopologyConfig[]): void {
+  if (preparedByUid.size <= 2 * cluster.length + 64) return;
+  const live = new Set(cluster.map((c) => c.metadata?.uid));
   for (const uid of preparedByUid.keys()) if (!live.has(uid)) preparedByUid.delete(uid);
 }
 
@@ -252,49 +259,93 @@ function renderedOnce(candidate: Candidate): string {
 // the effective ones), at the position its key carries. An entry that is its
 // config's current rendering holds what that rendering was made of (checked
 // once per rendering: read back, it gives the same objects), so nothing is
-// remembered for it; the readings of other entries are remembered per value
-// while merges still meet them (this merge's and the one before). Every
-// entry's reading, held, was a quarter of the heap per config.
-let readNow = new Map<string, unknown[]>();
-let readBefore = new Map<string, unknown[]>();
+// remembered for it; the readings of other entries are remembered per target
+// and value while the merges of their target still meet them (the last one
+// and the one before). Every entry's reading, held, was a quarter of the heap
+// per config.
+interface Readings {
+  now: Map<string, unknown[]>;
+  before: Map<string, unknown[]>;
+}
+const readings = new Map<string, Readings>();
 /** How many entries have been read back (tests count what is not). */
 export const entryReads = { count: 0 };
 
-function readBack(value: string): unknown[] {
-  let backends = readNow.get(value) ?? readBefore.get(value);
-  if (backends === undefined) {
-    entryReads.count++;
-    backends = [];
-    try {
-      const doc: unknown = parse(value);
-      if (isRecord(doc) && Array.isArray(doc.backends)) backends = doc.backends;
-    } catch {
-      // Not YAML: an entry with no routes the merge can see (it is still kept).
-    }
+/** The backends an entry's YAML holds (none when it is not YAML: it is still kept). */
+function parseBackends(value: string): unknown[] {
+  entryReads.count++;
+  try {
+    const doc: unknown = parse(value);
+    if (isRecord(doc) && Array.isArray(doc.backends)) return doc.backends;
+  } catch {
+    // Not YAML: an entry with no routes the merge can see.
   }
-  readNow.set(value, backends);
+  return [];
+}
+
+function readBack(target: string, value: string): unknown[] {
+  let read = readings.get(target);
+  if (!read) readings.set(target, (read = { now: new Map(), before: new Map() }));
+  const backends = read.now.get(value) ?? read.before.get(value) ?? parseBackends(value);
+  read.now.set(value, backends);
   return backends;
 }
 
-/** A new generation of remembered readings: the ones no merge met since the last one go. */
-function forgetUnreadEntries(): void {
-  readBefore = readNow;
-  readNow = new Map();
+/**
+ * A new generation of remembered readings for each target whose Secret this
+ * merge reads: the ones no merge of it met since its last one go. Targets no
+ * config names any more (in the cluster, or in the configs merged when they
+ * are all of it) are forgotten.
+ */
+function forgetUnreadEntries(
+  written: Iterable<string>,
+  cluster: readonly TopologyConfig[],
+  policy: Policy,
+): void {
+  const merged = new Set(written);
+  for (const target of merged) {
+    const read = readings.get(target);
+    if (read) readings.set(target, { now: new Map(), before: read.now });
+  }
+  if ([...readings.keys()].every((t) => merged.has(t))) return;
+  const named = new Set(cluster.map((c) => targetOf(c, policy)));
+  for (const target of readings.keys())
+    if (!merged.has(target) && !named.has(target)) readings.delete(target);
 }
 
-function backendsOfEntry(raw: TopologyConfig, value: string): unknown[] {
+/** The rendering an entry is, if its YAML reads back as the objects it was rendered from. */
+function renderingOf(raw: TopologyConfig, value: string): Prepared['rendered'] {
   const rendered = prepared.get(raw)?.entry.rendered;
-  if (rendered?.value === value) {
-    const objects = entryBackends(raw, rendered.endpoints);
-    rendered.readsBack ??= isDeepStrictEqual(readBack(value), objects);
-    if (rendered.readsBack) return objects;
-  }
-  return readBack(value);
+  if (rendered?.value !== value) return undefined;
+  rendered.readsBack ??= isDeepStrictEqual(
+    parseBackends(value),
+    entryBackends(raw, rendered.endpoints),
+  );
+  return rendered.readsBack ? rendered : undefined;
+}
+
+function backendsOfEntry(raw: TopologyConfig, target: string, value: string): unknown[] {
+  const rendered = renderingOf(raw, value);
+  return rendered ? entryBackends(raw, rendered.endpoints) : readBack(target, value);
+}
+
+/** The backend names of backends as their facts hold them (a non-empty string). */
+export const namesOf = (backends: readonly unknown[]): string[] =>
+  backends.flatMap((b) => (isRecord(b) && typeof b.name === 'string' && b.name ? [b.name] : []));
+
+/**
+ * The backend names an entry holds, as the merge reads them: its config's,
+ * when it is that config's current rendering (read back the same), else its
+ * YAML's. `owner`: the config its uid names, if the cache holds it.
+ */
+export function entryNames(owner: TopologyConfig | undefined, value: string): string[] {
+  if (owner && renderingOf(owner, value)) return namesOf(owner.spec.backends);
+  return namesOf(parseBackends(value));
 }
 
 /** The config an entry was written from, as far as conflicts and the append-only rules need it. */
 function entryAsConfig(raw: TopologyConfig, target: string, key: string, value: string) {
-  const backends = backendsOfEntry(raw, value);
+  const backends = backendsOfEntry(raw, target, value);
   const config = {
     apiVersion: raw.apiVersion,
     kind: raw.kind,
@@ -659,13 +710,13 @@ export function mergeAll(
 ): Map<string, MergeResult> {
   const all = distinct(configs);
   const keySecrets = new KeySecretPoints(
-    all.flatMap((c) => {
+    (state.cluster ?? all).flatMap((c) => {
       const secret: unknown = c.spec?.endpointDecryptSecret;
       return typeof secret === 'string' ? [secret] : [];
     }),
   );
-  forgetDeleted(all);
-  forgetUnreadEntries();
+  forgetDeleted(state.cluster ?? all);
+  forgetUnreadEntries(state.written?.keys() ?? [], state.cluster ?? all, policy);
   const merger = new Merger(policy, keySecrets);
   // The reconciler has no user to ask: the annotation stands for the override the
   // webhook authorised (with the webhook bypassed, anyone could set it; README "Tenancy").
@@ -700,7 +751,8 @@ export function mergeAll(
 /**
  * One target's Secret data and its configs' outcomes. Configs of other
  * targets may be passed too: they only take part in the cluster-wide
- * backend-name resolution.
+ * backend-name resolution. Those of the targets linked to it (linked.ts)
+ * give the same result as every config of the cluster.
  */
 export function mergeTarget(
   target: string,

@@ -16,7 +16,7 @@ import {
 import type { SecretObject } from '../resource/secret.ts';
 import { parseSecretKey } from '../secret-format/entry.ts';
 import type { TopologyConfig } from '../resource/types.ts';
-import { targetAllowed, type Policy } from '../rules/policy.ts';
+import { targetAllowed, targetOf, type Policy } from '../rules/policy.ts';
 import type { KeyLookup } from '../rules/view.ts';
 import { encodeSecretData, isManagedSecret, managedSecret } from '../secret-format/secret.ts';
 import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../resource/errors.ts';
@@ -34,6 +34,7 @@ import {
   type WrittenSecret,
 } from './incumbents.ts';
 import { mergeTarget, type MergeResult } from './merge.ts';
+import { linkedTargets, secretLinks, writtenLinks } from './linked.ts';
 import { positionMoves } from './positions.ts';
 import {
   adoptionRequested,
@@ -57,13 +58,14 @@ export interface ReconcilerDeps {
   configsOfTarget(target: string): readonly TopologyConfig[];
   /**
    * Every config of the cluster. Backend names are unique cluster-wide, so
-   * the merge must see the other targets' configs to resolve a name that two
-   * targets share the same way in each of them.
+   * the merge must see the configs of the targets linked to this one by a
+   * name (linked.ts) to resolve a name that two targets share the same way
+   * in each of them.
    */
   allConfigs?(): readonly TopologyConfig[];
   /**
    * The managed target Secrets as the cache holds them: the incumbents of
-   * the other targets, for backend names claimed in two of them. This
+   * the linked targets, for backend names claimed in two of them. This
    * target's own Secret is always read from the API server.
    */
   managedSecrets?(): readonly Secret[];
@@ -149,13 +151,8 @@ export async function reconcileTarget(
           cause: 'PolicyDenied',
         };
   // What each Secret holds now and for whom: this target's as just read,
-  // the others' as cached (they only matter for backend names two targets claim).
+  // the linked targets' as cached (they only matter for backend names two targets claim).
   const written = new Map<string, WrittenSecret>();
-  const everyone = [...live, ...others];
-  for (const secret of deps.managedSecrets?.() ?? []) {
-    const name = objectKey(secret);
-    if (name !== target) written.set(name, writtenOf(secret, everyone));
-  }
   // A Secret this product does not manage is written only once adopted (adopt.ts).
   const unmanaged =
     current.state === 'read' && current.secret && !isManagedSecret(current.secret)
@@ -164,6 +161,9 @@ export async function reconcileTarget(
   if (unmanaged?.state === 'adopt') written.set(target, unmanaged.plan.written);
   else if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
+  const everyone = [...live, ...others];
+  const linked = linkedOf(target, configs, written.get(target), others, policy, deps);
+  for (const secret of linked.secrets) written.set(objectKey(secret), writtenOf(secret, everyone));
   // Positions the webhook replicas assigned in a race are moved apart first
   // (positions.ts), and the moved configs merged as the API server now holds
   // them: a burst needs no extra round per collision.
@@ -179,10 +179,11 @@ export async function reconcileTarget(
     unmanaged?.state === 'blocked'
       ? new Map<string, string>()
       : await blockedNewcomers(live, written.get(target), deps);
-  const result = mergeTarget(target, [...live, ...others], deps.keys, policy, {
+  const result = mergeTarget(target, [...live, ...linked.configs], deps.keys, policy, {
     written,
     present,
     blocked,
+    cluster: everyone,
   });
   const write: WriteOutcome =
     current.state !== 'read'
@@ -318,6 +319,41 @@ export async function reconcileTarget(
   // A refused move is tried again (backing off): the replica that refused it
   // may have known a config this one had not seen yet.
   return retry || moves.outcome === 'refused' ? 'retry' : 'done';
+}
+
+/**
+ * The targets linked to this one (linked.ts): the other configs and the
+ * cached Secrets of theirs that its merge must see.
+ */
+function linkedOf(
+  target: string,
+  configs: readonly TopologyConfig[],
+  written: WrittenSecret | undefined,
+  others: readonly TopologyConfig[],
+  policy: Policy,
+  deps: ReconcilerDeps,
+): { configs: TopologyConfig[]; secrets: Secret[] } {
+  const byTarget = new Map<string, TopologyConfig[]>([[target, [...configs]]]);
+  const byUid = new Map<string, TopologyConfig>();
+  for (const config of [...configs, ...others]) {
+    const uid = config.metadata.uid;
+    if (uid) byUid.set(uid, config);
+  }
+  for (const config of others) {
+    const t = targetOf(config, policy);
+    const list = byTarget.get(t);
+    if (list) list.push(config);
+    else byTarget.set(t, [config]);
+  }
+  const ownerOf = (uid: string) => byUid.get(uid);
+  const entries = new Map([[target, writtenLinks(written, ownerOf)]]);
+  const secrets = (deps.managedSecrets?.() ?? []).filter((s) => objectKey(s) !== target);
+  for (const secret of secrets) entries.set(objectKey(secret), secretLinks(secret, ownerOf));
+  const targets = linkedTargets(target, { configs: byTarget, entries });
+  return {
+    configs: others.filter((c) => targets.has(targetOf(c, policy))),
+    secrets: secrets.filter((s) => targets.has(objectKey(s))),
+  };
 }
 
 /**

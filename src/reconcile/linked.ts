@@ -1,0 +1,146 @@
+// The targets whose configs and entries can change one target's merge.
+// Backend names are unique cluster-wide, so a name two targets claim is
+// decided across them (merge.ts: conflicts by name, crossTargetClaims); every
+// other rule of the merge is per target (positions, endpoints, selectors,
+// sizes), and the key Secrets, the one other cluster-wide fact, are passed
+// apart (MergeState.cluster). Two targets are linked when a backend name of
+// one (of a config, or of an entry its Secret holds) is also one of the
+// other's, or when an entry of one is owned by a uid that owns an entry of
+// the other or is a config of the other (a config the cache does not show
+// is seated once, and a config of another target is not seated at all).
+// The merge of the targets linked to one, followed to a fixpoint, gives that
+// target what the merge of every config gives it; with unique names that is
+// the target alone, so a reconcile does its own target's work, not the
+// cluster's.
+import { isRecord } from '../resource/json.ts';
+import type { SecretObject } from '../resource/secret.ts';
+import type { TopologyConfig } from '../resource/types.ts';
+import { ENTRIES_ANNOTATION, type WrittenSecret } from './incumbents.ts';
+import { entryNames, namesOf } from './merge.ts';
+import { isManagedSecret } from '../secret-format/secret.ts';
+
+/** What links a target Secret's entries to others: their backend names and their owners' uids. */
+export interface EntryLinks {
+  names: readonly string[];
+  uids: readonly string[];
+}
+
+export interface Fleet {
+  /** Every config of the cluster, by its target. */
+  configs: ReadonlyMap<string, readonly TopologyConfig[]>;
+  /** Every target Secret's entries. */
+  entries: ReadonlyMap<string, EntryLinks>;
+}
+
+const NO_LINKS: EntryLinks = Object.freeze({ names: [], uids: [] });
+
+/** A config's backend names, as its facts hold them (a non-empty string). */
+export function backendNames(config: TopologyConfig): string[] {
+  const backends: unknown = isRecord(config.spec) ? config.spec.backends : undefined;
+  return Array.isArray(backends) ? namesOf(backends) : [];
+}
+
+/** The links of entries as the merge is given them. */
+export function writtenLinks(
+  secret: WrittenSecret | undefined,
+  ownerOf: (uid: string) => TopologyConfig | undefined,
+): EntryLinks {
+  if (!secret) return NO_LINKS;
+  const names: string[] = [];
+  const uids: string[] = [];
+  for (const entry of secret.values()) {
+    names.push(...entryNames(ownerOf(entry.uid), entry.value));
+    uids.push(entry.uid);
+  }
+  return { names, uids };
+}
+
+// The cache replaces a Secret object when it changes: its links are found
+// once per object, not per reconcile (a YAML reading of every entry of every
+// other Secret per reconcile was most of a reconcile's work).
+const secretLinksMemo = new WeakMap<SecretObject, EntryLinks>();
+
+/**
+ * The links of a cached managed Secret: every entry's names (owned or not:
+ * an owner may be found for it from the configs) and the uids its annotation
+ * records; an unmanaged Secret holds nothing of ours.
+ */
+export function secretLinks(
+  secret: SecretObject,
+  ownerOf: (uid: string) => TopologyConfig | undefined,
+): EntryLinks {
+  const seen = secretLinksMemo.get(secret);
+  if (seen) return seen;
+  let links = NO_LINKS;
+  if (isManagedSecret(secret)) {
+    let recorded: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = JSON.parse(secret.metadata.annotations?.[ENTRIES_ANNOTATION] ?? '{}');
+      if (isRecord(parsed)) recorded = parsed;
+    } catch {
+      // A damaged annotation records no owner.
+    }
+    const names: string[] = [];
+    const uids: string[] = [];
+    for (const [key, encoded] of Object.entries(secret.data ?? {})) {
+      const owner = recorded[key];
+      const uid = typeof owner === 'string' ? owner.slice(0, owner.lastIndexOf(':')) : undefined;
+      if (uid) uids.push(uid);
+      const value = Buffer.from(encoded, 'base64').toString('utf8');
+      names.push(...entryNames(uid ? ownerOf(uid) : undefined, value));
+    }
+    links = { names, uids };
+  }
+  secretLinksMemo.set(secret, links);
+  return links;
+}
+
+/** `target` and every target linked to it, directly or through others. */
+export function linkedTargets(target: string, fleet: Fleet): Set<string> {
+  // Name or uid → the targets holding it (a config's uid is marked apart from an entry's).
+  const holders = new Map<string, string | Set<string>>();
+  const hold = (token: string, t: string) => {
+    const held = holders.get(token);
+    if (held === undefined) holders.set(token, t);
+    else if (typeof held === 'string') {
+      if (held !== t) holders.set(token, new Set([held, t]));
+    } else held.add(t);
+  };
+  for (const [t, configs] of fleet.configs) {
+    for (const config of configs) {
+      for (const name of backendNames(config)) hold(`n:${name}`, t);
+      const uid = config.metadata?.uid;
+      if (uid) hold(`c:${uid}`, t);
+    }
+  }
+  for (const [t, links] of fleet.entries) {
+    for (const name of links.names) hold(`n:${name}`, t);
+    for (const uid of links.uids) hold(`u:${uid}`, t);
+  }
+  const linked = new Set([target]);
+  const pending = [target];
+  const reach = (token: string) => {
+    const held = holders.get(token);
+    if (held === undefined) return;
+    for (const t of typeof held === 'string' ? [held] : held) {
+      if (linked.has(t)) continue;
+      linked.add(t);
+      pending.push(t);
+    }
+  };
+  while (pending.length > 0) {
+    const t = pending.pop()!;
+    for (const config of fleet.configs.get(t) ?? []) {
+      for (const name of backendNames(config)) reach(`n:${name}`);
+      const uid = config.metadata?.uid;
+      if (uid) reach(`u:${uid}`);
+    }
+    const links = fleet.entries.get(t) ?? NO_LINKS;
+    for (const name of links.names) reach(`n:${name}`);
+    for (const uid of links.uids) {
+      reach(`u:${uid}`);
+      reach(`c:${uid}`);
+    }
+  }
+  return linked;
+}
