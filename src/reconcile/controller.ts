@@ -31,6 +31,11 @@ export interface ControllerOptions {
   workers?: number;
   /** Resync and retry timers run on it. */
   clock?: Clock;
+  /**
+   * How long reconciles should wait now (AdmissionBurst.quietIn: until a
+   * burst of reviews is over), at most RECONCILE_HELD_AT_MOST_MS each.
+   */
+  holdBack?: () => number;
 }
 
 export interface Controller {
@@ -44,6 +49,8 @@ export interface Controller {
 
 /** A target whose reconcile took at least this long waits as long again before the next. */
 const RECONCILE_PACED_AFTER_MS = 50;
+/** How long a target is held back at most while admission is busy. */
+export const RECONCILE_HELD_AT_MOST_MS = 10_000;
 
 export function createController(options: ControllerOptions): Controller {
   const { logger, deps } = options;
@@ -59,6 +66,14 @@ export function createController(options: ControllerOptions): Controller {
     // answers on) for as long as the burst lasts. Resting as long as it took
     // keeps it to half the time; small targets are never held back.
     paceAfterMs: RECONCILE_PACED_AFTER_MS,
+    // While a burst of reviews lasts, a merge per batch of newcomers is
+    // CPU taken from the reviews (and the API server on the same cores),
+    // and its status writes and events are requests the API server serves
+    // between the burst's own: one merge after the burst does the work of
+    // all of them. Bounded, so that reviews that never stop cannot keep a
+    // config from Active.
+    holdBack: options.holdBack,
+    maxHoldMs: RECONCILE_HELD_AT_MOST_MS,
   });
   const workers = options.workers ?? 2;
   let active = 0;

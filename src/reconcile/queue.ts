@@ -3,7 +3,8 @@
 // never processed by two workers at once (an add during processing is kept
 // and processed right after); failures are retried with per-key exponential
 // back-off that resets on success. And one of its own: a key whose work took
-// long rests as long before it is processed again (pacing).
+// long rests as long before it is processed again (pacing), and keys wait
+// while the process is busy with something more urgent (holding back).
 import { realClock, type Clock, type Timer } from '../time/clock.ts';
 
 export interface WorkQueueOptions {
@@ -20,6 +21,13 @@ export interface WorkQueueOptions {
    */
   paceAfterMs?: number;
   maxRestMs?: number;
+  /**
+   * How long keys should wait before they start now (ms; 0: they may
+   * start). A key added while it says more waits that long and asks again,
+   * but never longer than `maxHoldMs` in all before it starts.
+   */
+  holdBack?: () => number;
+  maxHoldMs?: number;
 }
 
 /** What client-go's work-queue metrics count, as the queue sees it. */
@@ -55,6 +63,10 @@ export class WorkQueue {
   /** Until when (the clock's monotonic ms) each paced key rests. */
   readonly #restUntil = new Map<string, number>();
   readonly #restTimers = new Map<string, Timer>();
+  readonly #holdBack: () => number;
+  readonly #maxHoldMs: number;
+  /** Since when (the clock's monotonic ms) each held key has been held. */
+  readonly #heldSince = new Map<string, number>();
   #wake: (() => void) | undefined;
   #shuttingDown = false;
 
@@ -66,6 +78,8 @@ export class WorkQueue {
     this.#clock = options.clock ?? realClock;
     this.#paceAfterMs = options.paceAfterMs ?? Infinity;
     this.#maxRestMs = options.maxRestMs ?? 2_000;
+    this.#holdBack = options.holdBack ?? (() => 0);
+    this.#maxHoldMs = options.maxHoldMs ?? 10_000;
   }
 
   get depth(): number {
@@ -79,10 +93,10 @@ export class WorkQueue {
       return;
     }
     if (this.#queued.has(key)) return;
-    const rest = this.#restLeft(key);
+    const rest = Math.max(this.#restLeft(key), this.#holdLeft(key));
     if (rest > 0) {
-      // Held back by a timer of its own (not a back-off's or a requeue's,
-      // which may be later): the adds until then are this one.
+      // Rests or is held back by a timer of its own (not a back-off's or a
+      // requeue's, which may be later): the adds until then are this one.
       this.#addLater(this.#restTimers, key, rest);
       return;
     }
@@ -180,6 +194,19 @@ export class WorkQueue {
     return Math.max(0, left);
   }
 
+  /** How long `key` is still held back (0: it may start now, or has waited its most). */
+  #holdLeft(key: string): number {
+    const wanted = this.#holdBack();
+    if (wanted <= 0) {
+      this.#heldSince.delete(key);
+      return 0;
+    }
+    const now = this.#clock.elapsed();
+    const since = this.#heldSince.get(key) ?? now;
+    this.#heldSince.set(key, since);
+    return Math.max(0, Math.min(wanted, since + this.#maxHoldMs - now));
+  }
+
   #secondsSince(ms: number): number {
     return (this.#clock.elapsed() - ms) / 1000;
   }
@@ -189,6 +216,8 @@ export class WorkQueue {
     const key = this.#queue.shift();
     if (key === undefined) return undefined;
     this.#queued.delete(key);
+    // The next hold of this key is counted from its next add.
+    this.#heldSince.delete(key);
     const entered = this.#enteredAt.get(key);
     if (entered !== undefined) {
       this.#enteredAt.delete(key);

@@ -21,6 +21,7 @@ import { restEventSink, restStores } from '../kube/stores.ts';
 import { cachedDiscovery, checkExistingData, sharedReads } from '../admission/existing-data.ts';
 import { overrideAccessReview, type OverrideAuthorizer } from '../admission/override.ts';
 import { createController, type Controller } from '../reconcile/controller.ts';
+import { AdmissionBurst } from '../reconcile/admission-burst.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import { ConfigIndex } from '../rules/config-index.ts';
 import type { TopologyConfig } from '../resource/types.ts';
@@ -331,6 +332,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ),
     () => election?.mayWrite() ?? true,
   );
+  // Reviews coming fast: the reconciler waits for them (controller.ts).
+  const burst = new AdmissionBurst();
   const controller = createController({
     deps: {
       ...restStores(writeRest),
@@ -347,6 +350,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     allConfigs: () => caches.configs(),
     mayWrite: () => election?.mayWrite() ?? true,
+    holdBack: () => burst.quietIn(),
     logger,
     observer: {
       reconciled: (result, seconds) => metrics.observeReconcile(result, seconds),
@@ -399,13 +403,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         context: () => ({ view: index, policy, existingData, authorizeOverride }),
         logger,
         http: metrics.webhookHttp,
-        observe: ({ webhook: kind, operation, allowed, seconds }) =>
+        observe: ({ webhook: kind, operation, allowed, seconds }) => {
+          burst.reviewed();
           metrics.observeAdmission({
             webhook: kind === 'validate' ? 'validating' : 'mutating',
             operation,
             allowed,
             seconds,
-          }),
+          });
+        },
       });
       followCertificate(server.server as unknown as TlsServer, () => tls.current());
       return server;

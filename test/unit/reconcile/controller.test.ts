@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { createController } from '../../../src/reconcile/controller.ts';
+import {
+  RECONCILE_HELD_AT_MOST_MS,
+  createController,
+} from '../../../src/reconcile/controller.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 import type { Clock } from '../../../src/time/clock.ts';
@@ -75,5 +79,44 @@ test('while leading, every target is queued again each resync period; not after 
   await clock.advance(600_000);
   assert.equal(scans, 3);
   assert.equal(clock.pending(), 0, 'no resync timer left behind');
+  await c.shutdown();
+});
+
+test('while admission is busy a target waits for it to be over, and at most RECONCILE_HELD_AT_MOST_MS', async () => {
+  const clock = fakeClock();
+  const logger = pino({ level: 'silent' });
+  let busyUntil = 1_500;
+  const reconciled: number[] = [];
+  const c = createController({
+    deps: {
+      secrets: {
+        get: async () => {
+          throw new ApiError(404, 'NotFound', 'not found');
+        },
+      } as never,
+      configs: {} as never,
+      configsOfTarget: () => [],
+      keys: { keysOf: () => ({ found: false, keys: [] }) },
+      policy: () => defaultPolicy,
+      events: { record() {} },
+      logger,
+    },
+    allConfigs: () => [],
+    logger,
+    workers: 1,
+    clock,
+    holdBack: () => Math.max(0, busyUntil - clock.elapsed()),
+    observer: { reconciled: () => reconciled.push(clock.elapsed()), queueDepth() {} },
+  });
+  c.startLeading();
+  c.listeners.managedSecretChanged({ namespace: 'harikube', name: 'a' });
+  await clock.advance(1_499);
+  assert.deepEqual(reconciled, [], 'held while the burst lasts');
+  await clock.advance(1);
+  assert.deepEqual(reconciled, [1_500]);
+  busyUntil = Infinity; // reviews that never stop
+  c.listeners.managedSecretChanged({ namespace: 'harikube', name: 'a' });
+  await clock.advance(RECONCILE_HELD_AT_MOST_MS);
+  assert.deepEqual(reconciled, [1_500, 1_500 + RECONCILE_HELD_AT_MOST_MS]);
   await c.shutdown();
 });

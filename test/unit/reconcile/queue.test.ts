@@ -217,4 +217,78 @@ describe('WorkQueue', () => {
       assert.deepEqual(starts, [0, 310]);
     });
   });
+
+  // Holding back: while admission is busy (a burst of reviews), reconciles
+  // wait for it, at most a bound each, so Active still comes.
+  describe('holding back', () => {
+    /** Starts of ns/a (added at 0 and again right after each start) over 30 s, held while `busyUntil`. */
+    async function held(busyUntil: number, maxHoldMs: number) {
+      const clock = fakeClock();
+      const queue = new WorkQueue({
+        clock,
+        maxHoldMs,
+        holdBack: () => Math.max(0, Math.min(300, busyUntil - clock.elapsed())),
+      });
+      const starts: number[] = [];
+      const running = queue.run(async () => {
+        starts.push(clock.elapsed());
+        return 'done';
+      });
+      queue.add('ns/a');
+      for (let t = 0; t < 30_000; t += 100) {
+        await clock.advance(100);
+        queue.add('ns/a');
+      }
+      queue.shutdown();
+      await running;
+      return starts;
+    }
+
+    test('a key added while admission is busy starts when it is quiet', async () => {
+      const starts = await held(2_050, 10_000);
+      assert.equal(starts[0], 2_050);
+      // Quiet from then on: every add starts at once.
+      assert.equal(starts[1], 2_100);
+    });
+
+    test('a key is held at most maxHoldMs, each time, however long admission stays busy', async () => {
+      const starts = await held(Infinity, 4_000);
+      assert.deepEqual(starts.slice(0, 4), [4_000, 8_000, 12_000, 16_000]);
+    });
+
+    test('nothing is held without the option, nor while it says 0', async () => {
+      const clock = fakeClock();
+      const queue = new WorkQueue({ clock, holdBack: () => 0 });
+      const starts: number[] = [];
+      const running = queue.run(async () => {
+        starts.push(clock.elapsed());
+        return 'done';
+      });
+      queue.add('ns/a');
+      await clock.advance(10);
+      queue.shutdown();
+      await running;
+      assert.deepEqual(starts, [0]);
+    });
+
+    test('adds while a key is held are one start', async () => {
+      const clock = fakeClock();
+      let busy = true;
+      const queue = new WorkQueue({ clock, holdBack: () => (busy ? 200 : 0) });
+      const starts: number[] = [];
+      const running = queue.run(async () => {
+        starts.push(clock.elapsed());
+        return 'done';
+      });
+      for (let i = 0; i < 10; i++) {
+        queue.add('ns/a');
+        await clock.advance(50);
+      }
+      busy = false;
+      await clock.advance(1_000);
+      queue.shutdown();
+      await running;
+      assert.deepEqual(starts, [600]);
+    });
+  });
 });
