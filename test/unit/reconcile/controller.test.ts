@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import {
-  RECONCILE_HELD_AT_MOST_MS,
-  createController,
-} from '../../../src/reconcile/controller.ts';
+import { RECONCILE_HELD_AT_MOST_MS, createController } from '../../../src/reconcile/controller.ts';
 import { ApiError } from '../../../src/resource/errors.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
