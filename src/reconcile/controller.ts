@@ -50,7 +50,7 @@ export interface Controller {
 /** A target whose reconcile took at least this long waits as long again before the next. */
 const RECONCILE_PACED_AFTER_MS = 50;
 /** How long a target is held back at most while admission is busy. */
-export const RECONCILE_HELD_AT_MOST_MS = 10_000;
+export const RECONCILE_HELD_AT_MOST_MS = 30_000;
 
 export function createController(options: ControllerOptions): Controller {
   const { logger, deps } = options;
