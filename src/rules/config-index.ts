@@ -6,6 +6,7 @@
 // Configs being deleted (deletionTimestamp set) are kept for get() and
 // configsOfTarget() but take no part in conflicts, sizes or positions: the
 // merge leaves them out too.
+import { isDeepStrictEqual } from 'node:util';
 import type { PositionBand } from './view.ts';
 import type { EndpointKey } from '../crypto/aes-gcm.ts';
 import type { NamespacedName } from '../resource/names.ts';
@@ -61,6 +62,11 @@ class PositionCounts {
   }
 }
 
+/** Same effective endpoints (compared by their hashes; an undecrypted one renders as written). */
+const sameEndpoints = (a: ConfigFacts, b: ConfigFacts): boolean =>
+  a.backends.length === b.backends.length &&
+  a.backends.every((backend, i) => backend.endpointHash === b.backends[i]!.endpointHash);
+
 function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   let value = map.get(key);
   if (value === undefined) map.set(key, (value = create()));
@@ -82,8 +88,9 @@ export class ConfigIndex implements ConfigView {
     const namespace = config.metadata?.namespace ?? '';
     const name = config.metadata?.name;
     if (!name) return;
+    const before = this.#records.get(`${namespace}/${name}`);
     this.remove(namespace, name);
-    this.#add(config);
+    this.#add(config, before);
   }
 
   remove(namespace: string, name: string): void {
@@ -138,15 +145,22 @@ export class ConfigIndex implements ConfigView {
     return this.#keys.get(formatNamespacedName(ref)) ?? NOT_FOUND;
   }
 
-  #add(config: TopologyConfig): void {
+  #add(config: TopologyConfig, before?: Indexed): void {
     const { endpoints } = resolveEndpoints(config, this);
     const facts = factsOf(config, endpoints);
     const secret = config.spec?.endpointDecryptSecret;
     const ref = typeof secret === 'string' ? parseNamespacedName(secret) : undefined;
+    // Most updates are the reconciler's status writes and finalizers: the
+    // entry (key and YAML, from the spec, name and endpoints) is the one
+    // already measured, and rendering it again is most of an update's cost.
+    const sameEntry =
+      before !== undefined &&
+      sameEndpoints(before.facts, facts) &&
+      isDeepStrictEqual(before.config.spec, config.spec);
     const record: Indexed = {
       config,
       facts,
-      bytes: renderedSize(config, endpoints) ?? 0,
+      bytes: sameEntry ? before.bytes : (renderedSize(config, endpoints) ?? 0),
       live: !config.metadata?.deletionTimestamp,
       keySecret: ref ? formatNamespacedName(ref) : undefined,
     };

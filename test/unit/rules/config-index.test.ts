@@ -7,6 +7,8 @@ import { intersects } from '../../../src/rules/key-space.ts';
 import type { Conflict, Overlap } from '../../../src/rules/conflicts.ts';
 import type { ConfigFacts, SelectorFacts } from '../../../src/rules/facts.ts';
 import { factsOf } from '../../../src/rules/facts.ts';
+import { encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
+import { renders } from '../../../src/secret-format/entry.ts';
 import { backend, config } from './fixtures.ts';
 
 const T1 = 'harikube/topology-config';
@@ -43,6 +45,41 @@ describe('ConfigIndex bookkeeping', () => {
     assert.equal(index.targetBytes(T1), 0);
     assert.deepEqual(index.configsOfTarget(T1), []);
     assert.deepEqual(index.findConflicts(probe), []);
+  });
+
+  test('an update that leaves the entry as it was (a status write) is not rendered again; a changed spec or endpoint is', () => {
+    const index = new ConfigIndex();
+    const key = Buffer.alloc(32, 7);
+    const keysRef = { namespace: 'team-a', name: 'keys' };
+    const encrypted = config({
+      name: 'a',
+      decryptSecret: 'team-a/keys',
+      backends: [
+        backend('a-db', { endpoint: encryptEndpoint(key, 'postgres://app:pw@db:5432/a') }),
+      ],
+    });
+    index.upsert(encrypted);
+    const bytes = index.entryBytes('team-a', 'a');
+    const rendered = () => renders.count;
+    let before = rendered();
+    // A new object with the same content, as a watch event of a status write brings.
+    index.upsert({ ...structuredClone(encrypted), status: { deployStatus: 'Active' } });
+    assert.equal(rendered() - before, 0);
+    assert.equal(index.entryBytes('team-a', 'a'), bytes);
+
+    // The key arrives: the entry holds the decrypted endpoint now, of another length.
+    before = rendered();
+    index.setKeys(keysRef, [{ name: 'k', key }]);
+    assert.equal(rendered() - before, 1);
+    const decrypted = index.entryBytes('team-a', 'a');
+    assert.notEqual(decrypted, bytes);
+
+    const longer = structuredClone(encrypted);
+    longer.spec.backends[0]!.name = 'a-database';
+    before = rendered();
+    index.upsert(longer);
+    assert.equal(rendered() - before, 1);
+    assert.equal(index.entryBytes('team-a', 'a'), decrypted + 'a-database'.length - 'a-db'.length);
   });
 
   test('the maximum position falls back when its holder leaves', () => {
