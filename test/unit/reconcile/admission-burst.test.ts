@@ -3,31 +3,38 @@ import { test } from 'node:test';
 import { AdmissionBurst } from '../../../src/reconcile/admission-burst.ts';
 import { fakeClock } from '../fake-clock.ts';
 
+const options = { reviews: 4, withinMs: 500, quietMs: 1_000 };
+
 test('a few reviews are no burst, however close together', () => {
   const clock = fakeClock();
-  const burst = new AdmissionBurst({ clock, reviews: 4, withinMs: 500 });
+  const burst = new AdmissionBurst({ clock, ...options });
   for (let i = 0; i < 3; i++) burst.reviewed();
   assert.equal(burst.quietIn(), 0);
 });
 
-test('enough reviews within the window are a burst until the oldest of them leaves it', async () => {
+test('enough reviews within the window begin a burst; it ends quietMs after the last review', async () => {
   const clock = fakeClock();
-  const burst = new AdmissionBurst({ clock, reviews: 4, withinMs: 500 });
+  const burst = new AdmissionBurst({ clock, ...options });
   for (let i = 0; i < 4; i++) {
-    burst.reviewed();
     await clock.advance(100);
+    burst.reviewed();
   }
-  // The oldest of the four came at 0: the burst lasts until 500.
-  assert.equal(burst.quietIn(), 100);
-  burst.reviewed(); // at 400: now the oldest of the last four came at 100
+  assert.equal(burst.quietIn(), 1_000);
+  // A pause of 800 ms (fewer than 4 reviews in any 500 ms) does not end it.
+  await clock.advance(800);
   assert.equal(burst.quietIn(), 200);
-  await clock.advance(200);
+  burst.reviewed();
+  assert.equal(burst.quietIn(), 1_000);
+  await clock.advance(1_000);
+  assert.equal(burst.quietIn(), 0);
+  // Over: a single review later is no burst again.
+  burst.reviewed();
   assert.equal(burst.quietIn(), 0);
 });
 
-test('reviews slower than the rate are never a burst', async () => {
+test('reviews slower than the rate never begin a burst', async () => {
   const clock = fakeClock();
-  const burst = new AdmissionBurst({ clock, reviews: 4, withinMs: 500 });
+  const burst = new AdmissionBurst({ clock, ...options });
   for (let i = 0; i < 20; i++) {
     burst.reviewed();
     assert.equal(burst.quietIn(), 0);
