@@ -12,6 +12,7 @@ const SRC = join(import.meta.dirname, '../../src');
 const LAYER: Record<string, number> = {
   resource: 0,
   time: 0,
+  runtime: 0,
   crypto: 0,
   'secret-format': 1,
   rules: 2,
