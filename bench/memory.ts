@@ -86,6 +86,11 @@ export interface Phase {
    * but the kernel can evict and read back (thrashing, not a kill).
    */
   peakAnonMiB: number;
+  /**
+   * Major page faults during the phase: pages read back from disk, mostly
+   * the binary's, evicted to make room (thrashing; near 0 when it fits).
+   */
+  majorFaults: number;
   /** RSS at the end of the phase. */
   endRssMiB: number;
   peakChargedMiB: number;
@@ -123,6 +128,18 @@ interface Sample {
   chargedMiB: number;
 }
 
+/** The process's major page faults so far (/proc/PID/stat, field 12). */
+function majorFaults(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command's closing parenthesis: field 3 (state) onwards.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9]);
+  } catch {
+    return 0;
+  }
+}
+
 function procStatus(pid: number, field: string): number {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -137,10 +154,13 @@ class Sampler {
   readonly #samples: Sample[] = [];
   readonly #timer: NodeJS.Timeout;
   peakHwmMiB = 0;
+  /** The process's major page faults at the last sample (kept once it has exited). */
+  majorFaults = 0;
   constructor(product: Product, group: MemoryCgroup) {
     this.#timer = setInterval(() => {
       const pid = product.pid();
       if (!pid) return;
+      this.majorFaults = Math.max(this.majorFaults, majorFaults(pid));
       const rss = procStatus(pid, 'VmRSS');
       const anon = procStatus(pid, 'RssAnon');
       this.peakHwmMiB = Math.max(this.peakHwmMiB, procStatus(pid, 'VmHWM'));
@@ -373,22 +393,26 @@ async function runCase(
   let sampler: Sampler | undefined;
   let cursor: LogCursor | undefined;
   let phaseStarted = performance.now();
+  let faultsBefore = 0;
   const endPhase = (name: string, note = '') => {
     const samples = sampler!.take();
+    const faults = Math.max(sampler!.majorFaults, majorFaults(product?.pid()));
     const lines = cursor!.next();
     const phase: Phase = {
       name,
       seconds: (performance.now() - phaseStarted) / 1000,
       peakRssMiB: Math.max(0, ...samples.map((s) => s.rssMiB)),
       peakAnonMiB: Math.max(0, ...samples.map((s) => s.anonMiB)),
+      majorFaults: faults - faultsBefore,
       endRssMiB: samples.at(-1)?.rssMiB ?? 0,
       peakChargedMiB: Math.max(0, ...samples.map((s) => s.chargedMiB)),
       gc: gcFigures(lines),
       note,
     };
+    faultsBefore = faults;
     run.phases.push(phase);
     log(
-      `${c.label} ${name}: peak RSS ${phase.peakRssMiB.toFixed(0)} MiB (anonymous ${phase.peakAnonMiB.toFixed(0)}), end ${phase.endRssMiB.toFixed(0)} MiB, charged ${phase.peakChargedMiB.toFixed(0)} MiB, heap ${phase.gc.peakHeapUsedMiB.toFixed(0)} MiB, GC max pause ${phase.gc.maxPauseMs.toFixed(1)} ms${note ? `; ${note}` : ''}`,
+      `${c.label} ${name}: peak RSS ${phase.peakRssMiB.toFixed(0)} MiB (anonymous ${phase.peakAnonMiB.toFixed(0)}), ${phase.majorFaults} major faults, end ${phase.endRssMiB.toFixed(0)} MiB, charged ${phase.peakChargedMiB.toFixed(0)} MiB, heap ${phase.gc.peakHeapUsedMiB.toFixed(0)} MiB, GC max pause ${phase.gc.maxPauseMs.toFixed(1)} ms${note ? `; ${note}` : ''}`,
     );
     phaseStarted = performance.now();
     return lines;
@@ -581,6 +605,7 @@ export function printMemory(r: MemoryResults): void {
         's',
         'peak RSS MiB',
         'of it anonymous MiB',
+        'major faults',
         'RSS at end MiB',
         'peak heap used MiB',
         'heap committed MiB',
@@ -596,6 +621,7 @@ export function printMemory(r: MemoryResults): void {
           p.seconds.toFixed(0),
           p.peakRssMiB.toFixed(0),
           p.peakAnonMiB.toFixed(0),
+          int(p.majorFaults),
           p.endRssMiB.toFixed(0),
           p.gc.peakHeapUsedMiB.toFixed(0),
           p.gc.peakHeapCommittedMiB.toFixed(0),
