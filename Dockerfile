@@ -36,6 +36,12 @@ ENV NODE_ENV=production
 # "heap out of memory" message rather than a silent kill. deploy/ and the
 # chart set the same.
 ENV NODE_OPTIONS="--max-old-space-size-percentage=50 --max-semi-space-size=2"
+# Two glibc malloc arenas instead of eight per core: with one per thread
+# (V8's workers, libuv's pool) freed memory stays spread over arenas and is
+# not reused. At the seed's 128Mi, with the Node binary's pages charged as a
+# container's are, this is what keeps the process from thrashing
+# (bench/memory.ts, README "Memory inside the limit").
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Files stay owned by root: the process can read its code but not change it.
 COPY --from=prod-deps /src/node_modules ./node_modules

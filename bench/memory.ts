@@ -1,6 +1,6 @@
 // Benchmark 4: memory inside the Deployment's limit. The real server, built
 // as the image builds it (tsc to dist/) and run as the image runs it (Node
-// 24, the NODE_OPTIONS of the Dockerfile), inside a memory cgroup with the
+// 24, the NODE_OPTIONS and MALLOC_ARENA_MAX of the Dockerfile), inside a memory cgroup with the
 // limit of deploy/manager/deployment.yaml (and 128 MiB, the limit of the seed's
 // Deployment and of HariKube's chart), against the real local control plane:
 // idle with 3 configs, then 1,000 and 10,000 configs through a start, a relist
@@ -12,6 +12,7 @@
 //   BENCH_NODE_OPTIONS='--max-semi-space-size=2' BENCH_MEMORY_CASES=1k-seed-limit npx node bench/memory.ts
 //   BENCH_MEMORY_LIMIT=512Mi BENCH_MEMORY_CASES=10k npx node bench/memory.ts
 //   BENCH_CHARGE_BINARY=1 …   (the cgroup is charged for the Node binary's pages, as a container is)
+//   BENCH_MALLOC_ARENA_MAX=8 …  (another glibc arena count than the image's; '' for glibc's default)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,13 +58,16 @@ export function deploymentMemoryLimit(): string {
   throw new Error('deploy/manager/deployment.yaml declares no memory limit');
 }
 
-/** The NODE_OPTIONS the image sets (ENV NODE_OPTIONS=… in the Dockerfile's last stage). */
-export function imageNodeOptions(): string {
+/** A variable the image sets (ENV NAME=… in the Dockerfile's last stage); '' if none. */
+export function imageEnv(name: string): string {
   const text = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
   const runtime = text.slice(text.lastIndexOf('\nFROM '));
-  const match = /^ENV NODE_OPTIONS=("([^"]*)"|(\S+))/m.exec(runtime);
+  const match = new RegExp(`^ENV ${name}=("([^"]*)"|(\\S+))`, 'm').exec(runtime);
   return match?.[2] ?? match?.[3] ?? '';
 }
+
+/** The NODE_OPTIONS the image sets. */
+export const imageNodeOptions = (): string => imageEnv('NODE_OPTIONS');
 
 export interface GcFigures {
   count: number;
@@ -104,6 +108,8 @@ export interface MemoryRun {
   limitBytes: number;
   configs: number;
   nodeOptions: string;
+  /** glibc's MALLOC_ARENA_MAX as the server ran with it ('' : glibc's default, 8 per core). */
+  mallocArenaMax: string;
   /** From launch to /readyz 200, and from the last list answered ('cache synced') to ready. */
   readyMs?: number;
   readyAfterListsMs?: number;
@@ -367,7 +373,7 @@ async function runCase(
   cp: ControlPlane,
   c: Case,
   flags: BenchFlags,
-  nodeOptions: string,
+  { nodeOptions, mallocArenaMax }: ServerEnv,
 ): Promise<MemoryRun> {
   const limitBytes = quantityBytes(c.limit);
   await seedTo(cp, c.configs);
@@ -379,6 +385,7 @@ async function runCase(
     limitBytes,
     configs: c.configs,
     nodeOptions,
+    mallocArenaMax,
     phases: [],
     peakRssMiB: 0,
     peakChargedMiB: 0,
@@ -412,7 +419,7 @@ async function runCase(
     faultsBefore = faults;
     run.phases.push(phase);
     log(
-      `${c.label} ${name}: peak RSS ${phase.peakRssMiB.toFixed(0)} MiB (anonymous ${phase.peakAnonMiB.toFixed(0)}), ${phase.majorFaults} major faults, end ${phase.endRssMiB.toFixed(0)} MiB, charged ${phase.peakChargedMiB.toFixed(0)} MiB, heap ${phase.gc.peakHeapUsedMiB.toFixed(0)} MiB, GC max pause ${phase.gc.maxPauseMs.toFixed(1)} ms${note ? `; ${note}` : ''}`,
+      `${c.label} ${name}: peak RSS ${phase.peakRssMiB.toFixed(0)} MiB (anonymous ${phase.peakAnonMiB.toFixed(0)}), major faults ${phase.majorFaults}, end ${phase.endRssMiB.toFixed(0)} MiB, charged ${phase.peakChargedMiB.toFixed(0)} MiB, heap ${phase.gc.peakHeapUsedMiB.toFixed(0)} MiB, GC max pause ${phase.gc.maxPauseMs.toFixed(1)} ms${note ? `; ${note}` : ''}`,
     );
     phaseStarted = performance.now();
     return lines;
@@ -423,7 +430,7 @@ async function runCase(
       webhookPort: port,
       main: MAIN,
       nodeArgs: ['--trace-gc'],
-      env: { NODE_OPTIONS: nodeOptions },
+      env: { NODE_OPTIONS: nodeOptions, MALLOC_ARENA_MAX: mallocArenaMax },
       args: ['--allowed-target-secrets=harikube/*', '--log-level=info'],
       wrap: (node, args) => group.wrap(bin ?? node, args),
     });
@@ -536,9 +543,18 @@ function build(): void {
   });
 }
 
+/** The image's settings for the server's process, or the benchmark's overrides. */
+interface ServerEnv {
+  nodeOptions: string;
+  mallocArenaMax: string;
+}
+
 export async function runMemory(flags: BenchFlags): Promise<MemoryResults> {
   build();
-  const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions();
+  const env: ServerEnv = {
+    nodeOptions: process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions(),
+    mallocArenaMax: process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_ARENA_MAX'),
+  };
   // BENCH_MEMORY_LIMIT=512Mi tries a larger limit than deploy/ declares (to size it).
   const deployment = process.env.BENCH_MEMORY_LIMIT ?? deploymentMemoryLimit();
   const big = flags.quick ? 2_000 : 10_000;
@@ -555,7 +571,7 @@ export async function runMemory(flags: BenchFlags): Promise<MemoryResults> {
   try {
     await ensureNamespaces(cp, ['harikube', ...Array.from({ length: 50 }, (_, i) => `team-${i}`)]);
     const runs: MemoryRun[] = [];
-    for (const c of cases) runs.push(await runCase(cp, c, flags, nodeOptions));
+    for (const c of cases) runs.push(await runCase(cp, c, flags, env));
     return { runs, kubernetes: cp.version };
   } finally {
     await cp.stop();
@@ -564,7 +580,7 @@ export async function runMemory(flags: BenchFlags): Promise<MemoryResults> {
 
 export function printMemory(r: MemoryResults): void {
   heading(
-    `Memory inside the limit (Kubernetes ${r.kubernetes}, NODE_OPTIONS="${r.runs[0]?.nodeOptions ?? ''}")`,
+    `Memory inside the limit (Kubernetes ${r.kubernetes}, NODE_OPTIONS="${r.runs[0]?.nodeOptions ?? ''}", MALLOC_ARENA_MAX=${r.runs[0]?.mallocArenaMax || "glibc's default"})`,
   );
   console.log(
     table(

@@ -130,6 +130,18 @@ describe('Dockerfile structure', () => {
     assert.match(values, new RegExp(`^nodeOptions: '${value}'$`, 'm'));
   });
 
+  test('MALLOC_ARENA_MAX is set, and deploy/ and the chart set the same', () => {
+    const env = keywords(final, 'ENV').map((e) => e.args);
+    const line = env.find((e) => e.startsWith('MALLOC_ARENA_MAX='));
+    assert.ok(line, `MALLOC_ARENA_MAX in ${env.join(', ')}`);
+    const value = line.slice('MALLOC_ARENA_MAX='.length);
+    assert.match(value, /^[1-9]\d*$/);
+    const deployment = readFileSync(join(REPO, 'deploy/manager/deployment.yaml'), 'utf8');
+    assert.match(deployment, new RegExp(`- name: MALLOC_ARENA_MAX\\n\\s+value: '${value}'`));
+    const values = readFileSync(join(REPO, 'deploy/chart/topology-webhook/values.yaml'), 'utf8');
+    assert.match(values, new RegExp(`^mallocArenaMax: ${value}$`, 'm'));
+  });
+
   test('the reader itself handles continuations, comments and stage names', () => {
     const parsed = parseDockerfile(
       ['ARG X=1', 'FROM node:24 AS a', '# c', 'RUN a \\', '  # inner', '  && b', 'FROM a'].join(
