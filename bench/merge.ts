@@ -6,9 +6,14 @@
 // cases side by side: configs never seen (a first start, and what every relist
 // cost while renderings were remembered per object), a relist (new objects of
 // the same uids and content, remembered by content, indexed first as the
-// informer does) and the same objects again.
+// informer does) and the same objects again; and the relist as the
+// reconciler merges it now: only the targets linked to its own by a backend
+// name (linked.ts; the fleet's names are unique, so its own alone), finding
+// them included.
 //   npx node bench/merge.ts [--quick]
+import { linkedTargets } from '../src/reconcile/linked.ts';
 import { mergeAll, mergeTarget } from '../src/reconcile/merge.ts';
+import { targetOf as targetOfConfig } from '../src/rules/policy.ts';
 import { renderEntry } from '../src/secret-format/entry.ts';
 import { ConfigIndex } from '../src/rules/config-index.ts';
 import type { TopologyConfig } from '../src/resource/types.ts';
@@ -32,6 +37,8 @@ export interface MergeRow {
   mergeTargetMs: number;
   /** The same after a relist: new objects, the uids and content already merged. */
   mergeTargetRelistMs: number;
+  /** The relist merged as the reconciler does: the linked targets' configs only (finding them included). */
+  mergeLinkedRelistMs: number;
   /** The same again on the same objects: a reconcile in steady state (renderings remembered). */
   mergeTargetRepeatMs: number;
   /** mergeAll: every target at once. */
@@ -91,6 +98,18 @@ function timeFresh(
   return median(times);
 }
 
+/** The reconciler's merge: the targets linked to `target` found, and only their configs merged. */
+function mergeLinked(target: string, configs: readonly TopologyConfig[]) {
+  const byTarget = new Map<string, TopologyConfig[]>();
+  for (const c of configs) {
+    const t = targetOfConfig(c, benchPolicy);
+    byTarget.set(t, [...(byTarget.get(t) ?? []), c]);
+  }
+  const linked = linkedTargets(target, { configs: byTarget, entries: new Map() });
+  const mine = [...linked].flatMap((t) => byTarget.get(t) ?? []);
+  return mergeTarget(target, mine, NO_KEYS, benchPolicy, { cluster: configs });
+}
+
 /** Median wall time of `runs` calls after one warm-up call. */
 function timeIt(runs: number, fn: () => unknown): number {
   fn();
@@ -134,6 +153,7 @@ export function runMerge(flags: BenchFlags): MergeResults {
         (c) => mergeTarget(target, c, NO_KEYS, benchPolicy),
         relisted,
       ),
+      mergeLinkedRelistMs: timeFresh(runs, configs, (c) => mergeLinked(target, c), relisted),
       mergeTargetRepeatMs: timeIt(runs, () => mergeTarget(target, configs, NO_KEYS, benchPolicy)),
       mergeAllMs: timeFresh(runs, configs, (c) => mergeAll(c, NO_KEYS, benchPolicy)),
       renderOnlyMs: timeIt(runs, () => renderAll(configs)),
@@ -143,7 +163,7 @@ export function runMerge(flags: BenchFlags): MergeResults {
     };
     row.mergeTargetPerConfigMicros = (row.mergeTargetMs * 1000) / n;
     log(
-      `${n} configs: mergeTarget ${row.mergeTargetMs.toFixed(1)} ms (relist ${row.mergeTargetRelistMs.toFixed(1)} ms, again ${row.mergeTargetRepeatMs.toFixed(1)} ms), mergeAll ${row.mergeAllMs.toFixed(1)} ms, render only ${row.renderOnlyMs.toFixed(1)} ms`,
+      `${n} configs: mergeTarget ${row.mergeTargetMs.toFixed(1)} ms (relist ${row.mergeTargetRelistMs.toFixed(1)} ms, linked targets only ${row.mergeLinkedRelistMs.toFixed(1)} ms, again ${row.mergeTargetRepeatMs.toFixed(1)} ms), mergeAll ${row.mergeAllMs.toFixed(1)} ms, render only ${row.renderOnlyMs.toFixed(1)} ms`,
     );
     return row;
   });
@@ -163,6 +183,7 @@ export function printMerge(r: MergeResults): void {
         'mergeTarget, never seen ms',
         'relist: new objects, same content ms',
         'relist × never seen',
+        'relist, linked targets only ms',
         'again, same objects ms',
         'µs/config',
         'µs/config × at 10',
@@ -177,6 +198,7 @@ export function printMerge(r: MergeResults): void {
         ms(row.mergeTargetMs),
         ms(row.mergeTargetRelistMs),
         ratio(row.mergeTargetRelistMs / row.mergeTargetMs),
+        ms(row.mergeLinkedRelistMs),
         ms(row.mergeTargetRepeatMs),
         ms(row.mergeTargetPerConfigMicros),
         ratio(row.mergeTargetPerConfigMicros / base.mergeTargetPerConfigMicros),

@@ -101,7 +101,7 @@ if (merge) {
   const at5k = merge.rows.find((row) => row.configs === 5000);
   if (at5k) {
     console.log(
-      `- a relist at 5,000 configs merges in ≤ 100 ms: ${ms(at5k.mergeTargetRelistMs)} ms (configs never seen: ${ms(at5k.mergeTargetMs)} ms) (${verdict(at5k.mergeTargetRelistMs <= 100)})`,
+      `- a relist at 5,000 configs merges in ≤ 100 ms: ${ms(at5k.mergeLinkedRelistMs)} ms as the reconciler merges (the linked targets only); given every config ${ms(at5k.mergeTargetRelistMs)} ms (configs never seen: ${ms(at5k.mergeTargetMs)} ms) (${verdict(at5k.mergeLinkedRelistMs <= 100)})`,
     );
   }
 }
