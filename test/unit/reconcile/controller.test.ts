@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { RECONCILE_HELD_AT_MOST_MS, createController } from '../../../src/reconcile/controller.ts';
-import { ApiError } from '../../../src/resource/errors.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
 import type { Clock } from '../../../src/time/clock.ts';
@@ -17,18 +16,21 @@ const configs = Array.from(
     }) as unknown as TopologyConfig,
 );
 
+/** Targets with no configs, whose target Secrets the policy does not allow: a reconcile touches nothing. */
+const nothingToReconcile = (logger: Logger) => ({
+  secrets: {} as never,
+  configs: {} as never,
+  configsOfTarget: () => [],
+  keys: { keysOf: () => ({ found: false as const, keys: [] }) },
+  policy: () => defaultPolicy,
+  events: { record() {} },
+  logger,
+});
+
 function controller(onList: () => void, clock?: Clock) {
   const logger = pino({ level: 'silent' });
   return createController({
-    deps: {
-      secrets: {} as never,
-      configs: {} as never,
-      configsOfTarget: () => [],
-      keys: { keysOf: () => ({ found: false, keys: [] }) },
-      policy: () => defaultPolicy,
-      events: { record() {} },
-      logger,
-    },
+    deps: nothingToReconcile(logger),
     allConfigs: () => {
       onList();
       return configs;
@@ -85,19 +87,7 @@ test('while admission is busy a target waits for it to be over, and at most RECO
   let busyUntil = 1_500;
   const reconciled: number[] = [];
   const c = createController({
-    deps: {
-      secrets: {
-        get: async () => {
-          throw new ApiError(404, 'NotFound', 'not found');
-        },
-      } as never,
-      configs: {} as never,
-      configsOfTarget: () => [],
-      keys: { keysOf: () => ({ found: false, keys: [] }) },
-      policy: () => defaultPolicy,
-      events: { record() {} },
-      logger,
-    },
+    deps: nothingToReconcile(logger),
     allConfigs: () => [],
     logger,
     workers: 1,
