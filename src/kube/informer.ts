@@ -89,6 +89,15 @@ export async function startInformer<T extends object>(
   let markSynced!: () => void;
   const firstSync = new Promise<void>((resolve) => (markSynced = resolve));
 
+  /** Whether the cache holds this object at this version already (a relist need not keep it). */
+  const cached = (object: T): boolean => {
+    const version = (object as Meta).metadata?.resourceVersion;
+    const known = objects.get(keyOf(object as Meta)) as Meta | undefined;
+    return (
+      known !== undefined && version !== undefined && known.metadata?.resourceVersion === version
+    );
+  };
+
   const upsert = (object: T) => {
     const key = keyOf(object as Meta);
     const known = objects.get(key) as Meta | undefined;
@@ -168,9 +177,9 @@ export async function startInformer<T extends object>(
   async function cycle(): Promise<void> {
     if (stopped) return;
     if (!resourceVersion) {
-      let list: List<T>;
+      let list: Listed<T>;
       try {
-        list = await listAll(options, query);
+        list = await listAll(options, query, cached);
       } catch (error) {
         fail(error);
         return;
@@ -179,7 +188,7 @@ export async function startInformer<T extends object>(
       // A list after the first: the watch could not resume (410 Gone, a restarted API server).
       if (listedOnce) logger.info({ informer: name, objects: list.items.length }, 'listed again');
       failures = 0;
-      replace(list.items);
+      replace(list);
       resourceVersion = list.metadata?.resourceVersion ?? '';
       if (!listedOnce) {
         listedOnce = true;
@@ -207,8 +216,8 @@ export async function startInformer<T extends object>(
   }
 
   /** The cache becomes the list: what is gone is deleted first, then what is new or changed upserted. */
-  function replace(items: T[]): void {
-    const listed = new Set(items.map((item) => keyOf(item as Meta)));
+  function replace({ items, cachedKeys }: Listed<T>): void {
+    const listed = new Set([...cachedKeys, ...items.map((item) => keyOf(item as Meta))]);
     for (const [key, object] of objects) {
       if (listed.has(key)) continue;
       objects.delete(key);
@@ -238,8 +247,22 @@ export async function startInformer<T extends object>(
 type List<T> = { items: T[]; metadata?: { resourceVersion?: string; continue?: string } };
 
 /** The whole list; with `slim`, read in pages and each page slimmed before the next is read. */
-async function listAll<T>(options: InformerOptions<T>, query: string): Promise<List<T>> {
-  if (!options.slim) return options.rest.get<List<T>>(options.path + query);
+/** A list's objects, but those the cache holds at the same version already: only their keys. */
+interface Listed<T> extends List<T> {
+  cachedKeys: string[];
+}
+
+// A relist of a large cache (10,000 configs) held every listed object until
+// the last page had come, beside the cached ones of the same version that
+// it then dropped: the objects the cache holds already are not kept.
+async function listAll<T>(
+  options: InformerOptions<T>,
+  query: string,
+  cached: (item: T) => boolean,
+): Promise<Listed<T>> {
+  const cachedKeys: string[] = [];
+  if (!options.slim)
+    return { ...(await options.rest.get<List<T>>(options.path + query)), cachedKeys };
   const items: T[] = [];
   let token: string | undefined;
   let page: List<T>;
@@ -249,11 +272,15 @@ async function listAll<T>(options: InformerOptions<T>, query: string): Promise<L
     if (token) params.set('continue', token);
     page = await options.rest.get<List<T>>(`${options.path}?${params.toString()}`);
     for (const item of page.items) {
+      if (cached(item)) {
+        cachedKeys.push(keyOf(item as Meta));
+        continue;
+      }
       options.slim(item);
       items.push(item);
     }
     token = page.metadata?.continue || undefined;
   } while (token);
   // Every page of a paginated list is served from one snapshot: its resourceVersion.
-  return { items, metadata: { resourceVersion: page.metadata?.resourceVersion } };
+  return { items, cachedKeys, metadata: { resourceVersion: page.metadata?.resourceVersion } };
 }

@@ -69,9 +69,16 @@ const unused: Connection = {
   prepare: () => Promise.reject(new Error('the test scripts every request')),
 };
 
-function start(clock: FakeClock, rest: RestClient, watch: WatchStream, maxBackoffMs?: number) {
+function start(
+  clock: FakeClock,
+  rest: RestClient,
+  watch: WatchStream,
+  maxBackoffMs?: number,
+  slim?: (o: Obj) => void,
+) {
   const seen: string[] = [];
   const informer = startInformer<Obj>({
+    ...(slim ? { slim } : {}),
     connection: unused,
     rest,
     path: '/api/v1/namespaces/ns/things',
@@ -188,6 +195,36 @@ describe('informer: relisting when the watch expired', () => {
       'b deleted, a changed meanwhile, c as the watch had it',
     );
     assert.equal(informer.get('a', 'ns')?.metadata.resourceVersion, '15');
+    await informer.stop();
+  });
+
+  test('a slimmed relist keeps only what changed: an object cached at the listed version stays the cached one', async () => {
+    const clock = fakeClock();
+    const watch = new ScriptedWatch(clock);
+    const lists = scriptedLists(clock, [
+      { items: [obj('a'), obj('b')], metadata: { resourceVersion: '10' } },
+      { items: [obj('a'), obj('c', '11')], metadata: { resourceVersion: '20' } },
+    ]);
+    const slimmed: string[] = [];
+    const started = start(clock, lists.rest, watch, undefined, (o) =>
+      slimmed.push(o.metadata.name),
+    );
+    await clock.advance(0);
+    const informer = await started.informer;
+    const first = informer.get('a', 'ns');
+    watch.opened[0]!.end(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    await clock.advance(0);
+    assert.deepEqual(lists.at, [0, 0], 'listed again at once');
+    assert.deepEqual(slimmed, ['a', 'b', 'c'], 'the unchanged a is not taken from the list again');
+    assert.equal(informer.get('a', 'ns'), first, 'the cached a stays');
+    assert.deepEqual(
+      informer
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+      ['a', 'c'],
+    );
+    assert.deepEqual(started.seen, ['upsert a', 'upsert b', 'delete b', 'upsert c']);
     await informer.stop();
   });
 
