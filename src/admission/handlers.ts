@@ -1,5 +1,6 @@
 // Admission decisions for TopologyConfigs: plain functions from an
 // AdmissionRequest to an AdmissionResponse, independent of HTTP.
+import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch from 'fast-json-patch';
 import { GROUP, KIND, PLURAL, VERSION } from '../resource/schema.ts';
@@ -18,7 +19,7 @@ import type { ConfigView } from '../rules/view.ts';
 import type { Verdict } from '../rules/field-errors.ts';
 import type { AdmissionRequest, AdmissionResponse } from './review.ts';
 import { allowed, denied, invalid, patched } from './response.ts';
-import { isRecord } from '../resource/json.ts';
+import { hasBigInt, isRecord } from '../resource/json.ts';
 import type { ExistingDataVerdict } from './existing-data.ts';
 import { requestsOverride, touchedNamespaces } from '../rules/append-only.ts';
 import { judgeOverride, type OverrideAuthorizer } from './override.ts';
@@ -146,8 +147,33 @@ export const mutateTopologyConfig = (
     const order = validateDeployOrder(object.metadata);
     if (order.length > 0) return invalid(request.uid, subjectOf(request), order, []);
   }
-  return patched(request.uid, fastJsonPatch.compare(object, defaulted));
+  return patched(request.uid, jsonPatch(object, defaulted));
 };
+
+/**
+ * fastJsonPatch.compare for objects that may hold bigints (integers beyond
+ * 2^53, which the review's parser keeps exact): it clones added values
+ * through JSON.stringify, which throws on a bigint, so a review copying one
+ * (an UPDATE keeping an old field) was answered 500. Bigints are diffed as
+ * marker strings no input can hold (a random nonce) and put back in the patch.
+ */
+function jsonPatch(from: unknown, to: unknown): fastJsonPatch.Operation[] {
+  if (!hasBigInt(from) && !hasBigInt(to))
+    return fastJsonPatch.compare(from as object, to as object);
+  const mark = `\u0000bigint-${randomUUID()}:`;
+  const map = (value: unknown, leaf: (v: unknown) => unknown): unknown => {
+    if (Array.isArray(value)) return value.map((v) => map(v, leaf));
+    if (isRecord(value))
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, map(v, leaf)]));
+    return leaf(value);
+  };
+  const hide = (v: unknown) => (typeof v === 'bigint' ? `${mark}${v}` : v);
+  const show = (v: unknown) =>
+    typeof v === 'string' && v.startsWith(mark) ? BigInt(v.slice(mark.length)) : v;
+  return fastJsonPatch
+    .compare(map(from, hide) as object, map(to, hide) as object)
+    .map((op) => ('value' in op ? { ...op, value: map(op.value, show) } : op));
+}
 
 /**
  * The second, asynchronous stage of validation: a CREATE or UPDATE that the

@@ -293,6 +293,40 @@ describe('transport errors get a clear 4xx, never a crash', () => {
   });
 });
 
+describe('integers beyond 2^53 in a review', () => {
+  // The review's parser keeps them exact (bigints); the patch must carry them
+  // as written. fast-json-patch clones what it adds through JSON.stringify,
+  // which throws on a bigint: an UPDATE that keeps an old field holding one
+  // was answered 500 (found by the property test below).
+  test('an UPDATE keeping an old field that holds one: patched with the exact value', async () => {
+    const meta = { name: 'x', namespace: 'team-a' };
+    const text = (spec: string) =>
+      `{"apiVersion":"harikube.info/v1","kind":"TopologyConfig","metadata":${JSON.stringify(meta)},"spec":${spec}}`;
+    const body = JSON.stringify(review('UPDATE', { metadata: meta }, { metadata: meta }))
+      .replace('"object":{"metadata":{"name":"x","namespace":"team-a"}}', `"object":${text('{}')}`)
+      .replace(
+        '"oldObject":{"metadata":{"name":"x","namespace":"team-a"}}',
+        `"oldObject":${text('{"targetSecret":{"a":[9007199254740993]}}')}`,
+      );
+    assert.ok(body.includes('9007199254740993'), 'the review holds the exact integer');
+    const res = await app.inject({
+      method: 'POST',
+      url: '/mutate',
+      payload: body,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const response = JSON.parse(res.body).response as { allowed: boolean; patch: string };
+    assert.equal(response.allowed, true);
+    const patch = Buffer.from(response.patch, 'base64').toString('utf8');
+    // Read as text: JSON.parse would round them.
+    assert.ok(
+      patch.includes('{"op":"add","path":"/spec/targetSecret","value":{"a":[9007199254740993]}}'),
+      patch,
+    );
+  });
+});
+
 describe('property: any input gives a well-formed review or a 4xx', () => {
   const wellFormed = (
     res: { status: number; body: { response?: { uid?: string; allowed?: unknown } } },
