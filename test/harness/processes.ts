@@ -3,7 +3,7 @@
 // signal, and (with util-linux's setpriv) even when the test process is killed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, openSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { delimiter, join } from 'node:path';
 
 export interface Managed {
@@ -104,23 +104,43 @@ export async function terminate(
   }
 }
 
-// Holds all listeners open together so the ports are distinct. Another
-// process could still take one before our binaries bind it; that shows up
-// as an early exit with the reason in the log.
+// Ports for the processes a test starts, from below Linux's ephemeral range
+// (32768-60999 by default). listen(0) hands out ports from that range, and so
+// does every outgoing connection on the machine: a port picked there and
+// released could be some client's local port before our binary bound it
+// (seen in CI as EADDRINUSE at start). Each candidate is bound to check it is
+// free, all are held open together so they are distinct, and a port is never
+// handed out twice by this process.
+const PORT_RANGE = { from: 20_000, to: 32_767 };
+const handedOut = new Set<number>();
+
+function tryListen(port: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
+  const held: Server[] = [];
+  const ports: number[] = [];
   try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-          }),
-      ),
-    );
+    for (let attempts = 0; ports.length < count; attempts++) {
+      if (attempts > 1_000)
+        throw new Error(`no ${count} free ports in ${PORT_RANGE.from}-${PORT_RANGE.to}`);
+      const port =
+        PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from + 1));
+      if (handedOut.has(port)) continue;
+      const server = await tryListen(port);
+      if (!server) continue;
+      held.push(server);
+      ports.push(port);
+      handedOut.add(port);
+    }
+    return ports;
   } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
   }
 }
 
