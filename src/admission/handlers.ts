@@ -19,7 +19,7 @@ import type { ConfigView } from '../rules/view.ts';
 import type { Verdict } from '../rules/field-errors.ts';
 import type { AdmissionRequest, AdmissionResponse } from './review.ts';
 import { allowed, denied, invalid, patched } from './response.ts';
-import { hasBigInt, isRecord } from '../resource/json.ts';
+import { hasBigInt, isRecord, mapLeaves } from '../resource/json.ts';
 import type { ExistingDataVerdict } from './existing-data.ts';
 import { requestsOverride, touchedNamespaces } from '../rules/append-only.ts';
 import { judgeOverride, type OverrideAuthorizer } from './override.ts';
@@ -161,18 +161,12 @@ function jsonPatch(from: unknown, to: unknown): fastJsonPatch.Operation[] {
   if (!hasBigInt(from) && !hasBigInt(to))
     return fastJsonPatch.compare(from as object, to as object);
   const mark = `\u0000bigint-${randomUUID()}:`;
-  const map = (value: unknown, leaf: (v: unknown) => unknown): unknown => {
-    if (Array.isArray(value)) return value.map((v) => map(v, leaf));
-    if (isRecord(value))
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, map(v, leaf)]));
-    return leaf(value);
-  };
   const hide = (v: unknown) => (typeof v === 'bigint' ? `${mark}${v}` : v);
   const show = (v: unknown) =>
     typeof v === 'string' && v.startsWith(mark) ? BigInt(v.slice(mark.length)) : v;
   return fastJsonPatch
-    .compare(map(from, hide) as object, map(to, hide) as object)
-    .map((op) => ('value' in op ? { ...op, value: map(op.value, show) } : op));
+    .compare(mapLeaves(from, hide) as object, mapLeaves(to, hide) as object)
+    .map((op) => ('value' in op ? { ...op, value: mapLeaves(op.value, show) } : op));
 }
 
 /**

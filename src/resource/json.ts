@@ -107,9 +107,15 @@ export function stringifyJson(value: unknown, space?: number): string {
  */
 export function withNumbers(value: unknown): unknown {
   if (!hasBigInt(value)) return value;
-  if (typeof value === 'bigint') return Number(value);
-  if (Array.isArray(value)) return value.map(withNumbers);
-  return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, withNumbers(v)]));
+  return mapLeaves(value, (v) => (typeof v === 'bigint' ? Number(v) : v));
+}
+
+/** A copy of decoded JSON with every leaf (neither array nor object) replaced by `leaf(it)`. */
+export function mapLeaves(value: unknown, leaf: (value: unknown) => unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => mapLeaves(v, leaf));
+  if (isRecord(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapLeaves(v, leaf)]));
+  return leaf(value);
 }
 
 /** Turns, in place, the bigints a YAML parser made of every integer back into numbers where they are exact. */
