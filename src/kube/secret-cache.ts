@@ -126,17 +126,22 @@ function internStrings(value: unknown): void {
  * What the config cache keeps: the object without managedFields and kubectl's
  * last-applied copy of it (together as large as the rest, and read by
  * nothing here; the reconciler writes by merge patches, so nothing it keeps
- * out is ever written back), its repeated strings interned.
+ * out is ever written back), its repeated strings interned. The metadata is
+ * built again rather than cut with `delete`, which turns an object into a
+ * hash table in V8: ~430 bytes more per cached config (a heap snapshot at
+ * 10,000 configs: 4.3 MB).
  */
 export function keepConfigFields(config: { metadata?: object }): void {
-  const metadata = (config.metadata ?? {}) as {
-    managedFields?: unknown;
-    annotations?: Record<string, string>;
-  };
-  delete metadata.managedFields;
-  if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
-    const { [LAST_APPLIED]: _, ...rest } = metadata.annotations;
-    metadata.annotations = rest;
+  if (config.metadata) {
+    const { managedFields: _, ...metadata } = config.metadata as {
+      managedFields?: unknown;
+      annotations?: Record<string, string>;
+    };
+    if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
+      const { [LAST_APPLIED]: _applied, ...rest } = metadata.annotations;
+      metadata.annotations = rest;
+    }
+    config.metadata = metadata;
   }
   internStrings(config);
 }

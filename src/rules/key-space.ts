@@ -158,8 +158,8 @@ const FOLD_CASE = 1;
 // Compiled programs, the most recently used first to stay. Each weighs ~10–20
 // KB (the heap profile of a 1,000-config index: half of it re2js programs),
 // so the memo is small: at 4,096 they took ~60 MB of a 10,000-config server's
-// heap, and compiling again costs ~10–30 µs.
-const COMPILED_KEPT = 256;
+// heap, at 256 still 3.4 MB, and compiling again costs ~10–30 µs.
+const COMPILED_KEPT = 64;
 const compiled = new Map<string, RE2JS | null>();
 function regexpOf(source: string): RE2JS | null {
   let re = compiled.get(source);

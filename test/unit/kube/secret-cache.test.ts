@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
 import { keysFromSecretData } from '../../../src/crypto/aes-gcm.ts';
 import {
   KEY_SECRET_LIMITS,
@@ -176,6 +177,42 @@ describe('what the Secret caches keep', () => {
         annotations: { 'harikube.info/allow-unsafe-routing-change': 'true' },
       },
     });
+  });
+});
+
+describe('keepConfigFields: memory per cached config', () => {
+  test('the metadata it keeps is still a fast object in V8, not a hash table (~430 bytes more per config)', () => {
+    setFlagsFromString('--allow-natives-syntax');
+    // A V8 intrinsic: parsed only while the flag is set.
+    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (
+      o: object,
+    ) => boolean;
+    setFlagsFromString('--no-allow-natives-syntax');
+    // As the API server sends it: managedFields after the fields kept.
+    const config = JSON.parse(
+      JSON.stringify({
+        apiVersion: 'harikube.info/v1',
+        kind: 'TopologyConfig',
+        metadata: {
+          annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}', note: 'kept' },
+          creationTimestamp: '2026-01-01T00:00:00Z',
+          finalizers: ['harikube.info/topology-config'],
+          generation: 1,
+          labels: { 'harikube.info/target-secret': 'harikube.topology' },
+          managedFields: [{ manager: 'kubectl' }],
+          name: 'orders',
+          namespace: 'team-a',
+          resourceVersion: '5',
+          uid: 'c1',
+        },
+        spec: { targetSecret: 'harikube/topology', position: 1, backends: [] },
+      }),
+    ) as { metadata: { annotations: object } };
+    assert.ok(hasFastProperties(config.metadata), 'parsed JSON starts fast');
+    keepConfigFields(config);
+    assert.ok(hasFastProperties(config.metadata), 'metadata');
+    assert.ok(hasFastProperties(config.metadata.annotations), 'annotations');
+    assert.ok(hasFastProperties(config), 'the object');
   });
 });
 
