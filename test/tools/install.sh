@@ -12,10 +12,13 @@
 #   TEST_TOOLS_CACHE=/path install.sh      choose the cache (default ~/.cache/topology-test-tools)
 set -euo pipefail
 
-# One line a tool: the main package and its pinned version.
+# One line a tool: the main package, its pinned version and any build tags.
+# promtool without its service-discovery plugins (remove_all_sd): the tests
+# only check and unit-test rules, and the cloud SDKs those plugins pull in
+# were most of its build (measured in README "Tests").
 tools=(
-  helm.sh/helm/v3/cmd/helm@v3.22.0
-  github.com/prometheus/prometheus/cmd/promtool@v0.316.0
+  "helm.sh/helm/v3/cmd/helm@v3.22.0"
+  "github.com/prometheus/prometheus/cmd/promtool@v0.316.0 remove_all_sd"
 )
 
 command -v go >/dev/null || { echo "test/tools/install.sh: Go is required to build the test tools" >&2; exit 1; }
@@ -64,16 +67,18 @@ fi
 exec 9>"$cache/.install.lock"
 flock 9
 
-for tool in "${tools[@]}"; do
+for line in "${tools[@]}"; do
+  read -r tool tags <<<"$line"
   pkg="${tool%@*}"
   name="$(basename "$pkg")"
   want "$name" || continue
-  stamp="$bin/.$name-${tool##*@}-$goversion"
+  # The stamp names the tags too, so a binary built with others is replaced.
+  stamp="$bin/.$name-${tool##*@}-$goversion${tags:+-tags-${tags//,/-}}"
   [[ -x "$bin/$name" && -f "$stamp" ]] && continue
   tmp="$(mktemp -d "$cache/.install.XXXXXX")"
   start=$SECONDS
-  echo "install.sh: building $tool into $bin (first time only, a few minutes on 2 cores)" >&2
-  GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS=-trimpath go install -ldflags "-s -w" "$tool"
+  echo "install.sh: building $tool${tags:+ (tags $tags)} into $bin (first time only, a few minutes on 2 cores)" >&2
+  GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS=-trimpath go install -ldflags "-s -w" ${tags:+-tags "$tags"} "$tool"
   rm -f "$bin/.$name-"*
   mv "$tmp/$name" "$bin/$name"
   rm -rf "$tmp"
