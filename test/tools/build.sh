@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Builds the Go test tools (one pinned module: every main package directly
-# under test/tools/) from the Go module proxy and caches them outside the
-# repository, keyed by the module's content, so only the first build on a
-# machine (or after a change) pays. Prints the directory holding the binaries,
-# one per main package, named after its directory.
+# under test/tools/, and the released tools its go.mod names with `tool`:
+# helm) from the Go module proxy and caches them outside the repository, keyed
+# by the module's content, so only the first build on a machine (or after a
+# change) pays. Prints the directory holding the binaries, one per main
+# package, named after its directory (helm: helm).
+#
+# helm is built here rather than by install.sh against its own go.mod: both
+# need the same k8s.io modules at the same versions, so in one module and one
+# `go build` they are compiled once (helm alone compiles ~3x the code it adds
+# here; measured in README "Tests").
 #
 #   test/tools/build.sh                    build if missing, print the bin dir
 #   TEST_TOOLS_CACHE=/path build.sh        choose the cache (default ~/.cache/topology-test-tools)
 #
 # A new tool is a new directory with a main package (and, if it needs one, a
-# `go get module@version` here); nothing else changes.
+# `go get module@version` here), or a released one by `go get -tool
+# pkg@version`; nothing else changes.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +35,7 @@ mkdir -p "$cache"
 tmp="$(mktemp -d "$cache/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
-mains="$(cd "$here" && go list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./...)"
+mains="$(cd "$here" && go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... tool)"
 echo "build.sh: building the test tools ($(echo "$mains" | xargs -n1 basename | tr '\n' ' ')) into $bin (first time only, a few minutes on 2 cores)" >&2
 (cd "$here" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/" $mains)
 chmod 755 "$tmp"

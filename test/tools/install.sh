@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the released Go command-line tools the tests run (helm, promtool)
-# from the Go module proxy with `go install module/cmd@version`, so each tool
+# Installs the released Go command-line tools the tests run (promtool) from
+# the Go module proxy with `go install module/cmd@version`, so each tool
 # builds against its own go.mod, and caches them outside the repository keyed
 # by the pinned version and the Go toolchain. Builds chainsaw the same way from
 # a patched copy of its module (see below). Also copies prometheus-operator's
@@ -8,7 +8,7 @@
 # prometheus-operator-crd/ there. Prints the directory holding the binaries.
 #
 #   test/tools/install.sh                  install what is missing, print the bin dir
-#   test/tools/install.sh helm             only helm (or promtool, chainsaw, prometheus-operator-crd)
+#   test/tools/install.sh promtool         only promtool (or chainsaw, prometheus-operator-crd)
 #   TEST_TOOLS_CACHE=/path install.sh      choose the cache (default ~/.cache/topology-test-tools)
 set -euo pipefail
 
@@ -16,8 +16,9 @@ set -euo pipefail
 # promtool without its service-discovery plugins (remove_all_sd): the tests
 # only check and unit-test rules, and the cloud SDKs those plugins pull in
 # were most of its build (measured in README "Tests").
+# (helm is built by build.sh, in one module with the oracles: they share its
+# k8s.io modules.)
 tools=(
-  "helm.sh/helm/v3/cmd/helm@v3.22.0"
   "github.com/prometheus/prometheus/cmd/promtool@v0.316.0 remove_all_sd"
 )
 
@@ -35,7 +36,7 @@ want() { [[ ${#wanted[@]} -eq 0 ]] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
 # and go.sum) with that one method added; the stamp names the patch too.
 chainsaw=github.com/kyverno/chainsaw@v0.2.12
 stamp="$bin/.chainsaw-${chainsaw##*@}-modulepath-$goversion"
-# Its own lock, so a build of several minutes holds up no helm or promtool caller.
+# Its own lock, so a build of several minutes holds up no promtool caller.
 if want chainsaw; then
   exec 8>"$cache/.install-chainsaw.lock"
   flock 8

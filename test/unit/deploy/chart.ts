@@ -33,7 +33,7 @@ export async function helm(args: readonly string[], chart = CHART): Promise<Helm
   const home = mkdtempSync(join(tmpdir(), 'helm-home-'));
   try {
     const { stdout, stderr } = await promisify(execFile)(
-      helmBin(),
+      await helmBin(),
       args.map((a) => a.replaceAll('$CHART', chart)),
       {
         maxBuffer: 32 * 1024 * 1024,
