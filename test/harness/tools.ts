@@ -1,11 +1,12 @@
 // The Go command-line tools the tests run, from the Go module proxy into a
 // cache outside the repository; the first call on a fresh machine builds them
 // (minutes), later calls only look them up:
-// - released tools (promtool; chainsaw from a patched copy of its module) and
-//   prometheus-operator's CRDs, by test/tools/install.sh;
+// - chainsaw (from a patched copy of its module) and prometheus-operator's
+//   CRDs, by test/tools/install.sh;
 // - the health oracles of the one pinned module test/tools/ (gopher-lua for
-//   Argo CD health checks, Flux's CEL health expressions, kstatus) and helm,
-//   named in its go.mod with `tool`, by test/tools/build.sh.
+//   Argo CD health checks, Flux's CEL health expressions, kstatus) and the
+//   released helm and promtool, named in its go.mod with `tool`, by
+//   test/tools/build.sh.
 import { execFile, execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { runBuildScript } from './controlplane.ts';
@@ -14,7 +15,7 @@ const INSTALL = resolve(import.meta.dirname, '../tools/install.sh');
 
 const dirs = new Map<string, string>();
 
-/** The cache directory, once `tool` is in it (promtool, chainsaw or prometheus-operator-crd). */
+/** The cache directory, once `tool` is in it (chainsaw or prometheus-operator-crd). */
 function installed(tool: string): string {
   let dir = dirs.get(tool);
   if (!dir) {
@@ -27,7 +28,6 @@ function installed(tool: string): string {
   return dir;
 }
 
-export const promtoolBin = (): string => join(installed('promtool'), 'promtool');
 /** kyverno's chainsaw (the longest build: scripts/test.ts starts it in the background). */
 export const chainsawBin = (): string => join(installed('chainsaw'), 'chainsaw');
 /** prometheus-operator's ServiceMonitor and PrometheusRule CRD files. */
@@ -61,8 +61,9 @@ export function toolsDir(): Promise<string> {
   return binDir;
 }
 
-/** helm, built with the oracles (it shares their k8s.io modules). */
+/** helm and promtool, built with the oracles (they share their k8s.io modules). */
 export const helmBin = async (): Promise<string> => join(await toolsDir(), 'helm');
+export const promtoolBin = async (): Promise<string> => join(await toolsDir(), 'promtool');
 
 /** Runs a tool over files (or `-` with `input` on stdin); its JSON results. */
 export async function runTool(

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds the Go test tools (one pinned module: every main package directly
 # under test/tools/, and the released tools its go.mod names with `tool`:
-# helm) from the Go module proxy and caches them outside the repository, keyed
+# helm, promtool) from the Go module proxy and caches them outside the repository, keyed
 # by the module's content, so only the first build on a machine (or after a
 # change) pays. Prints the directory holding the binaries, one per main
 # package, named after its directory (helm: helm).
 #
-# helm is built here rather than by install.sh against its own go.mod: both
-# need the same k8s.io modules at the same versions, so in one module and one
-# `go build` they are compiled once (helm alone compiles ~3x the code it adds
-# here; measured in README "Tests").
+# helm and promtool are built here rather than each against its own go.mod
+# (`go install pkg@version`): with the oracles they need the same k8s.io
+# modules (and gRPC, protobuf, ...), and in one module and one `go build`
+# those compile once, at the versions minimal version selection picks for all
+# of them (measured in README "Tests").
 #
 #   test/tools/build.sh                    build if missing, print the bin dir
 #   TEST_TOOLS_CACHE=/path build.sh        choose the cache (default ~/.cache/topology-test-tools)
@@ -22,8 +23,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v go >/dev/null || { echo "test/tools/build.sh: Go is required to build the test tools" >&2; exit 1; }
 cache="${TEST_TOOLS_CACHE:-$HOME/.cache/topology-test-tools}"
-# The key covers the sources, the pinned versions and the Go toolchain.
-key="$(cd "$here" && { go env GOVERSION; find . -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-16)"
+# Build tags: promtool without its service-discovery plugins (the tests only
+# check and unit-test rules; the cloud SDKs those plugins pull in were most of
+# its build). go list takes them too, or it would fetch the modules they leave out.
+tags=remove_all_sd
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=$tags"
+# The key covers the sources, the pinned versions, the tags and the Go toolchain.
+key="$(cd "$here" && { go env GOVERSION; echo "tags $tags"; find . -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-16)"
 bin="$cache/$key"
 
 if [[ -f "$bin/.complete" ]]; then
@@ -32,6 +38,14 @@ if [[ -f "$bin/.complete" ]]; then
 fi
 
 mkdir -p "$cache"
+# One build at a time: a second caller (another test file) waits for the
+# first, then finds the binaries.
+exec 9>"$cache/.build.lock"
+flock 9
+if [[ -f "$bin/.complete" ]]; then
+  echo "$bin"
+  exit 0
+fi
 tmp="$(mktemp -d "$cache/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS

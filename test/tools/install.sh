@@ -1,26 +1,15 @@
 #!/usr/bin/env bash
-# Installs the released Go command-line tools the tests run (promtool) from
-# the Go module proxy with `go install module/cmd@version`, so each tool
-# builds against its own go.mod, and caches them outside the repository keyed
-# by the pinned version and the Go toolchain. Builds chainsaw the same way from
-# a patched copy of its module (see below). Also copies prometheus-operator's
-# CRDs (ServiceMonitor, PrometheusRule) out of its pinned module into
-# prometheus-operator-crd/ there. Prints the directory holding the binaries.
+# Builds kyverno's chainsaw from a patched copy of its pinned module (see
+# below) and copies prometheus-operator's CRDs (ServiceMonitor,
+# PrometheusRule) out of its pinned module into prometheus-operator-crd/,
+# both into a cache outside the repository. Prints the directory holding them.
+# (helm and promtool are built with the oracles by build.sh: one module, so
+# the k8s.io modules they share compile once.)
 #
 #   test/tools/install.sh                  install what is missing, print the bin dir
-#   test/tools/install.sh promtool         only promtool (or chainsaw, prometheus-operator-crd)
+#   test/tools/install.sh chainsaw         only chainsaw (or prometheus-operator-crd)
 #   TEST_TOOLS_CACHE=/path install.sh      choose the cache (default ~/.cache/topology-test-tools)
 set -euo pipefail
-
-# One line a tool: the main package, its pinned version and any build tags.
-# promtool without its service-discovery plugins (remove_all_sd): the tests
-# only check and unit-test rules, and the cloud SDKs those plugins pull in
-# were most of its build (measured in README "Tests").
-# (helm is built by build.sh, in one module with the oracles: they share its
-# k8s.io modules.)
-tools=(
-  "github.com/prometheus/prometheus/cmd/promtool@v0.316.0 remove_all_sd"
-)
 
 command -v go >/dev/null || { echo "test/tools/install.sh: Go is required to build the test tools" >&2; exit 1; }
 cache="${TEST_TOOLS_CACHE:-$HOME/.cache/topology-test-tools}"
@@ -36,7 +25,7 @@ want() { [[ ${#wanted[@]} -eq 0 ]] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
 # and go.sum) with that one method added; the stamp names the patch too.
 chainsaw=github.com/kyverno/chainsaw@v0.2.12
 stamp="$bin/.chainsaw-${chainsaw##*@}-modulepath-$goversion"
-# Its own lock, so a build of several minutes holds up no promtool caller.
+# Its own lock, so a build of several minutes holds up no caller of the CRDs.
 if want chainsaw; then
   exec 8>"$cache/.install-chainsaw.lock"
   flock 8
@@ -64,28 +53,10 @@ if want chainsaw; then
   exec 8>&-
 fi
 
-# One build at a time: a second caller (another test file) waits for the first.
+# One copy at a time: a second caller (another test file) waits for the first.
 exec 9>"$cache/.install.lock"
 flock 9
 
-for line in "${tools[@]}"; do
-  read -r tool tags <<<"$line"
-  pkg="${tool%@*}"
-  name="$(basename "$pkg")"
-  want "$name" || continue
-  # The stamp names the tags too, so a binary built with others is replaced.
-  stamp="$bin/.$name-${tool##*@}-$goversion${tags:+-tags-${tags//,/-}}"
-  [[ -x "$bin/$name" && -f "$stamp" ]] && continue
-  tmp="$(mktemp -d "$cache/.install.XXXXXX")"
-  start=$SECONDS
-  echo "install.sh: building $tool${tags:+ (tags $tags)} into $bin (first time only, a few minutes on 2 cores)" >&2
-  GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS=-trimpath go install -ldflags "-s -w" ${tags:+-tags "$tags"} "$tool"
-  rm -f "$bin/.$name-"*
-  mv "$tmp/$name" "$bin/$name"
-  rm -rf "$tmp"
-  touch "$stamp"
-  echo "install.sh: built $name in $((SECONDS - start)) s" >&2
-done
 # The CRDs a cluster with prometheus-operator has, from the module's example/.
 crds=github.com/prometheus-operator/prometheus-operator@v0.85.0
 stamp="$bin/prometheus-operator-crd/.${crds##*@}"

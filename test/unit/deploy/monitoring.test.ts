@@ -24,7 +24,7 @@ const VALIDATE = '/validate-harikube-info-v1-topologyconfig';
 
 async function promtool(args: string[]): Promise<{ code: number; output: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(promtoolBin(), args, {
+    const { stdout, stderr } = await promisify(execFile)(await promtoolBin(), args, {
       maxBuffer: 8 << 20,
     });
     return { code: 0, output: stdout + stderr };
