@@ -10,7 +10,7 @@
 # (`go install pkg@version`): with the oracles they need the same k8s.io
 # modules (and gRPC, protobuf, ...), and in one module and one `go build`
 # those compile once, at the versions minimal version selection picks for all
-# of them (measured in README "Tests").
+# of them (measured in README "The two commands").
 #
 #   test/tools/build.sh                    build if missing, print the bin dir
 #   TEST_TOOLS_CACHE=/path build.sh        choose the cache (default ~/.cache/topology-test-tools)
