@@ -169,13 +169,38 @@ interface Prepared {
    * The last rendering, the endpoints it was rendered with, and whether its
    * YAML reads back as the objects it was written from (checked when first needed).
    */
-  rendered?: { endpoints: readonly string[]; value: string; readsBack?: boolean };
+  rendered?: Rendering;
 }
 interface PreparedObject {
   entry: Prepared;
   /** Plain endpoints only: this object's resolution. */
   resolved?: Resolved;
 }
+// A rendering is remembered by its digest, not its YAML: the Secret, read
+// each reconcile, holds the YAML of every entry already written, and the
+// merge takes it from there (the YAML held for every config was 4 MB of a
+// 10,000-config server's heap). Only a changed or new entry is rendered.
+interface Rendering {
+  endpoints: readonly string[];
+  length: number;
+  digest: string;
+  readsBack?: boolean;
+}
+// An entry is compared several times in one merge (read back, its facts,
+// renewed): its digest is worked out once per merge (V8 keeps a string's
+// own hash, so the lookup does not hash it again). Emptied by each merge.
+const digests = new Map<string, string>();
+function digestOf(value: string): string {
+  let digest = digests.get(value);
+  if (digest === undefined) digests.set(value, (digest = hash('sha1', value, 'base64')));
+  return digest;
+}
+/** Whether `value` is the YAML `rendering` was made of. */
+const isRendering = (rendering: Rendering | undefined, value: string): boolean =>
+  rendering !== undefined &&
+  rendering.length === value.length &&
+  rendering.digest === digestOf(value);
+
 const prepared = new WeakMap<TopologyConfig, PreparedObject>();
 /** uid → the latest content seen under it (a digest of its JSON) and what it prepared. */
 const preparedByUid = new Map<string, { digest: string; entry: Prepared }>();
@@ -239,19 +264,27 @@ function resolvedOnce(
   return (object.resolved = resolved);
 }
 
-/** The entry's YAML, rendered again only when its content, the policy or the endpoints changed. */
-function renderedOnce(candidate: Candidate): string {
+/**
+ * The entry's YAML: `written` (the entry the Secret holds for it now) when
+ * that is its rendering, else rendered again; what is remembered changes only
+ * when its content, the policy or the endpoints did.
+ */
+function renderedOnce(candidate: Candidate, written?: string): string {
   const { entry, config, endpoints } = candidate;
   const seen = entry.rendered;
-  if (
-    seen &&
+  const same =
+    seen !== undefined &&
     seen.endpoints.length === endpoints.length &&
-    seen.endpoints.every((e, i) => e === endpoints[i])
-  ) {
-    return seen.value;
-  }
+    seen.endpoints.every((e, i) => e === endpoints[i]);
+  if (same && written !== undefined && isRendering(seen, written)) return written;
   const value = renderEntry(config, endpoints);
-  entry.rendered = { endpoints: [...endpoints], value };
+  if (!same) {
+    entry.rendered = {
+      endpoints: [...endpoints],
+      length: value.length,
+      digest: digestOf(value),
+    };
+  }
   return value;
 }
 
@@ -316,7 +349,7 @@ function forgetUnreadEntries(
 /** The rendering an entry is, if its YAML reads back as the objects it was rendered from. */
 function renderingOf(raw: TopologyConfig, value: string): Prepared['rendered'] {
   const rendered = prepared.get(raw)?.entry.rendered;
-  if (rendered?.value !== value) return undefined;
+  if (!rendered || !isRendering(rendered, value)) return undefined;
   rendered.readsBack ??= isDeepStrictEqual(
     parseBackends(value),
     entryBackends(raw, rendered.endpoints),
@@ -379,7 +412,7 @@ function heldFacts(
   const object = prepared.get(raw);
   const rendered = object?.entry.rendered;
   const resolved = object?.resolved;
-  if (!resolved || rendered?.value !== value || rendered.readsBack !== true) return undefined;
+  if (!resolved || rendered?.readsBack !== true || !isRendering(rendered, value)) return undefined;
   if (!isActive(raw) || raw.spec.targetSecret !== target || secretKeyFor(raw) !== key)
     return undefined;
   const same =
@@ -507,7 +540,7 @@ class Merger {
     this.#maps.remove(incumbent.facts);
     const conflicts = this.#maps.conflicts(facts);
     const newKey = secretKeyFor(config);
-    const value = renderedOnce(candidate);
+    const value = renderedOnce(candidate, entry.value);
     const owner = { uid: raw.metadata?.uid ?? '', generation };
     const total =
       (this.#totals.get(target) ?? 0) -
@@ -707,6 +740,20 @@ export function mergeAll(
   keys: KeyLookup,
   policy: Policy,
   state: MergeState = {},
+): Map<string, MergeResult> {
+  digests.clear();
+  try {
+    return mergeWith(configs, keys, policy, state);
+  } finally {
+    digests.clear();
+  }
+}
+
+function mergeWith(
+  configs: readonly TopologyConfig[],
+  keys: KeyLookup,
+  policy: Policy,
+  state: MergeState,
 ): Map<string, MergeResult> {
   const all = distinct(configs);
   const keySecrets = new KeySecretPoints(
