@@ -4,7 +4,8 @@
 // through label selectors only, so the process never holds every Secret of
 // the cluster in memory; key Secrets are cut down as they enter the cache
 // (secret-cache.ts): tenants can set those labels on Secrets of any size.
-// Managed Secrets keep their data only where the policy allows a target.
+// Managed Secrets keep no data at all: what links their entries to other
+// targets' and their size, worked out as they enter the cache.
 import type { Connection } from './connection.ts';
 import type { Logger } from 'pino';
 import { keysFromSecretData } from '../crypto/aes-gcm.ts';
@@ -22,7 +23,8 @@ import type { SecretObject } from '../resource/secret.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import type { ConfigIndex } from '../rules/config-index.ts';
 import { startInformer, type RunningInformer } from './informer.ts';
-import type { CacheListeners } from '../reconcile/ports.ts';
+import type { EntryLinks } from '../reconcile/linked.ts';
+import type { CachedTargetSecret, CacheListeners } from '../reconcile/ports.ts';
 import { paths, type RestClient } from './rest.ts';
 import {
   KEY_SECRET_LIMITS,
@@ -39,8 +41,8 @@ interface NamespaceObject {
 export interface Caches {
   synced(): boolean;
   configs(): ReadonlyArray<TopologyConfig>;
-  /** The target Secrets this product manages (label-selected), as last seen. */
-  managedSecrets(): ReadonlyArray<SecretObject>;
+  /** The target Secrets this product manages (label-selected), as last seen, without their data. */
+  managedSecrets(): ReadonlyArray<CachedTargetSecret>;
   stop(): Promise<void>;
 }
 
@@ -55,10 +57,12 @@ export async function startCaches(options: {
   index: ConfigIndex;
   listeners: CacheListeners;
   logger: Logger;
-  /** Whether the policy allows this Secret as a target: only those keep their data in the cache. */
+  /** Whether the policy allows this Secret as a target: only those keep their entries' links. */
   mayBeTarget: (ref: NamespacedName) => boolean;
+  /** The links of a managed Secret's entries (linked.ts), read from the whole Secret before it is cut down. */
+  entryLinks: (secret: SecretObject) => EntryLinks;
 }): Promise<Caches> {
-  const { connection, rest, index, listeners, logger, mayBeTarget } = options;
+  const { connection, rest, index, listeners, logger, mayBeTarget, entryLinks } = options;
   const started: RunningInformer<object>[] = [];
 
   // Keys first, so that encrypted endpoints are indexed decrypted from the start.
@@ -98,35 +102,6 @@ export async function startCaches(options: {
       },
     },
   });
-  const managedSecrets = await startInformer<SecretObject>({
-    connection,
-    rest,
-    logger,
-    name: 'managed-secrets',
-    path: paths.secrets(),
-    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-    slim: keepManagedData(mayBeTarget),
-    handlers: {
-      onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
-      onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
-    },
-  });
-  // Secrets asking to be adopted (set on an unmanaged Secret, so no other
-  // informer sees it): only the event matters, the reconciler reads the
-  // Secret itself, so only metadata is kept.
-  const adoptSecrets = await startInformer<SecretObject>({
-    connection,
-    rest,
-    logger,
-    name: 'adopt-secrets',
-    path: paths.secrets(),
-    labelSelector: `${ADOPT_LABEL}=true`,
-    slim: keepMetadataOnly,
-    handlers: {
-      onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
-      onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
-    },
-  });
   const configs: RunningInformer<TopologyConfig> = await startInformer<TopologyConfig>({
     connection,
     rest,
@@ -148,6 +123,38 @@ export async function startCaches(options: {
         index.remove(config.metadata.namespace ?? '', config.metadata.name ?? '');
         listeners.configChanged(config);
       },
+    },
+  });
+  // After the configs: an entry's links are read with its config at hand,
+  // whose strings they share (its names and uid). Nothing reads these
+  // Secrets before every cache has synced (the reconciler starts after).
+  const managedSecrets = await startInformer<SecretObject>({
+    connection,
+    rest,
+    logger,
+    name: 'managed-secrets',
+    path: paths.secrets(),
+    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    slim: keepManagedData(mayBeTarget, entryLinks),
+    handlers: {
+      onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
+      onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
+    },
+  });
+  // Secrets asking to be adopted (set on an unmanaged Secret, so no other
+  // informer sees it): only the event matters, the reconciler reads the
+  // Secret itself, so only metadata is kept.
+  const adoptSecrets = await startInformer<SecretObject>({
+    connection,
+    rest,
+    logger,
+    name: 'adopt-secrets',
+    path: paths.secrets(),
+    labelSelector: `${ADOPT_LABEL}=true`,
+    slim: keepMetadataOnly,
+    handlers: {
+      onUpsert: (secret) => listeners.managedSecretChanged(refOf(secret)),
+      onDelete: (secret) => listeners.managedSecretChanged(refOf(secret)),
     },
   });
   // Grants before the configs are judged by anyone: the namespaces (for
@@ -198,7 +205,8 @@ export async function startCaches(options: {
   return {
     synced: () => started.every((informer) => informer.synced()),
     configs: () => configs.list(),
-    managedSecrets: () => managedSecrets.list(),
+    // keepManagedData turned each one into its summary, in place.
+    managedSecrets: () => managedSecrets.list() as unknown as CachedTargetSecret[],
     stop: async () => {
       await Promise.all(started.map((informer) => informer.stop()));
     },

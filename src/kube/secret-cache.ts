@@ -2,15 +2,17 @@
 // ones tenants can set on their own Secrets, so a cache of whole objects
 // could be filled with a few hundred 1 MB Secrets: each one is cut down, in
 // place, as it enters the cache (an informer's cache holds the very object it
-// hands to its handlers). Managed Secrets keep their identity, labels and
-// entries annotation, and their data only if the policy allows them as
-// targets (the product never writes any other Secret, so another one holds
-// nothing the merge needs); key Secrets keep at most a few entries that could
-// be AES keys.
+// hands to its handlers). Managed Secrets keep their identity, labels, and
+// what links their entries to other targets' and their size, no data
+// (keepManagedData); key Secrets keep at most a few entries that could be
+// AES keys.
 
 import type { NamespacedName } from '../resource/names.ts';
-import { ENTRIES_ANNOTATION } from '../reconcile/incumbents.ts';
+import type { SecretObject } from '../resource/secret.ts';
+import type { EntryLinks } from '../reconcile/linked.ts';
+import type { CachedTargetSecret } from '../reconcile/ports.ts';
 import { KEY_SECRETS_KEPT } from '../rules/encryption.ts';
+import { secretDataBytes } from '../secret-format/size.ts';
 
 /** Bounds of the key-Secret cache. */
 export const KEY_SECRET_LIMITS = {
@@ -19,6 +21,8 @@ export const KEY_SECRET_LIMITS = {
   /** Key Secrets whose keys are kept; one more gets a clear reason instead. */
   secrets: KEY_SECRETS_KEPT,
 } as const;
+
+const NO_LINKS: EntryLinks = Object.freeze({ names: [], uids: [] });
 
 /** Base64 lengths of 16, 24 and 32-byte keys. */
 const KEY_LENGTHS = new Set([24, 32, 44]);
@@ -63,21 +67,26 @@ export function keepKeyData(secret: Slimmable): void {
 }
 
 /**
- * What the managed-Secret cache keeps: identity, labels, the entries
- * annotation (the owner of each entry) and, for a Secret `mayBeTarget`
- * allows, its data. A Secret tenants labelled outside the allowed targets
- * costs its metadata only, whatever its size.
+ * What the managed-Secret cache keeps: identity and labels, and for a Secret
+ * `mayBeTarget` allows, what links its entries to other targets'
+ * (`entryLinks`, worked out here, once per version) and its data's size. No
+ * entry value: the reconciler reads a linked target's Secret live when its
+ * merge needs the entries (8 Secrets of 1,250 entries held 7.3 MB of values).
+ * A Secret tenants labelled outside the allowed targets keeps no links.
  */
 export function keepManagedData(
   mayBeTarget: (ref: NamespacedName) => boolean,
-): (secret: Slimmable) => void {
+  entryLinks: (secret: SecretObject) => EntryLinks,
+): (secret: SecretObject) => void {
   return (secret) => {
-    const { name = '', namespace = '', annotations } = secret.metadata ?? {};
-    const entries = annotations?.[ENTRIES_ANNOTATION];
-    const data = mayBeTarget({ namespace, name }) ? secret.data : undefined;
+    const { name = '', namespace = '' } = secret.metadata ?? {};
+    const target = mayBeTarget({ namespace, name });
+    const summary: Pick<CachedTargetSecret, 'links' | 'dataBytes'> = {
+      links: target ? entryLinks(secret) : NO_LINKS,
+      dataBytes: target ? secretDataBytes(secret.data) : 0,
+    };
     keepMetadataOnly(secret);
-    if (entries !== undefined) secret.metadata!.annotations = { [ENTRIES_ANNOTATION]: entries };
-    if (data !== undefined) secret.data = data;
+    Object.assign(secret, summary);
   };
 }
 

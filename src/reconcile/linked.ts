@@ -32,7 +32,7 @@ export interface Fleet {
   entries: ReadonlyMap<string, EntryLinks>;
 }
 
-const NO_LINKS: EntryLinks = Object.freeze({ names: [], uids: [] });
+export const NO_LINKS: EntryLinks = Object.freeze({ names: [], uids: [] });
 
 /** A config's backend names, as its facts hold them (a non-empty string). */
 export function backendNames(config: TopologyConfig): string[] {
@@ -55,44 +55,45 @@ export function writtenLinks(
   return { names, uids };
 }
 
-// The cache replaces a Secret object when it changes: its links are found
-// once per object, not per reconcile (a YAML reading of every entry of every
-// other Secret per reconcile was most of a reconcile's work).
-const secretLinksMemo = new WeakMap<SecretObject, EntryLinks>();
-
 /**
- * The links of a cached managed Secret: every entry's names (owned or not:
- * an owner may be found for it from the configs) and the uids its annotation
- * records; an unmanaged Secret holds nothing of ours.
+ * The links of a managed Secret: every entry's names (owned or not: an owner
+ * may be found for it from the configs) and the uids its annotation records;
+ * an unmanaged Secret holds nothing of ours. `ownerOf` (by the uid the
+ * annotation records and the entry's key) only saves reading the entry's
+ * YAML when it is that config's current rendering: the names are the same.
+ * The cache works them out once per version of a Secret (caches.ts), not
+ * per reconcile: a YAML reading of every entry of every other Secret per
+ * reconcile was most of a reconcile's work.
  */
 export function secretLinks(
   secret: SecretObject,
-  ownerOf: (uid: string) => TopologyConfig | undefined,
+  ownerOf: (uid: string, key: string) => TopologyConfig | undefined,
 ): EntryLinks {
-  const seen = secretLinksMemo.get(secret);
-  if (seen) return seen;
-  let links = NO_LINKS;
-  if (isManagedSecret(secret)) {
-    let recorded: Record<string, unknown> = {};
-    try {
-      const parsed: unknown = JSON.parse(secret.metadata.annotations?.[ENTRIES_ANNOTATION] ?? '{}');
-      if (isRecord(parsed)) recorded = parsed;
-    } catch {
-      // A damaged annotation records no owner.
-    }
-    const names: string[] = [];
-    const uids: string[] = [];
-    for (const [key, encoded] of Object.entries(secret.data ?? {})) {
-      const owner = recorded[key];
-      const uid = typeof owner === 'string' ? owner.slice(0, owner.lastIndexOf(':')) : undefined;
-      if (uid) uids.push(uid);
-      const value = Buffer.from(encoded, 'base64').toString('utf8');
-      names.push(...entryNames(uid ? ownerOf(uid) : undefined, value));
-    }
-    links = { names, uids };
+  if (!isManagedSecret(secret)) return NO_LINKS;
+  let recorded: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(secret.metadata.annotations?.[ENTRIES_ANNOTATION] ?? '{}');
+    if (isRecord(parsed)) recorded = parsed;
+  } catch {
+    // A damaged annotation records no owner.
   }
-  secretLinksMemo.set(secret, links);
-  return links;
+  const names: string[] = [];
+  const uids: string[] = [];
+  for (const [key, encoded] of Object.entries(secret.data ?? {})) {
+    const recordedOwner = recorded[key];
+    const uid =
+      typeof recordedOwner === 'string'
+        ? recordedOwner.slice(0, recordedOwner.lastIndexOf(':'))
+        : undefined;
+    const owner = uid ? ownerOf(uid, key) : undefined;
+    const value = Buffer.from(encoded, 'base64').toString('utf8');
+    // The owner's own strings where they are the same: the cache of 10,000
+    // entries then holds no copy of their names and uids (1.5 MB).
+    if (uid) uids.push(owner?.metadata.uid === uid ? owner.metadata.uid : uid);
+    const held = owner ? backendNames(owner) : [];
+    for (const name of entryNames(owner, value)) names.push(held.find((n) => n === name) ?? name);
+  }
+  return { names, uids };
 }
 
 /** `target` and every target linked to it, directly or through others. */

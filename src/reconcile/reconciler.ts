@@ -24,7 +24,7 @@ import type { ExistingDataVerdict } from '../admission/existing-data.ts';
 import { requestsOverride } from '../rules/append-only.ts';
 import { formatFieldError } from '../rules/field-errors.ts';
 import type { EventRecorder } from './events.ts';
-import type { ConfigStore, SecretStore } from './ports.ts';
+import type { CachedTargetSecret, ConfigStore, SecretStore } from './ports.ts';
 import type { ConditionReason } from './conditions.ts';
 import { readyNow } from './conditions.ts';
 import {
@@ -34,7 +34,7 @@ import {
   type WrittenSecret,
 } from './incumbents.ts';
 import { mergeTarget, type MergeResult } from './merge.ts';
-import { linkedTargets, secretLinks, writtenLinks } from './linked.ts';
+import { NO_LINKS, linkedTargets, secretLinks, writtenLinks, type EntryLinks } from './linked.ts';
 import { positionMoves } from './positions.ts';
 import {
   adoptionRequested,
@@ -64,11 +64,12 @@ export interface ReconcilerDeps {
    */
   allConfigs?(): readonly TopologyConfig[];
   /**
-   * The managed target Secrets as the cache holds them: the incumbents of
-   * the linked targets, for backend names claimed in two of them. This
-   * target's own Secret is always read from the API server.
+   * The managed target Secrets as the cache holds them (their entries'
+   * links, no data): which targets are linked to this one. The entries of
+   * a linked one, the incumbents for backend names claimed in two targets,
+   * are read from the API server, as this target's own Secret always is.
    */
-  managedSecrets?(): readonly Secret[];
+  managedSecrets?(): readonly CachedTargetSecret[];
   keys: KeyLookup;
   /**
    * Counts what a newcomer's routes would take (admission's existing-data
@@ -150,8 +151,8 @@ export async function reconcileTarget(
           reason: `targetSecret ${JSON.stringify(target)} is not allowed by the cluster policy (--allowed-target-secrets)`,
           cause: 'PolicyDenied',
         };
-  // What each Secret holds now and for whom: this target's as just read,
-  // the linked targets' as cached (they only matter for backend names two targets claim).
+  // What each Secret holds now and for whom: this target's and the linked
+  // targets' as just read (they only matter for backend names two targets claim).
   const written = new Map<string, WrittenSecret>();
   // A Secret this product does not manage is written only once adopted (adopt.ts).
   const unmanaged =
@@ -162,13 +163,21 @@ export async function reconcileTarget(
   else if (current.state === 'read' && current.secret)
     written.set(target, writtenOf(current.secret, live));
   const everyone = [...live, ...others];
-  const linked = linkedOf(target, configs, written.get(target), others, policy, deps);
-  for (const secret of linked.secrets) written.set(objectKey(secret), writtenOf(secret, everyone));
+  const linked = await linkedOf(
+    target,
+    configs,
+    written.get(target),
+    others,
+    everyone,
+    policy,
+    deps,
+  );
+  for (const [t, secret] of linked.written) written.set(t, secret);
   // Positions the webhook replicas assigned in a race are moved apart first
   // (positions.ts), and the moved configs merged as the API server now holds
   // them: a burst needs no extra round per collision.
   const moves =
-    current.state === 'read' && unmanaged?.state !== 'blocked'
+    current.state === 'read' && unmanaged?.state !== 'blocked' && !linked.denied
       ? await movePositions(target, configs, written.get(target), policy, deps)
       : { outcome: 'none' as const, moved: new Map<string, TopologyConfig>() };
   if (moves.outcome === 'retry') return 'retry';
@@ -188,9 +197,17 @@ export async function reconcileTarget(
   const write: WriteOutcome =
     current.state !== 'read'
       ? current
-      : unmanaged?.state === 'blocked'
-        ? unmanaged
-        : await writeSecret(ref!, current.secret, result, live.length + deleting.length > 0, deps);
+      : linked.denied
+        ? linked.denied
+        : unmanaged?.state === 'blocked'
+          ? unmanaged
+          : await writeSecret(
+              ref!,
+              current.secret,
+              result,
+              live.length + deleting.length > 0,
+              deps,
+            );
   if (unmanaged?.state === 'adopt' && write.state === 'written') {
     logger.info(
       { target, entries: unmanaged.plan.entries, reordered: unmanaged.plan.reordered },
@@ -322,17 +339,23 @@ export async function reconcileTarget(
 }
 
 /**
- * The targets linked to this one (linked.ts): the other configs and the
- * cached Secrets of theirs that its merge must see.
+ * The targets linked to this one (linked.ts): the other configs its merge
+ * must see, and what their Secrets hold. The cache tells which targets are
+ * linked; each linked Secret is then read live (the cache keeps no data),
+ * and its links as read replace the cached ones, which may link more
+ * targets (the cache can be behind), until every linked Secret is read.
+ * With unique names none is linked, and nothing is read. A linked Secret
+ * the operator may not read: its merge cannot be decided, nothing is written.
  */
-function linkedOf(
+async function linkedOf(
   target: string,
   configs: readonly TopologyConfig[],
   written: WrittenSecret | undefined,
   others: readonly TopologyConfig[],
+  everyone: readonly TopologyConfig[],
   policy: Policy,
   deps: ReconcilerDeps,
-): { configs: TopologyConfig[]; secrets: Secret[] } {
+): Promise<{ configs: TopologyConfig[]; written: Map<string, WrittenSecret>; denied?: Refused }> {
   const byTarget = new Map<string, TopologyConfig[]>([[target, [...configs]]]);
   const byUid = new Map<string, TopologyConfig>();
   for (const config of [...configs, ...others]) {
@@ -346,14 +369,48 @@ function linkedOf(
     else byTarget.set(t, [config]);
   }
   const ownerOf = (uid: string) => byUid.get(uid);
-  const entries = new Map([[target, writtenLinks(written, ownerOf)]]);
-  const secrets = (deps.managedSecrets?.() ?? []).filter((s) => objectKey(s) !== target);
-  for (const secret of secrets) entries.set(objectKey(secret), secretLinks(secret, ownerOf));
-  const targets = linkedTargets(target, { configs: byTarget, entries });
-  return {
-    configs: others.filter((c) => targets.has(targetOf(c, policy))),
-    secrets: secrets.filter((s) => targets.has(objectKey(s))),
-  };
+  const entries = new Map<string, EntryLinks>([[target, writtenLinks(written, ownerOf)]]);
+  const cached: string[] = [];
+  for (const secret of deps.managedSecrets?.() ?? []) {
+    const t = objectKey(secret);
+    if (t === target) continue;
+    cached.push(t);
+    entries.set(t, secret.links);
+  }
+  const read = new Map<string, Secret | undefined>();
+  let targets = linkedTargets(target, { configs: byTarget, entries });
+  for (;;) {
+    const unread = cached.filter((t) => targets.has(t) && !read.has(t));
+    if (unread.length === 0) break;
+    const outcomes = await Promise.all(unread.map((t) => readLinked(t, policy, deps)));
+    for (const [i, t] of unread.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome.state !== 'read') return { configs: [], written: new Map(), denied: outcome };
+      read.set(t, outcome.secret);
+      entries.set(t, outcome.secret ? secretLinks(outcome.secret, ownerOf) : NO_LINKS);
+    }
+    targets = linkedTargets(target, { configs: byTarget, entries });
+  }
+  const linked = new Map<string, WrittenSecret>();
+  for (const t of cached) {
+    const secret = read.get(t);
+    if (secret && targets.has(t)) linked.set(t, writtenOf(secret, everyone));
+  }
+  return { configs: others.filter((c) => targets.has(targetOf(c, policy))), written: linked };
+}
+
+/**
+ * A linked target's Secret as the API server holds it. One the policy does
+ * not allow as a target is not read: as cached, it holds nothing of ours.
+ */
+async function readLinked(
+  target: string,
+  policy: Policy,
+  deps: ReconcilerDeps,
+): Promise<ReadOutcome> {
+  const ref = parseNamespacedName(target);
+  if (!ref || !targetAllowed(ref, policy)) return { state: 'read', secret: undefined };
+  return readSecret(ref, deps);
 }
 
 /**

@@ -38,7 +38,8 @@ import { servingCertificateNames, type Config } from './config.ts';
 import type { ListeningServer } from './listen.ts';
 import { createManager, type Election, type Manager, type Runnable } from './manager.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { secretDataBytes } from '../secret-format/size.ts';
+import { secretLinks } from '../reconcile/linked.ts';
+import { parseSecretKey } from '../secret-format/entry.ts';
 import { kubeAuthorizer } from './metrics-auth.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { startProbeServer } from './probes.ts';
@@ -301,7 +302,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     leaseName: config.leaderElection.id,
     servingCertificate: () => (tls.readiness!.ready() === true ? tls.current().certPem : undefined),
     targetSecretSizes: () => ({
-      largestBytes: Math.max(0, ...caches.managedSecrets().map((s) => secretDataBytes(s.data))),
+      largestBytes: Math.max(0, ...caches.managedSecrets().map((s) => s.dataBytes)),
       limitBytes: policy.maxSecretBytes,
     }),
   });
@@ -393,6 +394,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       listeners,
       logger,
       mayBeTarget: (ref) => targetAllowed(ref, policy),
+      // An entry's config is found by its key; the index holds it once the configs are listed.
+      entryLinks: (secret) =>
+        secretLinks(secret, (uid, key) => {
+          const ref = parseSecretKey(key);
+          const config = ref && index.get(ref.namespace, ref.name);
+          return config?.metadata.uid === uid ? config : undefined;
+        }),
     }),
   );
   const webhook = webhookRunnable(

@@ -10,7 +10,10 @@ import {
   keepManagedData,
   keepMetadataOnly,
 } from '../../../src/kube/secret-cache.ts';
-import { writtenOf } from '../../../src/reconcile/reconciler.ts';
+import { secretLinks } from '../../../src/reconcile/linked.ts';
+import type { CachedTargetSecret } from '../../../src/reconcile/ports.ts';
+import type { SecretObject } from '../../../src/resource/secret.ts';
+import { secretDataBytes } from '../../../src/secret-format/size.ts';
 import { ConfigIndex } from '../../../src/rules/config-index.ts';
 import { validateCreate } from '../../../src/rules/index.ts';
 import { defaultPolicy } from '../../../src/rules/policy.ts';
@@ -110,7 +113,9 @@ describe('what the Secret caches keep', () => {
     );
   });
 
-  test('a managed Secret keeps its data and entries annotation only where a target may be', () => {
+  test("a managed Secret keeps its entries' links and its size, no entry value; one no target may be keeps neither", () => {
+    // A 1 MB entry: its YAML carries a comment of a megabyte before its one backend.
+    const entry = `# ${big}\nbackends:\n- name: orders-db\n  endpoint: sqlite://orders.db\n`;
     const managed = (namespace: string) => ({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -127,23 +132,41 @@ describe('what the Secret caches keep', () => {
         managedFields: [{ manager: 'kubectl' }],
       },
       data: {
-        '0000000001-team-a.orders.yaml': Buffer.from('backends: []\n').toString('base64'),
+        '0000000001-team-a.orders.yaml': Buffer.from(entry).toString('base64'),
       } as Record<string, string>,
     });
-    const slim = keepManagedData((ref) => ref.namespace === 'harikube');
-    const target = managed('harikube');
+    const links = (secret: SecretObject) => secretLinks(secret, () => undefined);
+    const slim = keepManagedData((ref) => ref.namespace === 'harikube', links);
+    const target: SecretObject = managed('harikube');
     slim(target);
-    assert.deepEqual(Object.keys(target.metadata.annotations), ['harikube.info/entries']);
-    assert.equal(target.metadata.managedFields, undefined);
-    // What the merge reads of another target is unchanged by the cut.
     const whole = managed('harikube');
-    assert.deepEqual(writtenOf(target, []), writtenOf(whole, []));
-    assert.equal(writtenOf(target, []).size, 1);
+    assert.deepEqual(target, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'topology-config',
+        namespace: 'harikube',
+        uid: 'u-harikube',
+        resourceVersion: '9',
+        labels: { 'app.kubernetes.io/managed-by': 'topology-webhook' },
+      },
+      links: { names: ['orders-db'], uids: ['c1'] },
+      dataBytes: secretDataBytes(whole.data),
+    });
+    assert.ok(secretDataBytes(whole.data) > 1 << 20);
+    assert.ok(
+      JSON.stringify(target).length < 1000,
+      'the megabyte entry costs nothing in the cache',
+    );
+    // What linked.ts reads of another target is what the whole Secret gives.
+    assert.deepEqual((target as unknown as CachedTargetSecret).links, links(whole));
 
-    const tenant = managed('team-b');
-    tenant.data['big'] = big;
+    const tenant: SecretObject = managed('team-b');
+    tenant.data!['big'] = big;
     slim(tenant);
     assert.equal(tenant.data, undefined);
+    assert.deepEqual(tenant.links, { names: [], uids: [] });
+    assert.equal(tenant.dataBytes, 0);
     assert.ok(JSON.stringify(tenant).length < 1000, 'no megabyte left');
   });
 

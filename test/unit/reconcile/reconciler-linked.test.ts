@@ -1,11 +1,16 @@
 // reconcileTarget merges the targets linked to its own by a backend name
-// (linked.ts): a name another target's cached Secret holds, in an entry its
-// config no longer matches, still decides a conflict here; a target linked by
-// nothing takes no part.
+// (linked.ts): a name another target's Secret holds, in an entry its config
+// no longer matches, still decides a conflict here; a target linked by
+// nothing takes no part. The cache tells which Secrets are linked (it keeps
+// no entry value); a linked one is read live.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { type RestClient } from '../../../src/kube/rest.ts';
+import { ApiError } from '../../../src/resource/errors.ts';
+import { paths, type RestClient } from '../../../src/kube/rest.ts';
+import { keepManagedData } from '../../../src/kube/secret-cache.ts';
+import { secretLinks } from '../../../src/reconcile/linked.ts';
+import type { CachedTargetSecret } from '../../../src/reconcile/ports.ts';
 import { restStores } from '../../../src/kube/stores.ts';
 import { ENTRIES_ANNOTATION } from '../../../src/reconcile/incumbents.ts';
 import { mergeTarget } from '../../../src/reconcile/merge.ts';
@@ -65,15 +70,42 @@ function otherSecret(): Secret {
   return { ...secret, metadata: { ...secret.metadata, resourceVersion: '4' } } as Secret;
 }
 
-async function statusOf(cached: Secret[]): Promise<Record<string, unknown> | undefined> {
-  let status: Record<string, unknown> | undefined;
+/** The other Secret as the managed-Secret cache keeps it. */
+function cachedOther(): CachedTargetSecret {
+  const secret = otherSecret();
+  keepManagedData(
+    () => true,
+    (whole) => secretLinks(whole, () => undefined),
+  )(secret);
+  return secret as unknown as CachedTargetSecret;
+}
+
+interface Run {
+  status: Record<string, unknown> | undefined;
+  /** Paths of the Secrets read live. */
+  read: string[];
+  replaced: number;
+}
+
+async function reconcile(
+  cached: CachedTargetSecret[],
+  other: () => Promise<Secret> = async () => otherSecret(),
+): Promise<Run> {
+  const run: Run = { status: undefined, read: [], replaced: 0 };
   const rest: RestClient = {
-    get: async <T>() => emptyTargetSecret() as T,
+    get: async <T>(path: string) => {
+      run.read.push(path);
+      if (path === paths.secret('harikube', 'other')) return (await other()) as T;
+      return emptyTargetSecret() as T;
+    },
     create: async <T>() => ({}) as T,
-    replace: async <T>() => ({}) as T,
+    replace: async <T>() => {
+      run.replaced++;
+      return {} as T;
+    },
     patch: async <T>(_path: string, _type: unknown, body: unknown) => {
-      status = (body as { status?: Record<string, unknown> }).status ?? status;
-      return { ...orders, status } as T;
+      run.status = (body as { status?: Record<string, unknown> }).status ?? run.status;
+      return { ...orders, status: run.status } as T;
     },
     delete: async <T>() => undefined as T,
   };
@@ -89,11 +121,13 @@ async function statusOf(cached: Secret[]): Promise<Record<string, unknown> | und
     mayWrite: () => true,
   });
   assert.equal(result, 'done');
-  return status;
+  return run;
 }
 
-test("a name held in a linked target's cached Secret decides the conflict; without that Secret there is none", async () => {
-  const linked = await statusOf([otherSecret()]);
+const statusOf = async (cached: CachedTargetSecret[]) => (await reconcile(cached)).status;
+
+test("a name held in a linked target's Secret decides the conflict; without that Secret there is none", async () => {
+  const linked = await statusOf([cachedOther()]);
   assert.equal(linked?.deployStatus, 'Error');
   assert.match(
     String(linked?.deployStatusReason),
@@ -101,4 +135,47 @@ test("a name held in a linked target's cached Secret decides the conflict; witho
   );
   const alone = await statusOf([]);
   assert.equal(alone?.deployStatus, 'Active');
+});
+
+test('the cache keeps no entry value: a linked Secret is read live, one linked by nothing is not read', async () => {
+  const cached = cachedOther();
+  assert.equal((cached as { data?: unknown }).data, undefined);
+  assert.ok(!JSON.stringify(cached).includes(Object.values(olderEntry.data)[0]!));
+  const linked = await reconcile([cached]);
+  assert.deepEqual(linked.read, [
+    paths.secret('harikube', 'routes'),
+    paths.secret('harikube', 'other'),
+  ]);
+  // Its cached links name nothing this target's configs hold: not linked, not read.
+  const unlinked = await reconcile([{ ...cached, links: { names: ['elsewhere-db'], uids: [] } }]);
+  assert.deepEqual(unlinked.read, [paths.secret('harikube', 'routes')]);
+  assert.equal(unlinked.status?.deployStatus, 'Active');
+});
+
+test('a linked Secret is merged as the API server holds it, not as the cache last saw it', async () => {
+  // Deleted since the cache saw it: its name decides nothing any more.
+  const gone = await reconcile([cachedOther()], async () => {
+    throw new ApiError(
+      404,
+      'NotFound',
+      'GET /api/v1/namespaces/harikube/secrets/other: 404 secrets "other" not found',
+    );
+  });
+  assert.equal(gone.status?.deployStatus, 'Active');
+});
+
+test('a linked Secret the operator may not read: nothing is written, the configs say why', async () => {
+  const denied = await reconcile([cachedOther()], async () => {
+    throw new ApiError(
+      403,
+      'Forbidden',
+      'GET /api/v1/namespaces/harikube/secrets/other: 403 secrets "other" is forbidden',
+    );
+  });
+  assert.equal(denied.replaced, 0);
+  assert.equal(denied.status?.deployStatus, 'Error');
+  assert.match(
+    String(denied.status?.deployStatusReason),
+    /^the operator is not allowed to read Secret harikube\/other \(RBAC\)/,
+  );
 });
