@@ -62,8 +62,8 @@ const olderEntry = mergeTarget(
   policy,
 );
 
-function otherSecret(): Secret {
-  const [key, value] = Object.entries(olderEntry.data)[0]!;
+function otherSecret(entry = olderEntry): Secret {
+  const [key, value] = Object.entries(entry.data)[0]!;
   const secret = managedSecret({ namespace: 'harikube', name: 'other' }, { [key]: value }, 'data', {
     [ENTRIES_ANNOTATION]: JSON.stringify({ [key]: 'u2:1' }),
   });
@@ -90,6 +90,7 @@ interface Run {
 async function reconcile(
   cached: CachedTargetSecret[],
   other: () => Promise<Secret> = async () => otherSecret(),
+  more: TopologyConfig[] = [],
 ): Promise<Run> {
   const run: Run = { status: undefined, read: [], replaced: 0 };
   const rest: RestClient = {
@@ -112,7 +113,7 @@ async function reconcile(
   const result = await reconcileTarget(TARGET, {
     ...restStores(rest),
     configsOfTarget: () => [orders],
-    allConfigs: () => [orders, older],
+    allConfigs: () => [orders, older, ...more],
     managedSecrets: () => cached,
     keys,
     policy: () => policy,
@@ -178,4 +179,43 @@ test('a linked Secret the operator may not read: nothing is written, the configs
     String(denied.status?.deployStatusReason),
     /^the operator is not allowed to read Secret harikube\/other \(RBAC\)/,
   );
+});
+
+test("a linked Secret's links as read can link one more target, whose Secret is read too", async () => {
+  const third = config('third', 'u3', 'harikube/third', 'third-db', '2021-01-01T00:00:00Z');
+  const cachedThird: CachedTargetSecret = {
+    metadata: { name: 'third', namespace: 'harikube', resourceVersion: '2' },
+    links: { names: [], uids: [] },
+    dataBytes: 0,
+  };
+  // The other Secret holds a second name now, one the cache has not seen: third's.
+  const [backend] = older.spec.backends;
+  const both = mergeTarget(
+    OTHER,
+    [
+      {
+        ...older,
+        spec: {
+          ...older.spec,
+          backends: [
+            { ...backend!, name: 'shared-db' },
+            { name: 'third-db', endpoint: 'sqlite://older-2.db', prefix: { prefix: '/older-2/' } },
+          ],
+        },
+      },
+    ],
+    keys,
+    policy,
+  );
+  const reads = async (other: Secret) =>
+    (await reconcile([cachedOther(), cachedThird], async () => other, [third])).read;
+  assert.deepEqual(await reads(otherSecret(both)), [
+    paths.secret('harikube', 'routes'),
+    paths.secret('harikube', 'other'),
+    paths.secret('harikube', 'third'),
+  ]);
+  assert.deepEqual(await reads(otherSecret()), [
+    paths.secret('harikube', 'routes'),
+    paths.secret('harikube', 'other'),
+  ]);
 });
