@@ -205,12 +205,23 @@ const prepared = new WeakMap<TopologyConfig, PreparedObject>();
 /** uid → the latest content seen under it (a digest of its JSON) and what it prepared. */
 const preparedByUid = new Map<string, { digest: string; entry: Prepared }>();
 
-/** The JSON of everything the API server stores, as a short digest (managedFields left out: bookkeeping). */
+/**
+ * What the merge judges and renders, as a short digest: the object without
+ * managedFields (bookkeeping), resourceVersion and status. The reconciler's
+ * own status writes change only those two, and with them in the digest each
+ * one made the next merge judge, render and read back that config's entry
+ * again (at 10,000 configs, 5 MB of entries read back were held). A status
+ * cannot fail the static rules: the API server checks it against the same
+ * schema when it is written.
+ */
 function contentDigest(raw: TopologyConfig): string {
-  const { managedFields: _, ...metadata } = raw.metadata as typeof raw.metadata & {
-    managedFields?: unknown;
-  };
-  return hash('sha1', stringifyJson({ ...raw, metadata }), 'base64');
+  const {
+    managedFields: _,
+    resourceVersion: _version,
+    ...metadata
+  } = raw.metadata as typeof raw.metadata & { managedFields?: unknown };
+  const { status: _status, ...content } = raw;
+  return hash('sha1', stringifyJson({ ...content, metadata }), 'base64');
 }
 
 function refusalOf(raw: TopologyConfig, policy: Policy): Refused | undefined {
@@ -719,6 +730,9 @@ function incumbentsOf(
       // No live config owns it: its config was deleted (a new one under the same name is a newcomer).
       if (!raw || targetOf(raw, policy) !== target || seated.has(entry.uid)) continue;
       seated.add(entry.uid);
+      // What was remembered of its content, so that an object new since the
+      // last merge (a status write) finds its rendering before its entry is read.
+      preparedOnce(raw, policy);
       incumbents.push({
         raw,
         target,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Connection } from '../../../src/kube/connection.ts';
 import {
   createRestClient,
@@ -125,6 +127,48 @@ describe('REST client: connections are kept', () => {
       await rest.create('/api/v1/namespaces/a/events', {});
       await rest.replace('/api/v1/namespaces/a/secrets/c', {});
       assert.equal(handshakes, 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+// The agent keeps a kept-alive socket's first request, and so its listeners,
+// for the socket's life: they held that call's whole answer (a list page of
+// 500 configs, a Secret of every entry), one per socket.
+describe('REST client: a kept connection holds nothing of the calls made on it', () => {
+  test('an answer (and the body sent) can be collected while the socket it came on stays open', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const server = await listenLocal((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ items: Array.from({ length: 2000 }, (_, i) => ({ i })) }));
+      });
+    });
+    let sockets = 0;
+    server.server.on('secureConnection', () => sockets++);
+    try {
+      const rest = createRestClient(server.connection());
+      const registry = new FinalizationRegistry<string>((what) => collected.add(what));
+      const collected = new Set<string>();
+      await (async () => {
+        const answer = await rest.get<{ items: unknown[] }>('/api/v1/namespaces/a/configmaps');
+        assert.equal(answer.items.length, 2000);
+        registry.register(answer, 'the answer');
+        const body = { data: { big: 'x'.repeat(100_000) } };
+        registry.register(body, 'the body sent');
+        await rest.replace('/api/v1/namespaces/a/configmaps/b', body);
+      })();
+      for (let i = 0; i < 20 && collected.size < 2; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+      }
+      assert.deepEqual([...collected].sort(), ['the answer', 'the body sent']);
+      // Still one open connection: it was kept, and kept nothing.
+      await rest.get('/api/v1/namespaces/a/configmaps');
+      assert.equal(sockets, 1);
     } finally {
       await server.close();
     }

@@ -8,6 +8,7 @@ import type { WrittenEntry } from '../../../src/reconcile/incumbents.ts';
 import { entryReads, mergeAll, type MergeResult } from '../../../src/reconcile/merge.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import type { KeyLookup } from '../../../src/rules/view.ts';
+import { renders } from '../../../src/secret-format/entry.ts';
 import { backend, config, policy } from '../rules/fixtures.ts';
 
 const noKeys: KeyLookup = { keysOf: () => ({ found: false, keys: [] }) };
@@ -104,5 +105,39 @@ test('once entries are known from their configs, a changed route is still judged
     [...after.results.values()].map((r) => r.data),
     [...results.values()].map((r) => r.data),
     'the entry written for generation 1 stays as it was',
+  );
+});
+
+test("the reconciler's own status writes (a new resourceVersion and status) make no entry read back or rendered again", () => {
+  const configs = Array.from({ length: 10 }, (_, i) => stored(80 + i));
+  let results = mergeAll(configs, noKeys, policy);
+  results = again(configs, results).results;
+  // As the API server answers a status PATCH: the same spec, a new version and status.
+  const written = configs.map((c) => {
+    const next = structuredClone(c);
+    next.metadata.resourceVersion = String(Number(c.metadata.resourceVersion) + 1000);
+    next.status = {
+      ...next.status,
+      deployStatusReason: 'merged',
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Active',
+          message: 'merged',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+    } as TopologyConfig['status'];
+    return next;
+  });
+  const rendersBefore = renders.count;
+  const after = again(written, results);
+  assert.equal(after.reads, 0, 'entries read back');
+  assert.equal(renders.count - rendersBefore, 0, 'entries rendered');
+  assert.deepEqual(outcomes(after.results), outcomes(results));
+  assert.deepEqual(
+    [...after.results.values()].map((r) => r.data),
+    [...results.values()].map((r) => r.data),
   );
 });
