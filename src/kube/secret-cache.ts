@@ -9,7 +9,7 @@
 
 import type { NamespacedName } from '../resource/names.ts';
 import type { SecretObject } from '../resource/secret.ts';
-import type { EntryLinks } from '../reconcile/linked.ts';
+import { NO_LINKS, type EntryLinks } from '../reconcile/linked.ts';
 import type { CachedTargetSecret } from '../reconcile/ports.ts';
 import { KEY_SECRETS_KEPT } from '../rules/encryption.ts';
 import { secretDataBytes } from '../secret-format/size.ts';
@@ -21,8 +21,6 @@ export const KEY_SECRET_LIMITS = {
   /** Key Secrets whose keys are kept; one more gets a clear reason instead. */
   secrets: KEY_SECRETS_KEPT,
 } as const;
-
-const NO_LINKS: EntryLinks = Object.freeze({ names: [], uids: [] });
 
 /** Base64 lengths of 16, 24 and 32-byte keys. */
 const KEY_LENGTHS = new Set([24, 32, 44]);
