@@ -7,6 +7,7 @@ import { hash } from 'node:crypto';
 import { formatNamespacedName, type NamespacedName } from '../resource/names.ts';
 import type { TopologyConfig } from '../resource/types.ts';
 import { isRecord } from '../resource/json.ts';
+import { flatString } from '../runtime/strings.ts';
 import { databaseIdentity } from './endpoint-identity.ts';
 import { isActive } from './append-only.ts';
 import type { KeySet } from './key-space.ts';
@@ -66,9 +67,10 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 export function hashEndpoint(endpoint: string): string {
   // The one-shot hash: no Hash object per call (a review hashes every endpoint).
-  // Only compared in memory, so 128 bits of it in base64 do: 22 characters
-  // instead of 64 hex ones, two held per backend (1.8 MB at 10,000 configs).
-  return hash('sha256', endpoint, 'base64').slice(0, 22);
+  // Only compared in memory, so 128 bits of it do: 22 characters instead of
+  // 64 hex ones, two held per backend. Encoded from the first 16 bytes rather
+  // than sliced from the whole: a slice would keep its 44-character parent.
+  return hash('sha256', endpoint, 'buffer').toString('base64url', 0, 16);
 }
 
 function databaseHashOf(endpoint: string | undefined): string | undefined {
@@ -103,40 +105,41 @@ function keysOf(canonical: string, field: SelectorField, value: Record<string, u
   return keys;
 }
 
-/** The facts of one routing selector, or undefined when it is absent. */
+/**
+ * The facts of one routing selector, or undefined when it is absent. Each
+ * object is built whole, in one literal: adding `keys` to a spread copy put
+ * it out of the object, in a property array of its own (0.8 MB at 10,000
+ * configs). Canonical strings and prefixes are held for the config's life,
+ * so they are flattened (flatString).
+ */
 export function selectorFacts(field: SelectorField, value: unknown): SelectorFacts | undefined {
   if (!isRecord(value)) return undefined;
-  const facts = selectorShape(field, value);
-  return { ...facts, keys: keysOf(facts.canonical, field, value) };
-}
-
-function selectorShape(
-  field: SelectorField,
-  value: Record<string, unknown>,
-): Omit<SelectorFacts, 'keys'> {
   switch (field) {
     case 'customresource': {
       const group = str(value.group) ?? '';
       const kind = str(value.kind) ?? '';
-      return { field, canonical: `customresource:${part(group)}${kind}`, group, kind };
+      const canonical = flatString(`customresource:${part(group)}${kind}`);
+      return { field, canonical, group, kind, keys: keysOf(canonical, field, value) };
     }
     case 'namespace': {
       const namespace = str(value.namespace) ?? '';
       const kinds = canonicalKinds(value.kinds);
-      const list = kinds.map(part).join('');
-      return { field, canonical: `namespace:${part(namespace)}${list}`, namespace, kinds };
+      const canonical = flatString(`namespace:${part(namespace)}${kinds.map(part).join('')}`);
+      return { field, canonical, namespace, kinds, keys: keysOf(canonical, field, value) };
     }
     case 'prefix': {
       // Both forms compare alike: `pods` is `/registry/pods`.
       const raw = str(value.prefix) ?? '';
-      const prefix = raw === '' ? '' : normalizePrefix(raw);
-      return { field, canonical: `prefix:${prefix}`, prefix };
+      const prefix = raw === '' ? '' : flatString(normalizePrefix(raw));
+      const canonical = flatString(`prefix:${prefix}`);
+      return { field, canonical, prefix, keys: keysOf(canonical, field, value) };
     }
-    case 'regexp':
-      return {
-        field,
-        canonical: `regexp:${part(str(value.prefix) ?? '')}${str(value.key) ?? ''}`,
-      };
+    case 'regexp': {
+      const canonical = flatString(
+        `regexp:${part(str(value.prefix) ?? '')}${str(value.key) ?? ''}`,
+      );
+      return { field, canonical, keys: keysOf(canonical, field, value) };
+    }
   }
 }
 
@@ -199,7 +202,7 @@ function computeFacts(
   const backends = Array.isArray(spec.backends) ? (spec.backends as unknown[]) : [];
   const created = Date.parse(str(meta.creationTimestamp) ?? '');
   return {
-    key: formatNamespacedName(ref),
+    key: flatString(formatNamespacedName(ref)),
     ref,
     target: str(spec.targetSecret),
     position: typeof spec.position === 'number' ? spec.position : undefined,

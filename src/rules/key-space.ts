@@ -43,6 +43,7 @@
 //   describeKeySet(set)             short text for reasons
 import { RE2JS } from 're2js';
 import { isRecord } from '../resource/json.ts';
+import { flatString } from '../runtime/strings.ts';
 import { BUILTIN_RESOURCES } from './storage-keys.ts';
 
 export { BUILTIN_RESOURCES };
@@ -95,7 +96,8 @@ export function normalizePrefix(prefix: string): string {
 
 /** Keys starting with `prefix` (either form). */
 export function prefixKeys(prefix: string): KeySet {
-  return { parts: [{ type: 'prefix', value: normalizePrefix(prefix) }] };
+  // Held as long as the route: flat (a namespace route's prefixes are built by joining).
+  return { parts: [{ type: 'prefix', value: flatString(normalizePrefix(prefix)) }] };
 }
 
 /** Exactly one key (absolute). */

@@ -81,3 +81,30 @@ test('facts are derived once per object and endpoints, so the index and the merg
   assert.notEqual(factsOf(copy, endpoints), other);
   assert.deepEqual(factsOf(copy, endpoints), index.factsOfVersion(c));
 });
+
+test('the strings facts hold for a config’s life are flat copies, not trees of joins or slices of a longer string', async () => {
+  const { factsOf } = await import('../../../src/rules/facts.ts');
+  const { setFlagsFromString } = await import('node:v8');
+  const { backend, config } = await import('./fixtures.ts');
+  setFlagsFromString('--allow-natives-syntax');
+  // A V8 intrinsic: parsed only while the flag is set. An internalized string is flat and shared.
+  const isInternalized = new Function('s', 'return %IsInternalizedString(s)') as (
+    s: string,
+  ) => boolean;
+  setFlagsFromString('--no-allow-natives-syntax');
+  const c = config({ name: 'orders', backends: [backend('orders-db')] });
+  const b = c.spec.backends[0]!;
+  Object.assign(b, { prefix: { prefix: `app-${Date.now()}/` } });
+  const facts = factsOf(c, [b.endpoint]);
+  const selector = facts.backends[0]!.selectors[0]!;
+  assert.equal(selector.field, 'prefix');
+  for (const [what, value] of [
+    ['key', facts.key],
+    ['canonical', selector.canonical],
+    ['prefix', selector.prefix!],
+    ['key prefix', (selector.keys.parts[0] as { value: string }).value],
+  ] as const)
+    assert.ok(isInternalized(value), `${what} ${value} is flat`);
+  // 128 bits in base64url, its own string (a slice of the 44-character digest kept the digest).
+  assert.match(facts.backends[0]!.endpointHash!, /^[A-Za-z0-9_-]{22}$/);
+});
