@@ -13,6 +13,7 @@ import { NO_LINKS, type EntryLinks } from '../reconcile/linked.ts';
 import type { CachedTargetSecret } from '../reconcile/ports.ts';
 import { KEY_SECRETS_KEPT } from '../rules/encryption.ts';
 import { secretDataBytes } from '../secret-format/size.ts';
+import { flatString } from '../runtime/strings.ts';
 
 /** Bounds of the key-Secret cache. */
 export const KEY_SECRET_LIMITS = {
@@ -90,26 +91,23 @@ export function keepManagedData(
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-// Strings that many cached configs repeat (apiVersion and kind, namespaces,
-// targets, finalizers, kinds, condition types, reasons and times, the three
-// conditions' one message), held once: JSON.parse gives every object its own
-// copy. Fields unique to each object are left alone, so that they do not
-// crowd the table out; it is emptied when full, which costs a few copies.
-const INTERNED_MAX = 8_192;
-const INTERNED_LENGTH = 256;
-const UNIQUE_FIELDS = new Set(['name', 'uid', 'resourceVersion', 'creationTimestamp', 'endpoint']);
-const interned = new Map<string, string>();
+// Every string of a cached config, held as V8's internalized copy
+// (flatString): one copy of each string the process holds anywhere. Many
+// configs repeat theirs (apiVersion and kind, namespaces, targets,
+// finalizers, kinds, condition types, reasons and times, the three
+// conditions' one message), and a relist or a restarted watch brings new
+// objects whose every string (uid, names, endpoints) is still held by what
+// was derived from the old ones (facts, the merge's memo, the managed
+// Secrets' links): JSON.parse gives each object its own copies, 4.5 MB more
+// at 10,000 configs after one relist. The string table holds them weakly,
+// so nothing outlives its last holder. A string longer than
+// INTERNED_LENGTH (an annotation, say) is left as it is: hashing it costs
+// more than a copy of it could save.
+const INTERNED_LENGTH = 1_024;
+const intern = (value: string): string =>
+  value.length > INTERNED_LENGTH ? value : flatString(value);
 
-function intern(value: string): string {
-  if (value.length > INTERNED_LENGTH) return value;
-  const held = interned.get(value);
-  if (held !== undefined) return held;
-  if (interned.size >= INTERNED_MAX) interned.clear();
-  interned.set(value, value);
-  return value;
-}
-
-/** Every string of `value` (but UNIQUE_FIELDS') replaced, in place, by its interned copy. */
+/** Every string of `value` replaced, in place, by its internalized copy. */
 function internStrings(value: unknown): void {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -123,9 +121,8 @@ function internStrings(value: unknown): void {
   const object = value as Record<string, unknown>;
   for (const key of Object.keys(object)) {
     const item = object[key];
-    if (typeof item === 'string') {
-      if (!UNIQUE_FIELDS.has(key)) object[key] = intern(item);
-    } else internStrings(item);
+    if (typeof item === 'string') object[key] = intern(item);
+    else internStrings(item);
   }
 }
 

@@ -281,4 +281,46 @@ describe('keepConfigFields: repeated strings interned', () => {
       assert.deepEqual(config, make(i));
     }
   });
+
+  test('a relist’s new object shares its strings (uid, names, endpoints) with what the old one left held: each is the internalized copy', () => {
+    setFlagsFromString('--allow-natives-syntax');
+    const isInternalized = new Function('s', 'return %IsInternalizedString(s)') as (
+      s: string,
+    ) => boolean;
+    setFlagsFromString('--no-allow-natives-syntax');
+    // Parsed as the informer parses a list page: every long string is a copy of its own.
+    const json = JSON.stringify({
+      metadata: {
+        name: 'orders-with-a-long-name',
+        namespace: 'team-a',
+        uid: '6f1c2b8e-0d3a-4c51-9a7e-2f4b8c9d0e1f',
+        creationTimestamp: '2026-01-01T00:00:00Z',
+      },
+      spec: {
+        targetSecret: 'harikube/topology',
+        backends: [{ name: 'orders-db', endpoint: 'postgres://u:p@orders-db.shop.svc:5432/x' }],
+      },
+      status: {
+        conditions: [{ message: 'merged into harikube/topology as 0000000001-team-a.orders.yaml' }],
+      },
+      annotations: { big: 'z'.repeat(2_000) },
+    });
+    const config = JSON.parse(json) as {
+      metadata: { name: string; uid: string; creationTimestamp: string };
+      spec: { backends: { endpoint: string }[] };
+      status: { conditions: { message: string }[] };
+      annotations: { big: string };
+    };
+    assert.ok(!isInternalized(config.metadata.uid), 'JSON.parse copies it');
+    keepConfigFields(config);
+    for (const [what, value] of [
+      ['uid', config.metadata.uid],
+      ['name', config.metadata.name],
+      ['creationTimestamp', config.metadata.creationTimestamp],
+      ['endpoint', config.spec.backends[0]!.endpoint],
+      ['message', config.status.conditions[0]!.message],
+    ] as const)
+      assert.ok(isInternalized(value), `${what} is internalized`);
+    assert.equal(config.annotations.big, 'z'.repeat(2_000), 'a long string is kept as it is');
+  });
 });
