@@ -781,12 +781,13 @@ function mergeWith(
   state: MergeState,
 ): Map<string, MergeResult> {
   const all = distinct(configs);
-  const keySecrets = new KeySecretPoints(
-    (state.cluster ?? all).flatMap((c) => {
-      const secret: unknown = c.spec?.endpointDecryptSecret;
-      return typeof secret === 'string' ? [secret] : [];
-    }),
-  );
+  // A loop, not flatMap: a list per config of the cluster, every merge.
+  const named: string[] = [];
+  for (const c of state.cluster ?? all) {
+    const secret: unknown = c.spec?.endpointDecryptSecret;
+    if (typeof secret === 'string') named.push(secret);
+  }
+  const keySecrets = new KeySecretPoints(named);
   forgetDeleted(state.cluster ?? all);
   forgetUnreadEntries(state.written?.keys() ?? [], state.cluster ?? all, policy);
   const merger = new Merger(policy, keySecrets);

@@ -358,18 +358,22 @@ async function linkedOf(
   deps: ReconcilerDeps,
 ): Promise<{ configs: TopologyConfig[]; written: Map<string, WrittenSecret>; denied?: Refused }> {
   const byTarget = new Map<string, TopologyConfig[]>([[target, [...configs]]]);
-  const byUid = new Map<string, TopologyConfig>();
-  for (const config of [...configs, ...others]) {
-    const uid = config.metadata.uid;
-    if (uid) byUid.set(uid, config);
-  }
+  // The owners of this target's entries are nearly always its own configs:
+  // the whole cluster is mapped by uid only when an owner is not among them.
+  const byUid = (list: readonly TopologyConfig[], into = new Map<string, TopologyConfig>()) => {
+    for (const config of list) if (config.metadata.uid) into.set(config.metadata.uid, config);
+    return into;
+  };
+  const own = byUid(configs);
+  let everyUid: Map<string, TopologyConfig> | undefined;
+  const ownerOf = (uid: string) =>
+    own.get(uid) ?? (everyUid ??= byUid(others, byUid(configs))).get(uid);
   for (const config of others) {
     const t = targetOf(config, policy);
     const list = byTarget.get(t);
     if (list) list.push(config);
     else byTarget.set(t, [config]);
   }
-  const ownerOf = (uid: string) => byUid.get(uid);
   const entries = new Map<string, EntryLinks>([[target, writtenLinks(written, ownerOf)]]);
   const cached: string[] = [];
   for (const secret of deps.managedSecrets?.() ?? []) {
