@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
+import { hasFastProperties, isInternalized } from '../v8-intrinsics.ts';
 import { keysFromSecretData } from '../../../src/crypto/aes-gcm.ts';
 import {
   KEY_SECRET_LIMITS,
@@ -205,12 +205,6 @@ describe('what the Secret caches keep', () => {
 
 describe('keepConfigFields: memory per cached config', () => {
   test('the metadata it keeps is still a fast object in V8, not a hash table (~430 bytes more per config)', () => {
-    setFlagsFromString('--allow-natives-syntax');
-    // A V8 intrinsic: parsed only while the flag is set.
-    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (
-      o: object,
-    ) => boolean;
-    setFlagsFromString('--no-allow-natives-syntax');
     // As the API server sends it: managedFields after the fields kept.
     const config = JSON.parse(
       JSON.stringify({
@@ -283,11 +277,6 @@ describe('keepConfigFields: repeated strings interned', () => {
   });
 
   test('a relist’s new object shares its strings (uid, names, endpoints) with what the old one left held: each is the internalized copy', () => {
-    setFlagsFromString('--allow-natives-syntax');
-    const isInternalized = new Function('s', 'return %IsInternalizedString(s)') as (
-      s: string,
-    ) => boolean;
-    setFlagsFromString('--no-allow-natives-syntax');
     // Parsed as the informer parses a list page: every long string is a copy of its own.
     const json = JSON.stringify({
       metadata: {

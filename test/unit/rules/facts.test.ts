@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { canonicalKinds, selectorFacts, SELECTOR_FIELDS } from '../../../src/rules/facts.ts';
+import { isInternalized } from '../v8-intrinsics.ts';
 
 // Short strings over a tiny alphabet (with the separator ':' and digits) so
 // that near-collisions such as "1:a" vs "a" are tried often.
@@ -84,14 +85,7 @@ test('facts are derived once per object and endpoints, so the index and the merg
 
 test('the strings facts hold for a config’s life are flat copies, not trees of joins or slices of a longer string', async () => {
   const { factsOf } = await import('../../../src/rules/facts.ts');
-  const { setFlagsFromString } = await import('node:v8');
   const { backend, config } = await import('./fixtures.ts');
-  setFlagsFromString('--allow-natives-syntax');
-  // A V8 intrinsic: parsed only while the flag is set. An internalized string is flat and shared.
-  const isInternalized = new Function('s', 'return %IsInternalizedString(s)') as (
-    s: string,
-  ) => boolean;
-  setFlagsFromString('--no-allow-natives-syntax');
   const c = config({ name: 'orders', backends: [backend('orders-db')] });
   const b = c.spec.backends[0]!;
   Object.assign(b, { prefix: { prefix: `app-${Date.now()}/` } });
