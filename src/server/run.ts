@@ -333,7 +333,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ),
     () => election?.mayWrite() ?? true,
   );
-  // Reviews coming fast: the reconciler waits for them (controller.ts).
+  // Reviews coming fast (for a person, or for the merges): the reconciler waits for them (controller.ts).
   const burst = new AdmissionBurst();
   const controller = createController({
     deps: {
@@ -354,7 +354,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     holdBack: () => burst.quietIn(),
     logger,
     observer: {
-      reconciled: (result, seconds) => metrics.observeReconcile(result, seconds),
+      reconciled: (result, seconds) => {
+        metrics.observeReconcile(result, seconds);
+        burst.reconciled(seconds * 1000);
+      },
       queueDepth: (depth) => metrics.setWorkqueueDepth(depth),
       workers: (active, max) => metrics.setWorkers(active, max),
       queue: metrics.workQueue,
