@@ -1,10 +1,12 @@
 // The webhook's HTTPS transport: a fastify instance that decodes
 // AdmissionReviews, hands them to the handlers and logs one line per review.
+import { isDeepStrictEqual } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AdmissionContext, AdmissionHandler } from './handlers.ts';
 import { mutateTopologyConfig, validateExistingData, validateTopologyConfig } from './handlers.ts';
-import { BadReviewError, decodeReview, encodeReview } from './review.ts';
+import { BadReviewError, decodeReview, encodeReview, type AdmissionRequest } from './review.ts';
+import { isRecord } from '../resource/json.ts';
 import {
   MAX_NESTING_DEPTH,
   jsonTextTooDeep,
@@ -20,6 +22,18 @@ export interface ReviewObservation {
   operation: string;
   allowed: boolean;
   seconds: number;
+  /**
+   * Whether the request brings the merge work: a CREATE, a DELETE, or an
+   * UPDATE of the spec. Housekeeping (finalizers, labels, the reconciler's
+   * own writes) does not.
+   */
+  changesSpec: boolean;
+}
+
+function changesSpec(review: AdmissionRequest): boolean {
+  if (review.operation !== 'UPDATE') return true;
+  const spec = (o: unknown) => (isRecord(o) ? o.spec : undefined);
+  return !isDeepStrictEqual(spec(review.object), spec(review.oldObject));
 }
 
 /** Every HTTP request to a webhook path, answered or not (controller-runtime's webhook metrics). */
@@ -237,6 +251,7 @@ export function buildWebhookServer(options: WebhookServerOptions): FastifyInstan
             operation: review.operation,
             allowed: response.allowed,
             seconds,
+            changesSpec: changesSpec(review),
           });
           // Like Gatekeeper and Kyverno: a denial or a warning is worth a
           // line at info, a plain "allowed" only at debug (the metrics count

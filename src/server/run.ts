@@ -414,8 +414,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         context: () => ({ view: index, policy, existingData, authorizeOverride }),
         logger,
         http: metrics.webhookHttp,
-        observe: ({ webhook: kind, operation, allowed, seconds }) => {
-          burst.reviewed();
+        observe: ({ webhook: kind, operation, allowed, seconds, changesSpec }) => {
+          // The reconciler's own writes (finalizers, labels) are
+          // reviewed too: counted, its first reconciles at 10,000 configs held
+          // themselves back.
+          if (changesSpec) burst.reviewed();
           metrics.observeAdmission({
             webhook: kind === 'validate' ? 'validating' : 'mutating',
             operation,

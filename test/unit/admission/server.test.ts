@@ -566,3 +566,40 @@ describe('HTTP observer (controller-runtime webhook metrics)', () => {
     ]);
   });
 });
+
+describe('review observer', () => {
+  test('tells the reviews that bring the merge work (create, delete, a spec changed) from housekeeping', async () => {
+    const seen: { operation: string; changesSpec: boolean }[] = [];
+    const observed = buildWebhookServer({
+      tls: serving,
+      context: () => ({ view: index, policy: defaultPolicy }),
+      logger: pino({ level: 'silent' }),
+      observe: ({ operation, changesSpec }) => seen.push({ operation, changesSpec }),
+    });
+    await observed.ready();
+    try {
+      const config = topologyConfig();
+      const withFinalizer = structuredClone(config);
+      withFinalizer.metadata.finalizers = ['harikube.info/topology-config'];
+      const moved = structuredClone(config);
+      moved.spec.position = (config.spec.position ?? 0) + 1;
+      for (const body of [
+        review('CREATE', config),
+        review('UPDATE', withFinalizer, config),
+        review('UPDATE', moved, config),
+        review('DELETE', undefined, config),
+      ]) {
+        const res = await observed.inject({ method: 'POST', url: '/validate', payload: body });
+        assert.equal(res.statusCode, 200);
+      }
+    } finally {
+      await observed.close();
+    }
+    assert.deepEqual(seen, [
+      { operation: 'CREATE', changesSpec: true },
+      { operation: 'UPDATE', changesSpec: false },
+      { operation: 'UPDATE', changesSpec: true },
+      { operation: 'DELETE', changesSpec: true },
+    ]);
+  });
+});
