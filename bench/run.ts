@@ -108,14 +108,20 @@ if (merge) {
 if (memory) {
   for (const run of memory.runs) {
     const share = (run.peakRssMiB * 2 ** 20) / run.limitBytes;
-    const killed = run.oomKills > 0 || run.error !== undefined;
+    // Killed: by the cgroup's OOM killer, or dead of a signal (V8 out of
+    // heap aborts) before the benchmark stopped it. A phase that did not
+    // finish in its time is another verdict.
+    const killed = run.oomKills > 0 || run.exit === 'killed';
+    const finished = run.error === undefined ? 'met' : `MISSED (${run.error.split('\n')[0]})`;
     const target =
       run.configs <= 3
         ? `idle RSS ≤ 100 MB: ${(((run.phases.find((p) => p.name === 'idle')?.endRssMiB ?? 0) * 2 ** 20) / 1e6).toFixed(0)} MB (${verdict(((run.phases.find((p) => p.name === 'idle')?.endRssMiB ?? Infinity) * 2 ** 20) / 1e6 <= 100)})`
         : run.configs >= 10_000
           ? `peak RSS ≤ 70% of ${run.limit}: ${(share * 100).toFixed(0)}% (${verdict(share <= 0.7)}); ready ≤ 5 s after the lists: ${run.readyAfterListsMs === undefined ? '–' : ms(run.readyAfterListsMs)} ms (${verdict((run.readyAfterListsMs ?? Infinity) <= 5000)})`
           : `inside ${run.limit} without a kill`;
-    console.log(`- ${run.label}: never killed: ${verdict(!killed)}; ${target}`);
+    console.log(
+      `- ${run.label}: never killed: ${verdict(!killed)}; every phase finished: ${finished}; ${target}`,
+    );
   }
 }
 if (burst) {
