@@ -96,22 +96,6 @@ export function secretLinks(
   return { names, uids };
 }
 
-/** Calls `each` with every backend name of a config (a non-empty string), building no list. */
-function forEachBackendName(config: TopologyConfig, each: (name: string) => void): void {
-  const backends: unknown = isRecord(config.spec) ? config.spec.backends : undefined;
-  if (!Array.isArray(backends)) return;
-  for (const b of backends) if (isRecord(b) && typeof b.name === 'string' && b.name) each(b.name);
-}
-
-/** Whether some backend name of a config is in `names`. */
-function namesAny(config: TopologyConfig, names: ReadonlySet<string>): boolean {
-  const backends: unknown = isRecord(config.spec) ? config.spec.backends : undefined;
-  if (!Array.isArray(backends)) return false;
-  for (const b of backends)
-    if (isRecord(b) && typeof b.name === 'string' && names.has(b.name)) return true;
-  return false;
-}
-
 /**
  * `target` and every target linked to it, directly or through others. Every
  * reconcile runs this over the whole cluster, so it indexes only what is
@@ -128,7 +112,7 @@ export function linkedTargets(target: string, fleet: Fleet): Set<string> {
   const entryUids = new Set<string>();
   const take = (t: string) => {
     for (const config of fleet.configs.get(t) ?? []) {
-      forEachBackendName(config, (name) => names.add(name));
+      for (const name of backendNames(config)) names.add(name);
       const uid = config.metadata?.uid;
       if (uid) configUids.add(uid);
     }
@@ -140,7 +124,7 @@ export function linkedTargets(target: string, fleet: Fleet): Set<string> {
   // a linked config or by a linked entry's owner; a config owning a linked entry.
   const reaches = (t: string): boolean => {
     for (const config of fleet.configs.get(t) ?? []) {
-      if (namesAny(config, names)) return true;
+      if (backendNames(config).some((name) => names.has(name))) return true;
       const uid = config.metadata?.uid;
       if (uid && entryUids.has(uid)) return true;
     }

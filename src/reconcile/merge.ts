@@ -385,8 +385,13 @@ function backendsOfEntry(raw: TopologyConfig, target: string, value: string): un
 }
 
 /** The backend names of backends as their facts hold them (a non-empty string). */
-export const namesOf = (backends: readonly unknown[]): string[] =>
-  backends.flatMap((b) => (isRecord(b) && typeof b.name === 'string' && b.name ? [b.name] : []));
+export function namesOf(backends: readonly unknown[]): string[] {
+  // A loop, not flatMap: a list per backend, for every config of the cluster each reconcile (linked.ts).
+  const names: string[] = [];
+  for (const b of backends)
+    if (isRecord(b) && typeof b.name === 'string' && b.name) names.push(b.name);
+  return names;
+}
 
 /**
  * The backend names an entry holds, as the merge reads them: its config's,
