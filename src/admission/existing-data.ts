@@ -301,7 +301,7 @@ export async function checkExistingData(
         errors: [
           forbidden(
             'spec.backends',
-            `cannot tell within ${budgetMs} ms whether the new routes would take objects that already exist (the API server answered too slowly), so they are refused: try again`,
+            `cannot tell within ${budgetMs} ms whether the new routes would take objects that already exist (the API server, or this webhook, was too busy to count them in time), so they are refused: try again`,
           ),
         ],
       };

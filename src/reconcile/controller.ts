@@ -25,6 +25,8 @@ export interface ControllerOptions {
   /** The leader's fence (LeaderElector.mayWrite), checked with `leading` before each write. */
   mayWrite?: () => boolean;
   allConfigs: () => ReadonlyArray<TopologyConfig>;
+  /** Every target some config names (ConfigIndex.targets): what a change anywhere may concern. */
+  targets: () => Iterable<string>;
   logger: Logger;
   observer?: ControllerObserver;
   resyncMs?: number;
@@ -97,11 +99,13 @@ export function createController(options: ControllerOptions): Controller {
   };
   const enqueueAll = () => {
     if (!leading) return;
-    for (const target of new Set(options.allConfigs().map(targetOfConfig))) enqueue(target);
+    for (const target of options.targets()) enqueue(target);
   };
   // Every config event enqueues every target; a burst of N events (a list
-  // after a restart or a 410) would scan all configs N times. One scan per
-  // turn of the event loop serves the whole burst.
+  // after a restart or a 410) would enqueue them N times. Once per turn of
+  // the event loop serves the whole burst. The targets come from the index:
+  // finding them in every config was 7% of the CPU of a 1,000-config apply
+  // at 10,000 configs, most of it during the apply's reviews.
   let enqueueAllScheduled = false;
   const enqueueAllSoon = () => {
     if (enqueueAllScheduled || !leading) return;

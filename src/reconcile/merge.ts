@@ -368,9 +368,26 @@ function forgetUnreadEntries(
     if (!merged.has(target) && !named.has(target)) readings.delete(target);
 }
 
+/**
+ * What was prepared for this object, or for an earlier object of the same
+ * uid and content (then held for this one too). The reconciler's own status
+ * writes bring a new object of every config it merged, and the links are
+ * read before the merge prepares them: by identity alone, each of their
+ * entries was read back from its YAML, most of a burst's link reading.
+ */
+function preparedFor(raw: TopologyConfig): Prepared | undefined {
+  const seen = prepared.get(raw);
+  if (seen) return seen.entry;
+  const uid = raw.metadata?.uid;
+  const same = uid ? preparedByUid.get(uid) : undefined;
+  if (!same || same.digest !== contentDigest(raw)) return undefined;
+  prepared.set(raw, { entry: same.entry });
+  return same.entry;
+}
+
 /** The rendering an entry is, if its YAML reads back as the objects it was rendered from. */
 function renderingOf(raw: TopologyConfig, value: string): Prepared['rendered'] {
-  const rendered = prepared.get(raw)?.entry.rendered;
+  const rendered = preparedFor(raw)?.rendered;
   if (!rendered || !isRendering(rendered, value)) return undefined;
   rendered.readsBack ??= isDeepStrictEqual(
     parseBackends(value),

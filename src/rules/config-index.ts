@@ -16,7 +16,7 @@ import { ConflictMaps } from './conflict-maps.ts';
 import { KeySecretPoints } from './deny-list.ts';
 import type { Conflict, Overlap } from './conflicts.ts';
 import type { ConfigFacts } from './facts.ts';
-import { factsOf } from './facts.ts';
+import { factsAfter, factsOf } from './facts.ts';
 import { resolveEndpoints } from './encryption.ts';
 import { renderedSize } from '../secret-format/size.ts';
 import type { ConfigView, KeySet } from './view.ts';
@@ -88,9 +88,20 @@ export class ConfigIndex implements ConfigView {
     const namespace = config.metadata?.namespace ?? '';
     const name = config.metadata?.name;
     if (!name) return;
-    const before = this.#records.get(`${namespace}/${name}`);
+    const key = `${namespace}/${name}`;
+    const before = this.#records.get(key);
+    const { endpoints } = resolveEndpoints(config, this);
+    const facts = before
+      ? factsAfter(before.config, config, endpoints)
+      : factsOf(config, endpoints);
+    // The same facts (a finalizer or a status write that leaves it as Active
+    // as it was): every map holds what it held, only the object is new.
+    if (before?.facts === facts && before.live === !config.metadata?.deletionTimestamp) {
+      this.#records.set(key, { ...before, config });
+      return;
+    }
     this.remove(namespace, name);
-    this.#add(config, before);
+    this.#add(config, facts, endpoints, before);
   }
 
   remove(namespace: string, name: string): void {
@@ -145,9 +156,12 @@ export class ConfigIndex implements ConfigView {
     return this.#keys.get(formatNamespacedName(ref)) ?? NOT_FOUND;
   }
 
-  #add(config: TopologyConfig, before?: Indexed): void {
-    const { endpoints } = resolveEndpoints(config, this);
-    const facts = factsOf(config, endpoints);
+  #add(
+    config: TopologyConfig,
+    facts: ConfigFacts,
+    endpoints: readonly (string | undefined)[],
+    before?: Indexed,
+  ): void {
     const secret = config.spec?.endpointDecryptSecret;
     const ref = typeof secret === 'string' ? parseNamespacedName(secret) : undefined;
     // Most updates are the reconciler's status writes and finalizers: the
@@ -181,6 +195,11 @@ export class ConfigIndex implements ConfigView {
 
   get(namespace: string, name: string): TopologyConfig | undefined {
     return this.#records.get(`${namespace}/${name}`)?.config;
+  }
+
+  /** Every target some config names (deleting ones too). */
+  targets(): Iterable<string> {
+    return this.#byTarget.keys();
   }
 
   /** Every config naming `target` (deleting ones too), sorted by namespace/name. */

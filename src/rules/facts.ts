@@ -9,6 +9,7 @@ import type { TopologyConfig } from '../resource/types.ts';
 import { isRecord } from '../resource/json.ts';
 import { flatString } from '../runtime/strings.ts';
 import { databaseIdentity } from './endpoint-identity.ts';
+import { isDeepStrictEqual } from 'node:util';
 import { isActive } from './append-only.ts';
 import type { KeySet } from './key-space.ts';
 import { keySetOfSelector, normalizePrefix } from './key-space.ts';
@@ -180,6 +181,37 @@ export function factsOf(
   if (endpoints.length > 0 || facts.backends.length === 0)
     remembered.set(config, { endpoints: [...endpoints], facts });
   return facts;
+}
+
+/**
+ * factsOf for `config`, which replaced `previous`: the previous object's
+ * facts when nothing they are derived from changed (the spec, the name, the
+ * creation time, whether it is Active, the endpoints), as with most updates:
+ * the reconciler's finalizers and status writes. Deriving them again was a
+ * new copy of every selector and hash per update.
+ */
+export function factsAfter(
+  previous: TopologyConfig,
+  config: TopologyConfig,
+  endpoints: readonly (string | undefined)[],
+): ConfigFacts {
+  const seen = remembered.get(previous);
+  if (!seen || !sameEndpoints(seen.endpoints, endpoints) || !sameSource(previous, config))
+    return factsOf(config, endpoints);
+  remembered.set(config, seen);
+  return seen.facts;
+}
+
+function sameSource(a: TopologyConfig, b: TopologyConfig): boolean {
+  const ma: Record<string, unknown> = isRecord(a.metadata) ? a.metadata : {};
+  const mb: Record<string, unknown> = isRecord(b.metadata) ? b.metadata : {};
+  return (
+    ma.namespace === mb.namespace &&
+    ma.name === mb.name &&
+    ma.creationTimestamp === mb.creationTimestamp &&
+    isActive(a) === isActive(b) &&
+    isDeepStrictEqual(a.spec, b.spec)
+  );
 }
 
 const remembered = new WeakMap<

@@ -350,6 +350,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       settleMs: config.readySettleTimeMs,
     },
     allConfigs: () => caches.configs(),
+    targets: () => index.targets(),
     mayWrite: () => election?.mayWrite() ?? true,
     holdBack: () => burst.quietIn(),
     logger,

@@ -31,9 +31,10 @@ function controller(onList: () => void, clock?: Clock) {
   const logger = pino({ level: 'silent' });
   return createController({
     deps: nothingToReconcile(logger),
-    allConfigs: () => {
+    allConfigs: () => configs,
+    targets: () => {
       onList();
-      return configs;
+      return new Set(configs.map((c) => c.spec.targetSecret!));
     },
     logger,
     workers: 0, // nothing is reconciled: only the queueing is under test
@@ -50,6 +51,26 @@ test('a burst of config events scans all configs once, not once per event', asyn
   for (const config of configs) c.listeners.configChanged(config);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(scans, 1);
+  await c.shutdown();
+});
+
+test('a config event queues its own target at once and every target some config names in the same turn', async () => {
+  const depths: number[] = [];
+  const c = createController({
+    deps: nothingToReconcile(pino({ level: 'silent' })),
+    allConfigs: () => configs,
+    targets: () => ['harikube/t1', 'harikube/t2', 'harikube/t3'],
+    logger: pino({ level: 'silent' }),
+    workers: 0,
+    observer: { reconciled() {}, queueDepth: (depth) => depths.push(depth) },
+  });
+  c.startLeading();
+  assert.equal(depths.at(-1), 3, 'a new leader queues every target');
+  const moved = { ...configs[0]!, spec: { targetSecret: 'harikube/elsewhere' } } as TopologyConfig;
+  c.listeners.configChanged(moved);
+  assert.equal(depths.at(-1), 4, 'its own target, which no other config names');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(depths.at(-1), 4, 'the others were queued already: each is held once');
   await c.shutdown();
 });
 
@@ -89,6 +110,7 @@ test('while admission is busy a target waits for it to be over, and at most RECO
   const c = createController({
     deps: nothingToReconcile(logger),
     allConfigs: () => [],
+    targets: () => [],
     logger,
     workers: 1,
     clock,

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WrittenEntry } from '../../../src/reconcile/incumbents.ts';
-import { entryReads, mergeAll, type MergeResult } from '../../../src/reconcile/merge.ts';
+import {
+  entryNames,
+  entryReads,
+  mergeAll,
+  type MergeResult,
+} from '../../../src/reconcile/merge.ts';
 import type { TopologyConfig } from '../../../src/resource/types.ts';
 import type { KeyLookup } from '../../../src/rules/view.ts';
 import { renders } from '../../../src/secret-format/entry.ts';
@@ -140,4 +145,35 @@ test("the reconciler's own status writes (a new resourceVersion and status) make
     [...after.results.values()].map((r) => r.data),
     [...results.values()].map((r) => r.data),
   );
+});
+
+test('after a status write, an entry that is its config’s rendering gives its backend names without being read back', () => {
+  // The reconciler reads the links of every entry before it merges, so
+  // before the new objects its status writes brought are prepared.
+  const configs = Array.from({ length: 10 }, (_, i) => stored(120 + i));
+  const results = again(configs, mergeAll(configs, noKeys, policy)).results;
+  const entries = [...written(results).values()].flatMap((secret) => [...secret.values()]);
+  const statusWritten = new Map(
+    configs.map((c) => {
+      const next = structuredClone(c);
+      next.metadata.resourceVersion = String(Number(c.metadata.resourceVersion) + 1000);
+      next.status = { ...next.status, deployStatusReason: 'merged' } as TopologyConfig['status'];
+      return [next.metadata.uid!, next];
+    }),
+  );
+  const reads = entryReads.count;
+  const names = entries.map((e) => entryNames(statusWritten.get(e.uid), e.value));
+  assert.equal(entryReads.count - reads, 0, 'entries read back');
+  assert.deepEqual(
+    names,
+    entries.map((e) => [`svc-${Number(e.uid.split('-').pop())}-db`]),
+  );
+  const changed = structuredClone(statusWritten.get(entries[0]!.uid)!);
+  changed.spec.backends[0]!.name = 'renamed-db';
+  assert.deepEqual(
+    entryNames(changed, entries[0]!.value),
+    names[0],
+    'a changed spec is not its entry: the entry is read for what it holds',
+  );
+  assert.equal(entryReads.count - reads, 1);
 });

@@ -129,6 +129,25 @@ describe('reconcileTarget status and conditions', () => {
     assert.deepEqual(fake.current().metadata.finalizers, [FINALIZER]);
   });
 
+  test('a reconcile whose reads all answer at once still lets the event loop serve others before it merges', async () => {
+    // The webhook answers on the same event loop: a reconcile chained only by
+    // settled promises would hold it from its first read to its Secret write.
+    const fake = fakeRest(config());
+    const order: string[] = [];
+    const { replace } = fake.rest;
+    fake.rest.replace = async <T>(path: string, body: unknown) => {
+      order.push('Secret written');
+      return replace<T>(path, body);
+    };
+    const running = reconcileTarget(
+      TARGET,
+      deps(fake.rest, () => [fake.current()]),
+    );
+    setImmediate(() => order.push('other work'));
+    assert.equal(await running, 'done');
+    assert.deepEqual(order, ['other work', 'Secret written']);
+  });
+
   test('a config that cannot be made Active at once (the Secret write conflicts) says Pending meanwhile', async () => {
     const fake = fakeRest(config(), { secretConflict: true });
     assert.equal(

@@ -9,7 +9,7 @@ import type { ConfigFacts, SelectorFacts } from '../../../src/rules/facts.ts';
 import { factsOf } from '../../../src/rules/facts.ts';
 import { encryptEndpoint } from '../../../src/crypto/aes-gcm.ts';
 import { renders } from '../../../src/secret-format/entry.ts';
-import { backend, config } from './fixtures.ts';
+import { TARGET, backend, config } from './fixtures.ts';
 
 const T1 = 'harikube/topology-config';
 const T2 = 'shared/routes';
@@ -22,6 +22,7 @@ describe('ConfigIndex bookkeeping', () => {
     assert.equal(index.get('team-a', 'a'), a);
     assert.equal(index.maxPosition(T1), 2);
     assert.deepEqual(index.configsOfTarget(T1), [a]);
+    assert.deepEqual([...index.targets()], [T1]);
 
     const moved = config({ name: 'a', position: 5, backends: [backend('a-db2')] });
     index.upsert(moved);
@@ -44,6 +45,7 @@ describe('ConfigIndex bookkeeping', () => {
     assert.equal(index.maxPosition(T1), 0);
     assert.equal(index.targetBytes(T1), 0);
     assert.deepEqual(index.configsOfTarget(T1), []);
+    assert.deepEqual([...index.targets()], [], 'a target no config names is not one');
     assert.deepEqual(index.findConflicts(probe), []);
   });
 
@@ -80,6 +82,50 @@ describe('ConfigIndex bookkeeping', () => {
     index.upsert(longer);
     assert.equal(rendered() - before, 1);
     assert.equal(index.entryBytes('team-a', 'a'), decrypted + 'a-database'.length - 'a-db'.length);
+  });
+
+  test('a finalizer or a status write keeps the facts the maps hold; becoming Active or being deleted re-indexes', () => {
+    const index = new ConfigIndex();
+    const shared = { prefix: { prefix: '/registry/shared/' } };
+    const a = config({
+      name: 'a',
+      position: 1,
+      status: 'Pending',
+      backends: [backend('a-db', shared)],
+    });
+    index.upsert(a);
+    const probe = factsOf(
+      config({
+        namespace: 'team-b',
+        name: 'p',
+        position: 2,
+        backends: [backend('p-db', { prefix: { prefix: '/registry/shared/sub/' } })],
+      }),
+      [],
+    );
+    const overlapping = () => index.findOverlaps(probe).map((o) => [o.other.key, o.other.active]);
+    const factsHeld = () => index.findOverlaps(probe)[0]!.other;
+    assert.deepEqual(overlapping(), [['team-a/a', false]]);
+    const held = factsHeld();
+
+    const finalized = structuredClone(a);
+    finalized.metadata.finalizers = ['harikube.info/finalizer'];
+    index.upsert(finalized);
+    assert.equal(index.get('team-a', 'a'), finalized, 'the object is the new one');
+    assert.equal(factsHeld(), held, 'the facts are the ones held');
+    assert.equal(factsOf(finalized, ['mysql://user:pass@tcp(db:3306)/a-db']), held);
+
+    const active = { ...structuredClone(finalized), status: { deployStatus: 'Active' } };
+    index.upsert(active as TopologyConfig);
+    assert.deepEqual(overlapping(), [['team-a/a', true]], 'Active now: its data may be stored');
+
+    const deleting = {
+      ...structuredClone(active),
+      metadata: { ...active.metadata, deletionTimestamp: '2024-05-02T10:00:00Z' },
+    };
+    index.upsert(deleting as TopologyConfig);
+    assert.deepEqual(overlapping(), [], 'a config being deleted takes no part in overlaps');
+    assert.deepEqual(index.configsOfTarget(TARGET), [deleting]);
   });
 
   test('the maximum position falls back when its holder leaves', () => {
@@ -243,6 +289,11 @@ function checkAgainstModel(
   const all = [...model.values()];
   const live = all.filter((c) => !c.metadata.deletionTimestamp);
   const liveFacts = live.map(factsOfConfig);
+  assert.deepEqual(
+    [...index.targets()].sort(),
+    [...new Set(all.map((c) => c.spec.targetSecret))].sort(),
+    'the targets named, deleting configs included',
+  );
   for (const target of [T1, T2]) {
     const ofTarget = all.filter((c) => c.spec.targetSecret === target);
     assert.deepEqual(
