@@ -109,7 +109,7 @@ function sameData(a: Record<string, string> | undefined, b: Record<string, strin
 // targets' entries, the merge), what else waits for the event loop runs:
 // the webhook's answers above all. Chained by promises that are already
 // settled, they ran as one task: at 10,000 configs, during a 1,000-config
-// apply, the loop was late by up to 1.2 s, and a review's existing-data
+// apply, the loop was late by up to 2.6 s, and a review's existing-data
 // check ran out of its budget waiting for answers that had come.
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
