@@ -43,7 +43,7 @@ function controller(onList: () => void, clock?: Clock) {
   });
 }
 
-test('a burst of config events scans all configs once, not once per event', async () => {
+test('a burst of config events finds the targets once, not once per event', async () => {
   let scans = 0;
   const c = controller(() => scans++);
   c.startLeading();
